@@ -1,0 +1,88 @@
+#pragma once
+// A contiguous, row-major, reference-counted buffer with a shape and an element type.
+// Copies share storage (like torch.Tensor); clone() makes a deep copy.
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graft/core/dtype.h"
+
+namespace graft {
+
+using Shape = std::vector<int64_t>;
+
+std::string shape_string(const Shape& shape);  // "[4, 32, 768]"
+int64_t shape_numel(const Shape& shape);
+
+template <typename T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() { return DType::F32; }
+template <>
+constexpr DType dtype_of<int64_t>() { return DType::I64; }
+template <>
+constexpr DType dtype_of<int32_t>() { return DType::I32; }
+template <>
+constexpr DType dtype_of<uint8_t>() { return DType::U8; }
+
+class Tensor {
+ public:
+  Tensor() = default;
+
+  static Tensor empty(Shape shape, DType dtype = DType::F32);
+  static Tensor zeros(Shape shape, DType dtype = DType::F32);
+  static Tensor full(Shape shape, float value);
+  // Copies the values into a new F32 or I64 tensor.
+  static Tensor from_vector(const std::vector<float>& values, Shape shape);
+  static Tensor from_vector(const std::vector<int64_t>& values, Shape shape);
+  // Wraps memory owned elsewhere (a memory-mapped file); `owner` keeps it alive.
+  static Tensor view_of(std::shared_ptr<const void> owner, const void* data, Shape shape, DType dtype);
+
+  bool defined() const { return data_ != nullptr || numel_ == 0; }
+  const Shape& shape() const { return shape_; }
+  int ndim() const { return static_cast<int>(shape_.size()); }
+  // Negative indices count from the end, as in Python.
+  int64_t dim(int index) const;
+  int64_t numel() const { return numel_; }
+  DType dtype() const { return dtype_; }
+  size_t nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
+
+  template <typename T>
+  T* data() {
+    check_dtype(dtype_of<T>());
+    return static_cast<T*>(data_);
+  }
+  template <typename T>
+  const T* data() const {
+    check_dtype(dtype_of<T>());
+    return static_cast<const T*>(data_);
+  }
+  void* raw_data() { return data_; }
+  const void* raw_data() const { return data_; }
+
+  // Same storage, new shape (one dimension may be -1).
+  Tensor reshape(Shape shape) const;
+  Tensor clone() const;
+  // Converts to another element type (a deep copy, also when the type is the same).
+  Tensor to(DType dtype) const;
+  void fill(float value);
+  void zero();
+  // Copies rows [begin, end) of the first dimension into a new tensor.
+  Tensor slice_rows(int64_t begin, int64_t end) const;
+  // Values as fp32 / int64 regardless of storage type (for tests and small tensors).
+  std::vector<float> to_float_vector() const;
+  std::vector<int64_t> to_int_vector() const;
+
+ private:
+  void check_dtype(DType expected) const;
+
+  std::shared_ptr<void> storage_;
+  void* data_ = nullptr;
+  Shape shape_;
+  int64_t numel_ = 0;
+  DType dtype_ = DType::F32;
+};
+
+}  // namespace graft

@@ -1,0 +1,13 @@
+#include "graft/core/parameter.h"
+
+namespace graft {
+
+void Parameter::ensure_grad() {
+  if (grad.numel() != value.numel() || grad.dtype() != DType::F32) grad = Tensor::zeros(value.shape());
+}
+
+void Parameter::zero_grad() {
+  if (grad.numel() > 0) grad.zero();
+}
+
+}  // namespace graft

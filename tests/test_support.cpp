@@ -1,0 +1,47 @@
+#include "test_support.h"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <sys/wait.h>
+
+namespace graft::test {
+
+std::string fixtures_dir() { return GRAFT_FIXTURES_DIR; }
+std::string shared_dir() { return GRAFT_SHARED_DIR; }
+std::string golden_dir() { return shared_dir() + "/golden"; }
+bool have_golden() { return std::filesystem::exists(golden_dir() + "/tokenizer_cases.json"); }
+std::string cli_path() { return GRAFT_CLI_PATH; }
+
+double max_abs_diff(const Tensor& actual, const Tensor& expected) {
+  const auto a = actual.to_float_vector();
+  const auto b = expected.to_float_vector();
+  double worst = a.size() == b.size() ? 0.0 : INFINITY;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    const double diff = std::fabs(static_cast<double>(a[i]) - b[i]);
+    if (!(diff <= worst)) worst = diff;  // NaN propagates as the worst
+  }
+  return worst;
+}
+
+double max_abs(const Tensor& tensor) {
+  double largest = 0.0;
+  for (float v : tensor.to_float_vector()) largest = std::max(largest, std::fabs(static_cast<double>(v)));
+  return largest;
+}
+
+CommandResult run_command(const std::string& command) {
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>&1").c_str(), "r"), pclose);
+  CommandResult result{-1, ""};
+  if (!pipe) return result;
+  std::array<char, 4096> buffer{};
+  size_t read = 0;
+  while ((read = fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0) result.output.append(buffer.data(), read);
+  const int status = pclose(pipe.release());
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+}  // namespace graft::test

@@ -1,0 +1,42 @@
+#pragma once
+// Paths and comparisons shared by the tests.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "graft/core/tensor.h"
+
+namespace graft::test {
+
+std::string fixtures_dir();  // tests/fixtures in the repo
+std::string shared_dir();    // ../shared next to the repo (may be absent)
+std::string golden_dir();    // ../shared/golden
+bool have_golden();
+std::string cli_path();      // the built graft executable
+
+// Largest |a - b| over all elements; shapes must match.
+double max_abs_diff(const Tensor& actual, const Tensor& expected);
+double max_abs(const Tensor& tensor);
+
+// Runs a shell command, returning its exit code and (stdout, stderr merged) output.
+struct CommandResult {
+  int exit_code;
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+
+}  // namespace graft::test
+
+// Skips the test with a message saying what is missing, when ../shared/golden is not there.
+#define GRAFT_REQUIRE_GOLDEN()                                                                  \
+  do {                                                                                          \
+    if (!graft::test::have_golden())                                                            \
+      GTEST_SKIP() << "Hugging Face goldens not found at " << graft::test::golden_dir()         \
+                   << " (clone graft next to shared/ to run the parity tests)";                 \
+  } while (0)
+
+#define EXPECT_TENSOR_NEAR(actual, expected, tolerance)                                          \
+  do {                                                                                           \
+    ASSERT_EQ((actual).shape(), (expected).shape());                                             \
+    EXPECT_LE(graft::test::max_abs_diff((actual), (expected)), (tolerance));                     \
+  } while (0)
