@@ -1,0 +1,146 @@
+#include "graft/io/file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "graft/core/error.h"
+
+namespace graft {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string errno_text() { return std::strerror(errno); }
+
+// A rename is durable only once the folder that holds the name is flushed too.
+void fsync_parent_directory(const std::string& path) {
+  fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) parent = ".";
+  const int descriptor = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (descriptor < 0) return;  // best effort: the data itself is already on disk
+  ::fsync(descriptor);
+  ::close(descriptor);
+}
+
+std::string sibling_name(const std::string& path, const char* tag) {
+  return path + "." + tag + "-" + std::to_string(::getpid());
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  check(in.good() && !fs::is_directory(path), "file", path + ": cannot open: " +
+        (fs::exists(path) ? (fs::is_directory(path) ? std::string("is a directory") : errno_text())
+                          : std::string("no such file")));
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  check(!in.bad(), "file", path + ": read failed: " + errno_text());
+  return contents.str();
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw Error("[json] " + path + ": malformed JSON: " + error.what());
+  }
+}
+
+AtomicFileWriter::AtomicFileWriter(std::string path)
+    : path_(std::move(path)), temporary_path_(sibling_name(path_, "tmp")) {
+  descriptor_ = ::open(temporary_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  check(descriptor_ >= 0, "file", path_ + ": cannot create " + temporary_path_ + ": " + errno_text());
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (descriptor_ >= 0) {
+    ::close(descriptor_);
+    ::unlink(temporary_path_.c_str());
+  }
+}
+
+void AtomicFileWriter::fail(const std::string& what) {
+  const std::string reason = errno_text();
+  ::close(descriptor_);
+  descriptor_ = -1;
+  ::unlink(temporary_path_.c_str());
+  throw Error("[file] " + path_ + ": " + what + ": " + reason);
+}
+
+void AtomicFileWriter::write(const void* data, size_t size) {
+  check(descriptor_ >= 0, "file", path_ + ": write after commit");
+  const char* cursor = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t written = ::write(descriptor_, cursor, size);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) fail("write failed");
+    cursor += written;
+    size -= static_cast<size_t>(written);
+  }
+}
+
+void AtomicFileWriter::commit() {
+  check(descriptor_ >= 0, "file", path_ + ": committed twice");
+  if (::fsync(descriptor_) != 0) fail("fsync failed");
+  if (::close(descriptor_) != 0) {
+    descriptor_ = -1;
+    ::unlink(temporary_path_.c_str());
+    throw Error("[file] " + path_ + ": close failed: " + errno_text());
+  }
+  descriptor_ = -1;
+  if (std::rename(temporary_path_.c_str(), path_.c_str()) != 0) {
+    const std::string reason = errno_text();
+    ::unlink(temporary_path_.c_str());
+    throw Error("[file] " + path_ + ": cannot rename " + temporary_path_ + " into place: " + reason);
+  }
+  fsync_parent_directory(path_);
+}
+
+void write_file_atomically(const std::string& path, std::string_view bytes) {
+  AtomicFileWriter writer(path);
+  writer.write(bytes);
+  writer.commit();
+}
+
+void write_json_file_atomically(const std::string& path, const nlohmann::json& value) {
+  write_file_atomically(path, value.dump(2) + "\n");
+}
+
+void replace_directory_atomically(const std::string& staging_dir, const std::string& final_dir) {
+  check(fs::is_directory(staging_dir), "file", staging_dir + ": staging folder does not exist");
+  std::error_code ignored;
+  if (!fs::exists(final_dir)) {
+    check(std::rename(staging_dir.c_str(), final_dir.c_str()) == 0, "file",
+          final_dir + ": cannot move " + staging_dir + " into place: " + errno_text());
+    fsync_parent_directory(final_dir);
+    return;
+  }
+  check(fs::is_directory(final_dir), "file", final_dir + ": exists and is not a folder");
+  if (::renameat2(AT_FDCWD, staging_dir.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) == 0) {
+    fsync_parent_directory(final_dir);
+    fs::remove_all(staging_dir, ignored);  // now holds the old contents
+    return;
+  }
+  const std::string aside = sibling_name(final_dir, "old");
+  check(std::rename(final_dir.c_str(), aside.c_str()) == 0, "file",
+        final_dir + ": cannot move the old folder aside: " + errno_text());
+  if (std::rename(staging_dir.c_str(), final_dir.c_str()) != 0) {
+    const std::string reason = errno_text();
+    std::rename(aside.c_str(), final_dir.c_str());
+    throw Error("[file] " + final_dir + ": cannot move " + staging_dir + " into place: " + reason);
+  }
+  fsync_parent_directory(final_dir);
+  fs::remove_all(aside, ignored);
+}
+
+}  // namespace graft
