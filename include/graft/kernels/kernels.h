@@ -1,0 +1,71 @@
+#pragma once
+// The compute interface every backend implements: plain functions over contiguous fp32 buffers, each
+// forward next to its backward, with the activations that backward needs passed explicitly (llm.c
+// style). Shapes are in the comments, row-major, torch's names in brackets.
+//
+// Backward functions ACCUMULATE into parameter gradients (dweight += ...), as autograd does, and
+// OVERWRITE input gradients (dinput = ...), unless the name says otherwise.
+#include <cstdint>
+
+namespace graft::kernels {
+
+// C[M,N] = alpha * op(A) * op(B) + beta * C, op = transpose when the flag is set. Row-major.
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// out[N,O] = in[N,I] * weight[O,I]^T + bias[O]   [nn.Linear]
+void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
+                    int64_t in_features, int64_t out_features);
+// dinput may be null (nothing below needs it); dweight/dbias may be null (frozen).
+void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
+                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features);
+
+// out[N,C] = (in - mean) * rstd * gamma + beta; saves mean[N], rstd[N]   [nn.LayerNorm]
+void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma,
+                        const float* beta, int64_t rows, int64_t channels, float eps);
+void layer_norm_backward(float* dinput, float* dgamma, float* dbeta, const float* dout, const float* in,
+                         const float* mean, const float* rstd, const float* gamma, int64_t rows, int64_t channels);
+
+enum class Activation { Gelu, Relu, Tanh };
+// out = act(in), elementwise. For Tanh, backward uses the output; for the others, the input.
+void activation_forward(Activation activation, float* out, const float* in, int64_t count);
+// dinput = dout * act'(...) where `saved` is the input (Gelu, Relu) or the output (Tanh).
+void activation_backward(Activation activation, float* dinput, const float* dout, const float* saved, int64_t count);
+
+// out[N,C] = table[ids[N], C]   [nn.Embedding]
+void embedding_forward(float* out, const int64_t* ids, const float* table, int64_t rows, int64_t channels);
+// dtable[ids[n]] += dout[n]
+void embedding_backward(float* dtable, const int64_t* ids, const float* dout, int64_t rows, int64_t channels);
+
+// Multi-head scaled dot-product self-attention over a padded batch. q, k, v, context: [B,T,H*Dh], the
+// head h in columns [h*Dh, (h+1)*Dh). key_mask[B,T]: 1 = attend, 0 = padding (never attended).
+// probs[B,H,T,T] are the softmax probabilities after the mask (before dropout); keep[B,H,T,T] (may be
+// null) is the dropout mask already divided by (1 - p).
+struct AttentionShape {
+  int64_t batch, tokens, heads, head_dim;
+  int64_t width() const { return heads * head_dim; }
+};
+void attention_forward(float* context, float* probs, const float* q, const float* k, const float* v,
+                       const int64_t* key_mask, const float* keep, AttentionShape shape, float scale);
+void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs,
+                        const float* q, const float* k, const float* v, const float* keep, AttentionShape shape,
+                        float scale);
+
+// Softmax cross-entropy over logits[N,C]; rows whose label is ignore_index do not count.
+// Returns the mean loss over counted rows (0 when none); dlogits (may be null) gets d(mean)/dlogits * scale.
+float cross_entropy(const float* logits, const int64_t* labels, float* dlogits, int64_t rows, int64_t classes,
+                    int64_t ignore_index = -100, const float* class_weights = nullptr, float scale = 1.0F);
+// Mean binary cross-entropy with logits over N*C values   [BCEWithLogitsLoss]
+float binary_cross_entropy_with_logits(const float* logits, const float* targets, float* dlogits, int64_t count,
+                                       float scale = 1.0F);
+// Mean squared error   [MSELoss]
+float mean_squared_error(const float* predictions, const float* targets, float* dpredictions, int64_t count,
+                         float scale = 1.0F);
+
+// Row-wise softmax of in[N,C] into out (may alias in).
+void softmax_rows(float* out, const float* in, int64_t rows, int64_t columns);
+
+// y += x, elementwise.
+void add_inplace(float* y, const float* x, int64_t count);
+
+}  // namespace graft::kernels

@@ -1,0 +1,90 @@
+#pragma once
+// What every encoder family (distilbert.cpp, bert.cpp) offers the heads and the trainer.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graft/core/random.h"
+#include "graft/core/tensor.h"
+#include "graft/io/config.h"
+#include "graft/models/layers.h"
+#include "graft/models/module.h"
+
+namespace graft {
+
+// A padded batch of model inputs, named as transformers names them.
+struct Batch {
+  Tensor input_ids;       // I64 [B, T]
+  Tensor attention_mask;  // I64 [B, T]: 1 = token, 0 = padding; all ones when undefined
+  Tensor token_type_ids;  // I64 [B, T]: BERT segment ids; zeros when undefined
+  Tensor labels;          // optional: I64 [B] or [B, T] class ids (-100 = ignore); F32 [B] or [B, C] targets
+};
+
+struct EncoderOutput {
+  Tensor last_hidden_state;           // [B, T, D]
+  Tensor pooled;                      // [B, D]: BERT's tanh pooler on [CLS]; undefined for DistilBERT
+  std::vector<Tensor> hidden_states;  // embeddings output, then each layer's output
+  std::vector<Tensor> attentions;     // per layer, softmax probabilities [B, H, T, T]
+};
+
+class Encoder : public Module {
+ public:
+  virtual EncoderOutput forward(const Batch& batch) = 0;
+  // Back-propagates dL/d(last_hidden_state) and dL/d(pooled) (either may be undefined) into the
+  // parameters, stopping below the lowest layer that has trainable parameters.
+  virtual void backward(const Tensor& dlast_hidden_state, const Tensor& dpooled) = 0;
+  virtual Embedding& word_embeddings() = 0;
+  virtual bool has_pooler() const = 0;
+  // The name transformers gives the encoder inside a model with a head: "distilbert" or "bert".
+  virtual std::string prefix() const = 0;
+  const ModelConfig& config() const { return config_; }
+
+ protected:
+  explicit Encoder(ModelConfig config) : config_(std::move(config)) {}
+  ModelConfig config_;
+};
+
+// The encoder for config.model_type, with zero-initialised weights.
+std::unique_ptr<Encoder> make_encoder(const ModelConfig& config, Generator* dropout_generator, bool with_pooler);
+
+// Multi-head self-attention without the projections, which each family owns under its own names.
+class SelfAttention {
+ public:
+  SelfAttention(int64_t heads, float dropout, Generator* generator);
+  // q, k, v: [B, T, D]; key_mask: I64 [B, T]. Returns the context [B, T, D].
+  Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask, bool training);
+  // Returns dq, dk, dv for the last forward.
+  std::vector<Tensor> backward(const Tensor& dcontext);
+  const Tensor& probabilities() const { return probs_; }
+
+ private:
+  kernels::AttentionShape shape_of(const Tensor& q) const;
+
+  int64_t heads_;
+  Dropout dropout_;
+  Tensor q_, k_, v_, probs_, keep_;
+};
+
+// context = attention(q(x), k(x), v(x)) and its backward, which sums dL/dx over the three projections.
+Tensor attend(SelfAttention& core, Linear& q, Linear& k, Linear& v, const Tensor& x, const Tensor& mask, bool training);
+Tensor attend_backward(SelfAttention& core, Linear& q, Linear& k, Linear& v, const Tensor& dcontext);
+
+// Where backward may stop: -1 when the embeddings train, the index of the lowest block with trainable
+// parameters otherwise, blocks.size() when nothing below the head trains.
+template <typename Block>
+int64_t lowest_trainable_block(const Module& embeddings, const std::vector<std::unique_ptr<Block>>& blocks) {
+  if (embeddings.has_trainable_parameters()) return -1;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (blocks[i]->has_trainable_parameters()) return static_cast<int64_t>(i);
+  }
+  return static_cast<int64_t>(blocks.size());
+}
+
+// Mask of ones [B, T] when the batch has none.
+Tensor attention_mask_or_ones(const Batch& batch);
+// Positions 0..T-1 for every row: I64 [B, T].
+Tensor position_ids(int64_t batch, int64_t tokens);
+// config.hidden_act -> the kernel's activation; graft::Error for one it does not implement.
+kernels::Activation activation_named(const std::string& name);
+
+}  // namespace graft

@@ -1,0 +1,77 @@
+#pragma once
+// An encoder with a task head, chosen from config.json as transformers' Auto classes do
+// ("architectures": ["DistilBertForSequenceClassification"]), loaded from and saved to a folder in the
+// Hub's layout.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graft/core/random.h"
+#include "graft/io/config.h"
+#include "graft/models/encoder.h"
+#include "graft/models/heads.h"
+
+namespace graft {
+
+struct ModelOutput {
+  // Sequence classification [B, C]; token classification [B, T, C]; masked LM [B, T, V];
+  // question answering [B, T, 2] (start, end); base model: undefined.
+  Tensor logits;
+  Tensor loss;  // F32 [1] when the batch has labels
+  EncoderOutput encoder;
+};
+
+struct LoadOptions {
+  std::optional<TaskHead> task;  // override the head named by config.json
+  // A new label set (its size may differ from the checkpoint's): the classifier is then grafted anew.
+  std::optional<std::vector<std::string>> labels;
+  std::optional<std::string> problem_type;
+  uint64_t seed = 42;  // for newly initialised weights and dropout
+  // Receives what transformers would warn about: newly initialised and unused weights.
+  std::function<void(const std::string&)> log;
+};
+
+class Model : public Module {
+ public:
+  // A folder with config.json and model.safetensors (or a sharded index); fp16/bf16 weights are
+  // converted to fp32.
+  static std::unique_ptr<Model> from_pretrained(const std::string& dir, const LoadOptions& options = {});
+  // Weights initialised as transformers' _init_weights does (normal(0, initializer_range)).
+  static std::unique_ptr<Model> from_config(const ModelConfig& config, TaskHead task, uint64_t seed = 42);
+
+  ModelOutput forward(const Batch& batch);
+  // Back-propagates the loss of the last forward (which needs labels) into the trainable parameters.
+  void backward();
+  // Back-propagates a given gradient of the logits instead.
+  void backward(const Tensor& dlogits);
+
+  // config.json + model.safetensors, readable by transformers' from_pretrained.
+  void save_pretrained(const std::string& dir) const;
+
+  const ModelConfig& config() const { return config_; }
+  TaskHead task() const { return task_; }
+  Encoder& encoder() { return *encoder_; }
+  Head* head() { return head_.get(); }
+  Generator& generator() { return generator_; }
+
+ private:
+  Model(ModelConfig config, TaskHead task, uint64_t seed);
+  float loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const;
+
+  ModelConfig config_;
+  TaskHead task_;
+  Generator generator_;
+  std::unique_ptr<Encoder> encoder_;
+  std::unique_ptr<Head> head_;
+  Tensor last_logits_;
+  Tensor last_labels_;
+};
+
+// Initialises parameters as transformers does: Linear and Embedding weights normal(0, std), biases 0,
+// LayerNorm weights 1; the padding row of the word embeddings 0. Frozen (fixed) tables are left alone.
+void initialize_parameters(const std::vector<std::pair<std::string, Parameter*>>& parameters, float std,
+                           int64_t padding_index, Generator& generator);
+
+}  // namespace graft

@@ -1,0 +1,113 @@
+// Self-attention, one (batch, head) pair per task: scores = scale * Q K^T, masked softmax, dropout,
+// context = P V. Heads are read in place from the [B,T,H*Dh] projections (leading dimension H*Dh), so
+// no reshaped copies are made.
+#include <cfloat>
+#include <cmath>
+#include <vector>
+
+#include "graft/core/parallel.h"
+#include "graft/kernels/kernels.h"
+
+namespace graft::kernels {
+namespace {
+
+// Masked keys get the lowest float, as transformers' masked_fill(finfo.min): their probability is 0,
+// and a row with every key masked becomes uniform instead of NaN.
+void masked_softmax_row(float* row, const int64_t* key_mask, int64_t tokens) {
+  float largest = -FLT_MAX;
+  for (int64_t j = 0; j < tokens; ++j) {
+    if (key_mask[j] == 0) row[j] = -FLT_MAX;
+    largest = std::fmax(largest, row[j]);
+  }
+  float sum = 0.0F;
+  for (int64_t j = 0; j < tokens; ++j) {
+    row[j] = std::exp(row[j] - largest);
+    sum += row[j];
+  }
+  const float inv = 1.0F / sum;
+  for (int64_t j = 0; j < tokens; ++j) row[j] *= inv;
+}
+
+struct HeadView {
+  int64_t offset;     // of the head's first element in a [B,T,H*Dh] buffer
+  int64_t scores;     // of the head's [T,T] block in a [B,H,T,T] buffer
+  const int64_t* mask;
+};
+
+HeadView head_view(const AttentionShape& shape, const int64_t* key_mask, int64_t task) {
+  const int64_t b = task / shape.heads;
+  const int64_t h = task % shape.heads;
+  return {b * shape.tokens * shape.width() + h * shape.head_dim, task * shape.tokens * shape.tokens,
+          key_mask == nullptr ? nullptr : key_mask + b * shape.tokens};
+}
+
+}  // namespace
+
+void attention_forward(float* context, float* probs, const float* q, const float* k, const float* v,
+                       const int64_t* key_mask, const float* keep, AttentionShape shape, float scale) {
+  const int64_t t = shape.tokens;
+  const int64_t d = shape.head_dim;
+  const int64_t ld = shape.width();
+  parallel_for(0, shape.batch * shape.heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> dropped(keep != nullptr ? static_cast<size_t>(t * t) : 0);
+    for (int64_t task = begin; task < end; ++task) {
+      const HeadView view = head_view(shape, key_mask, task);
+      float* p = probs + view.scores;
+      gemm(false, true, t, t, d, scale, q + view.offset, ld, k + view.offset, ld, 0.0F, p, t);
+      for (int64_t i = 0; i < t; ++i) {
+        if (view.mask != nullptr) {
+          masked_softmax_row(p + i * t, view.mask, t);
+        } else {
+          softmax_rows(p + i * t, p + i * t, 1, t);
+        }
+      }
+      const float* weights = p;
+      if (keep != nullptr) {
+        for (int64_t i = 0; i < t * t; ++i) dropped[static_cast<size_t>(i)] = p[i] * keep[view.scores + i];
+        weights = dropped.data();
+      }
+      gemm(false, false, t, d, t, 1.0F, weights, t, v + view.offset, ld, 0.0F, context + view.offset, ld);
+    }
+  });
+}
+
+void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs,
+                        const float* q, const float* k, const float* v, const float* keep, AttentionShape shape,
+                        float scale) {
+  const int64_t t = shape.tokens;
+  const int64_t d = shape.head_dim;
+  const int64_t ld = shape.width();
+  parallel_for(0, shape.batch * shape.heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> dscores(static_cast<size_t>(t * t));
+    std::vector<float> dropped(keep != nullptr ? static_cast<size_t>(t * t) : 0);
+    for (int64_t task = begin; task < end; ++task) {
+      const HeadView view = head_view(shape, nullptr, task);
+      const float* p = probs + view.scores;
+      const float* weights = p;
+      if (keep != nullptr) {
+        for (int64_t i = 0; i < t * t; ++i) dropped[static_cast<size_t>(i)] = p[i] * keep[view.scores + i];
+        weights = dropped.data();
+      }
+      // dV = P'^T dC ; dP' = dC V^T
+      gemm(true, false, t, d, t, 1.0F, weights, t, dcontext + view.offset, ld, 0.0F, dv + view.offset, ld);
+      float* ds = dscores.data();
+      gemm(false, true, t, t, d, 1.0F, dcontext + view.offset, ld, v + view.offset, ld, 0.0F, ds, t);
+      // Through dropout, then softmax: dS = P * (dP - sum_j dP_j P_j)
+      for (int64_t i = 0; i < t; ++i) {
+        float* row = ds + i * t;
+        const float* prow = p + i * t;
+        if (keep != nullptr) {
+          for (int64_t j = 0; j < t; ++j) row[j] *= keep[view.scores + i * t + j];
+        }
+        float dot = 0.0F;
+        for (int64_t j = 0; j < t; ++j) dot += row[j] * prow[j];
+        for (int64_t j = 0; j < t; ++j) row[j] = prow[j] * (row[j] - dot);
+      }
+      // dQ = scale dS K ; dK = scale dS^T Q
+      gemm(false, false, t, d, t, scale, ds, t, k + view.offset, ld, 0.0F, dq + view.offset, ld);
+      gemm(true, false, t, d, t, scale, ds, t, q + view.offset, ld, 0.0F, dk + view.offset, ld);
+    }
+  });
+}
+
+}  // namespace graft::kernels

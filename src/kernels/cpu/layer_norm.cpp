@@ -1,0 +1,66 @@
+#include <cmath>
+
+#include "graft/core/parallel.h"
+#include "graft/kernels/kernels.h"
+
+namespace graft::kernels {
+
+void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma,
+                        const float* beta, int64_t rows, int64_t channels, float eps) {
+  parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* x = in + r * channels;
+      float* y = out + r * channels;
+      float sum = 0.0F;
+      for (int64_t c = 0; c < channels; ++c) sum += x[c];
+      const float mu = sum / static_cast<float>(channels);
+      float squares = 0.0F;
+      for (int64_t c = 0; c < channels; ++c) squares += (x[c] - mu) * (x[c] - mu);
+      const float inv = 1.0F / std::sqrt(squares / static_cast<float>(channels) + eps);
+      for (int64_t c = 0; c < channels; ++c) y[c] = (x[c] - mu) * inv * gamma[c] + beta[c];
+      if (mean != nullptr) mean[r] = mu;
+      if (rstd != nullptr) rstd[r] = inv;
+    }
+  });
+}
+
+void layer_norm_backward(float* dinput, float* dgamma, float* dbeta, const float* dout, const float* in,
+                         const float* mean, const float* rstd, const float* gamma, int64_t rows, int64_t channels) {
+  if (dinput != nullptr) {
+    parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* x = in + r * channels;
+        const float* dy = dout + r * channels;
+        float* dx = dinput + r * channels;
+        // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma
+        float mean_g = 0.0F;
+        float mean_g_xhat = 0.0F;
+        for (int64_t c = 0; c < channels; ++c) {
+          const float g = dy[c] * gamma[c];
+          mean_g += g;
+          mean_g_xhat += g * (x[c] - mean[r]) * rstd[r];
+        }
+        mean_g /= static_cast<float>(channels);
+        mean_g_xhat /= static_cast<float>(channels);
+        for (int64_t c = 0; c < channels; ++c) {
+          const float xhat = (x[c] - mean[r]) * rstd[r];
+          dx[c] = rstd[r] * (dy[c] * gamma[c] - mean_g - xhat * mean_g_xhat);
+        }
+      }
+    });
+  }
+  if (dgamma != nullptr || dbeta != nullptr) {
+    parallel_for(0, channels, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* x = in + r * channels;
+        const float* dy = dout + r * channels;
+        for (int64_t c = begin; c < end; ++c) {
+          if (dgamma != nullptr) dgamma[c] += dy[c] * (x[c] - mean[r]) * rstd[r];
+          if (dbeta != nullptr) dbeta[c] += dy[c];
+        }
+      }
+    });
+  }
+}
+
+}  // namespace graft::kernels

@@ -1,0 +1,43 @@
+#include "graft/core/parallel.h"
+#include "graft/kernels/kernels.h"
+
+namespace graft::kernels {
+
+void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
+                    int64_t in_features, int64_t out_features) {
+  // Start from the bias so the GEMM adds onto it (beta = 1) instead of a second pass.
+  float beta = 0.0F;
+  if (bias != nullptr) {
+    parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        float* row = out + r * out_features;
+        for (int64_t o = 0; o < out_features; ++o) row[o] = bias[o];
+      }
+    });
+    beta = 1.0F;
+  }
+  gemm(false, true, rows, out_features, in_features, 1.0F, in, in_features, weight, in_features, beta, out,
+       out_features);
+}
+
+void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
+                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features) {
+  if (dinput != nullptr) {
+    gemm(false, false, rows, in_features, out_features, 1.0F, dout, out_features, weight, in_features, 0.0F, dinput,
+         in_features);
+  }
+  if (dweight != nullptr) {
+    gemm(true, false, out_features, in_features, rows, 1.0F, dout, out_features, in, in_features, 1.0F, dweight,
+         in_features);
+  }
+  if (dbias != nullptr) {
+    parallel_for(0, out_features, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* row = dout + r * out_features;
+        for (int64_t o = begin; o < end; ++o) dbias[o] += row[o];
+      }
+    });
+  }
+}
+
+}  // namespace graft::kernels

@@ -1,0 +1,87 @@
+#include <cmath>
+
+#include "graft/core/error.h"
+#include "graft/models/encoder.h"
+
+namespace graft {
+
+SelfAttention::SelfAttention(int64_t heads, float dropout, Generator* generator)
+    : heads_(heads), dropout_(dropout, generator) {}
+
+kernels::AttentionShape SelfAttention::shape_of(const Tensor& q) const {
+  return {q.dim(0), q.dim(1), heads_, q.dim(2) / heads_};
+}
+
+Tensor SelfAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                              bool training) {
+  const kernels::AttentionShape shape = shape_of(q);
+  check(shape.width() == q.dim(2), "attention",
+        "width " + std::to_string(q.dim(2)) + " is not divisible by " + std::to_string(heads_) + " heads");
+  q_ = q;
+  k_ = k;
+  v_ = v;
+  probs_ = Tensor::empty({shape.batch, shape.heads, shape.tokens, shape.tokens});
+  dropout_.set_training(training);
+  keep_ = dropout_.sample_mask(probs_.shape());
+  Tensor context = Tensor::empty(q.shape());
+  const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
+  kernels::attention_forward(context.data<float>(), probs_.data<float>(), q.data<float>(), k.data<float>(),
+                             v.data<float>(), key_mask.data<int64_t>(),
+                             keep_.numel() > 0 ? keep_.data<float>() : nullptr, shape, scale);
+  return context;
+}
+
+std::vector<Tensor> SelfAttention::backward(const Tensor& dcontext) {
+  const kernels::AttentionShape shape = shape_of(q_);
+  Tensor dq = Tensor::empty(q_.shape());
+  Tensor dk = Tensor::empty(k_.shape());
+  Tensor dv = Tensor::empty(v_.shape());
+  const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
+  kernels::attention_backward(dq.data<float>(), dk.data<float>(), dv.data<float>(), dcontext.data<float>(),
+                              probs_.data<float>(), q_.data<float>(), k_.data<float>(), v_.data<float>(),
+                              keep_.numel() > 0 ? keep_.data<float>() : nullptr, shape, scale);
+  return {dq, dk, dv};
+}
+
+Tensor attend(SelfAttention& core, Linear& q, Linear& k, Linear& v, const Tensor& x, const Tensor& mask,
+              bool training) {
+  return core.forward(q.forward(x), k.forward(x), v.forward(x), mask, training);
+}
+
+Tensor attend_backward(SelfAttention& core, Linear& q, Linear& k, Linear& v, const Tensor& dcontext) {
+  const std::vector<Tensor> dqkv = core.backward(dcontext);
+  Tensor dx = q.backward(dqkv[0]);
+  kernels::add_inplace(dx.data<float>(), k.backward(dqkv[1]).data<float>(), dx.numel());
+  kernels::add_inplace(dx.data<float>(), v.backward(dqkv[2]).data<float>(), dx.numel());
+  return dx;
+}
+
+Tensor position_ids(int64_t batch, int64_t tokens) {
+  Tensor ids = Tensor::empty({batch, tokens}, DType::I64);
+  int64_t* values = ids.data<int64_t>();
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t t = 0; t < tokens; ++t) values[b * tokens + t] = t;
+  }
+  return ids;
+}
+
+kernels::Activation activation_named(const std::string& name) {
+  if (name == "gelu") return kernels::Activation::Gelu;
+  if (name == "relu") return kernels::Activation::Relu;
+  throw Error("[model] unsupported activation \"" + name + "\" (graft supports gelu and relu)");
+}
+
+Tensor attention_mask_or_ones(const Batch& batch) {
+  if (batch.attention_mask.numel() > 0) {
+    check(batch.attention_mask.shape() == batch.input_ids.shape(), "model",
+          "attention_mask " + shape_string(batch.attention_mask.shape()) + " does not match input_ids " +
+              shape_string(batch.input_ids.shape()));
+    return batch.attention_mask.dtype() == DType::I64 ? batch.attention_mask : batch.attention_mask.to(DType::I64);
+  }
+  Tensor ones = Tensor::empty(batch.input_ids.shape(), DType::I64);
+  int64_t* values = ones.data<int64_t>();
+  for (int64_t i = 0; i < ones.numel(); ++i) values[i] = 1;
+  return ones;
+}
+
+}  // namespace graft

@@ -1,0 +1,250 @@
+// BERT (Devlin et al. 2019), as transformers' modeling_bert: absolute positions, token types,
+// post-LayerNorm blocks with dropout before each residual, and a tanh pooler on [CLS].
+#include <memory>
+#include <vector>
+
+#include "graft/core/error.h"
+#include "graft/models/families.h"
+
+namespace graft {
+namespace {
+
+class Embeddings : public Module {
+ public:
+  Embeddings(const ModelConfig& config, Generator* generator)
+      : word_embeddings(config.vocab_size, config.hidden_size),
+        position_embeddings(config.max_position_embeddings, config.hidden_size),
+        token_type_embeddings(config.type_vocab_size, config.hidden_size),
+        layer_norm(config.hidden_size, config.layer_norm_eps),
+        dropout(config.hidden_dropout, generator) {
+    register_module("word_embeddings", word_embeddings);
+    register_module("position_embeddings", position_embeddings);
+    register_module("token_type_embeddings", token_type_embeddings);
+    register_module("LayerNorm", layer_norm);
+    register_module("dropout", dropout);
+  }
+
+  // x = dropout(LayerNorm(word[ids] + token_type[types] + position[t]))
+  Tensor forward(const Tensor& input_ids, const Tensor& token_type_ids) {
+    const int64_t tokens = input_ids.dim(1);
+    check(tokens <= position_embeddings.weight.value.dim(0), "bert",
+          "sequence of " + std::to_string(tokens) + " tokens exceeds max_position_embeddings " +
+              std::to_string(position_embeddings.weight.value.dim(0)));
+    Tensor sum = word_embeddings.forward(input_ids);
+    kernels::add_inplace(sum.data<float>(), token_type_embeddings.forward(token_type_ids).data<float>(), sum.numel());
+    kernels::add_inplace(sum.data<float>(),
+                         position_embeddings.forward(position_ids(input_ids.dim(0), tokens)).data<float>(),
+                         sum.numel());
+    return dropout.forward(layer_norm.forward(sum));
+  }
+
+  void backward(const Tensor& dy) {
+    const Tensor dsum = layer_norm.backward(dropout.backward(dy));
+    word_embeddings.backward(dsum);
+    token_type_embeddings.backward(dsum);
+    position_embeddings.backward(dsum);
+  }
+
+  Embedding word_embeddings;
+  Embedding position_embeddings;
+  Embedding token_type_embeddings;
+  LayerNorm layer_norm;
+  Dropout dropout;
+};
+
+class SelfAttentionProjections : public Module {
+ public:
+  SelfAttentionProjections(const ModelConfig& config, Generator* generator)
+      : query(config.hidden_size, config.hidden_size),
+        key(config.hidden_size, config.hidden_size),
+        value(config.hidden_size, config.hidden_size),
+        core(config.num_attention_heads, config.attention_dropout, generator) {
+    register_module("query", query);
+    register_module("key", key);
+    register_module("value", value);
+  }
+
+  Linear query, key, value;
+  SelfAttention core;
+};
+
+// BertSelfOutput / BertOutput: y = LayerNorm(dropout(dense(x)) + residual)
+class ResidualOutput : public Module {
+ public:
+  ResidualOutput(int64_t in_features, const ModelConfig& config, Generator* generator)
+      : dense(in_features, config.hidden_size),
+        layer_norm(config.hidden_size, config.layer_norm_eps),
+        dropout(config.hidden_dropout, generator) {
+    register_module("dense", dense);
+    register_module("LayerNorm", layer_norm);
+    register_module("dropout", dropout);
+  }
+
+  Tensor forward(const Tensor& x, const Tensor& residual) {
+    return layer_norm.forward(add(dropout.forward(dense.forward(x)), residual));
+  }
+
+  // Returns dL/d(sum); dL/dx is written to dx.
+  Tensor backward(const Tensor& dy, Tensor& dx) {
+    Tensor dsum = layer_norm.backward(dy);
+    dx = dense.backward(dropout.backward(dsum));
+    return dsum;
+  }
+
+  Linear dense;
+  LayerNorm layer_norm;
+  Dropout dropout;
+};
+
+class Attention : public Module {
+ public:
+  Attention(const ModelConfig& config, Generator* generator)
+      : self(config, generator), output(config.hidden_size, config, generator) {
+    register_module("self", self);
+    register_module("output", output);
+  }
+
+  Tensor forward(const Tensor& x, const Tensor& mask) {
+    return output.forward(attend(self.core, self.query, self.key, self.value, x, mask, training()), x);
+  }
+
+  Tensor backward(const Tensor& dy) {
+    Tensor dcontext;
+    const Tensor dresidual = output.backward(dy, dcontext);
+    return add(attend_backward(self.core, self.query, self.key, self.value, dcontext), dresidual);
+  }
+
+  SelfAttentionProjections self;
+  ResidualOutput output;
+};
+
+class Intermediate : public Module {
+ public:
+  explicit Intermediate(const ModelConfig& config)
+      : dense(config.hidden_size, config.intermediate_size), activation(activation_named(config.hidden_act)) {
+    register_module("dense", dense);
+  }
+
+  Tensor forward(const Tensor& x) { return activation.forward(dense.forward(x)); }
+  Tensor backward(const Tensor& dy) { return dense.backward(activation.backward(dy)); }
+
+  Linear dense;
+  ActivationLayer activation;
+};
+
+class Layer : public Module {
+ public:
+  Layer(const ModelConfig& config, Generator* generator)
+      : attention(config, generator), intermediate(config), output(config.intermediate_size, config, generator) {
+    register_module("attention", attention);
+    register_module("intermediate", intermediate);
+    register_module("output", output);
+  }
+
+  // a = LN(dropout(dense(attention(x))) + x); y = LN(dropout(dense(act(dense(a)))) + a)
+  Tensor forward(const Tensor& x, const Tensor& mask) {
+    const Tensor a = attention.forward(x, mask);
+    return output.forward(intermediate.forward(a), a);
+  }
+
+  Tensor backward(const Tensor& dy) {
+    Tensor dintermediate;
+    const Tensor dresidual = output.backward(dy, dintermediate);
+    return attention.backward(add(intermediate.backward(dintermediate), dresidual));
+  }
+
+  Attention attention;
+  Intermediate intermediate;
+  ResidualOutput output;
+};
+
+// pooled = tanh(dense(hidden[:, 0]))
+class Pooler : public Module {
+ public:
+  explicit Pooler(const ModelConfig& config)
+      : dense(config.hidden_size, config.hidden_size), activation(kernels::Activation::Tanh) {
+    register_module("dense", dense);
+  }
+
+  Tensor forward(const Tensor& hidden) {
+    hidden_shape_ = hidden.shape();
+    return activation.forward(dense.forward(first_token(hidden)));
+  }
+  Tensor backward(const Tensor& dpooled) {
+    return first_token_backward(dense.backward(activation.backward(dpooled)), hidden_shape_);
+  }
+
+  Linear dense;
+  ActivationLayer activation;
+
+ private:
+  Shape hidden_shape_;
+};
+
+class BertModel : public Encoder {
+ public:
+  BertModel(const ModelConfig& config, Generator* generator, bool with_pooler)
+      : Encoder(config), embeddings(config, generator) {
+    register_module("embeddings", embeddings);
+    register_module("encoder", encoder);
+    encoder.add("layer", layers);
+    for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+      blocks.push_back(std::make_unique<Layer>(config, generator));
+      layers.add(std::to_string(i), *blocks.back());
+    }
+    if (with_pooler) {
+      pooler = std::make_unique<Pooler>(config);
+      register_module("pooler", *pooler);
+    }
+  }
+
+  EncoderOutput forward(const Batch& batch) override {
+    const Tensor mask = attention_mask_or_ones(batch);
+    const Tensor types =
+        batch.token_type_ids.numel() > 0 ? batch.token_type_ids : Tensor::zeros(batch.input_ids.shape(), DType::I64);
+    EncoderOutput output;
+    Tensor x = embeddings.forward(batch.input_ids, types);
+    output.hidden_states.push_back(x);
+    for (auto& block : blocks) {
+      x = block->forward(x, mask);
+      output.hidden_states.push_back(x);
+      output.attentions.push_back(block->attention.self.core.probabilities());
+    }
+    output.last_hidden_state = x;
+    if (pooler) output.pooled = pooler->forward(x);
+    return output;
+  }
+
+  void backward(const Tensor& dlast_hidden_state, const Tensor& dpooled) override {
+    Tensor d = dlast_hidden_state.numel() > 0 ? dlast_hidden_state.clone() : Tensor();
+    if (pooler && dpooled.numel() > 0) {
+      const Tensor from_pooler = pooler->backward(dpooled);
+      d = d.numel() > 0 ? add(d, from_pooler) : from_pooler;
+    }
+    if (d.numel() == 0) return;
+    const int64_t lowest = lowest_trainable_block(embeddings, blocks);
+    for (int64_t i = static_cast<int64_t>(blocks.size()) - 1; i >= std::max<int64_t>(lowest, 0); --i) {
+      d = blocks[static_cast<size_t>(i)]->backward(d);
+    }
+    if (lowest < 0) embeddings.backward(d);
+  }
+
+  Embedding& word_embeddings() override { return embeddings.word_embeddings; }
+  bool has_pooler() const override { return pooler != nullptr; }
+  std::string prefix() const override { return "bert"; }
+
+ private:
+  Embeddings embeddings;
+  ModuleList encoder;
+  ModuleList layers;
+  std::vector<std::unique_ptr<Layer>> blocks;
+  std::unique_ptr<Pooler> pooler;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> make_bert(const ModelConfig& config, Generator* dropout_generator, bool with_pooler) {
+  return std::make_unique<BertModel>(config, dropout_generator, with_pooler);
+}
+
+}  // namespace graft

@@ -1,0 +1,200 @@
+// DistilBERT (Sanh et al. 2019), as transformers' modeling_distilbert: post-LayerNorm blocks,
+// no token types, no pooler. Module and parameter names are Hugging Face's.
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "graft/core/error.h"
+#include "graft/models/families.h"
+
+namespace graft {
+namespace {
+
+constexpr float kLayerNormEps = 1e-12F;  // fixed in modeling_distilbert
+
+// create_sinusoidal_embeddings: sin on even columns, cos on odd ones.
+void fill_sinusoidal(Tensor& table) {
+  const int64_t positions = table.dim(0);
+  const int64_t dim = table.dim(1);
+  float* values = table.data<float>();
+  for (int64_t pos = 0; pos < positions; ++pos) {
+    for (int64_t j = 0; j < dim; ++j) {
+      const double angle = static_cast<double>(pos) / std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / dim);
+      values[pos * dim + j] = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+    }
+  }
+}
+
+class Embeddings : public Module {
+ public:
+  Embeddings(const ModelConfig& config, Generator* generator)
+      : word_embeddings(config.vocab_size, config.hidden_size),
+        position_embeddings(config.max_position_embeddings, config.hidden_size),
+        layer_norm(config.hidden_size, kLayerNormEps),
+        dropout(config.hidden_dropout, generator) {
+    register_module("word_embeddings", word_embeddings);
+    register_module("position_embeddings", position_embeddings);
+    register_module("LayerNorm", layer_norm);
+    register_module("dropout", dropout);
+    if (config.sinusoidal_pos_embds) {
+      fill_sinusoidal(position_embeddings.weight.value);
+      position_embeddings.weight.trainable = false;
+    }
+  }
+
+  // x = dropout(LayerNorm(word[ids] + position[t]))
+  Tensor forward(const Tensor& input_ids) {
+    const int64_t tokens = input_ids.dim(1);
+    check(tokens <= position_embeddings.weight.value.dim(0), "distilbert",
+          "sequence of " + std::to_string(tokens) + " tokens exceeds max_position_embeddings " +
+              std::to_string(position_embeddings.weight.value.dim(0)));
+    Tensor sum = word_embeddings.forward(input_ids);
+    kernels::add_inplace(sum.data<float>(),
+                         position_embeddings.forward(position_ids(input_ids.dim(0), tokens)).data<float>(),
+                         sum.numel());
+    return dropout.forward(layer_norm.forward(sum));
+  }
+
+  void backward(const Tensor& dy) {
+    const Tensor dsum = layer_norm.backward(dropout.backward(dy));
+    word_embeddings.backward(dsum);
+    position_embeddings.backward(dsum);
+  }
+
+  Embedding word_embeddings;
+  Embedding position_embeddings;
+  LayerNorm layer_norm;
+  Dropout dropout;
+};
+
+class MultiHeadSelfAttention : public Module {
+ public:
+  MultiHeadSelfAttention(const ModelConfig& config, Generator* generator)
+      : q_lin(config.hidden_size, config.hidden_size),
+        k_lin(config.hidden_size, config.hidden_size),
+        v_lin(config.hidden_size, config.hidden_size),
+        out_lin(config.hidden_size, config.hidden_size),
+        core(config.num_attention_heads, config.attention_dropout, generator) {
+    register_module("q_lin", q_lin);
+    register_module("k_lin", k_lin);
+    register_module("v_lin", v_lin);
+    register_module("out_lin", out_lin);
+  }
+
+  Tensor forward(const Tensor& x, const Tensor& mask) {
+    return out_lin.forward(attend(core, q_lin, k_lin, v_lin, x, mask, training()));
+  }
+  Tensor backward(const Tensor& dy) { return attend_backward(core, q_lin, k_lin, v_lin, out_lin.backward(dy)); }
+
+  Linear q_lin, k_lin, v_lin, out_lin;
+  SelfAttention core;
+};
+
+class FeedForward : public Module {
+ public:
+  FeedForward(const ModelConfig& config, Generator* generator)
+      : lin1(config.hidden_size, config.intermediate_size),
+        activation(activation_named(config.hidden_act)),
+        lin2(config.intermediate_size, config.hidden_size),
+        dropout(config.hidden_dropout, generator) {
+    register_module("lin1", lin1);
+    register_module("lin2", lin2);
+    register_module("dropout", dropout);
+  }
+
+  Tensor forward(const Tensor& x) { return dropout.forward(lin2.forward(activation.forward(lin1.forward(x)))); }
+  Tensor backward(const Tensor& dy) {
+    return lin1.backward(activation.backward(lin2.backward(dropout.backward(dy))));
+  }
+
+  Linear lin1;
+  ActivationLayer activation;
+  Linear lin2;
+  Dropout dropout;
+};
+
+class TransformerBlock : public Module {
+ public:
+  TransformerBlock(const ModelConfig& config, Generator* generator)
+      : attention(config, generator),
+        sa_layer_norm(config.hidden_size, kLayerNormEps),
+        ffn(config, generator),
+        output_layer_norm(config.hidden_size, kLayerNormEps) {
+    register_module("attention", attention);
+    register_module("sa_layer_norm", sa_layer_norm);
+    register_module("ffn", ffn);
+    register_module("output_layer_norm", output_layer_norm);
+  }
+
+  // sa = LN(attention(x) + x); y = LN(ffn(sa) + sa)
+  Tensor forward(const Tensor& x, const Tensor& mask) {
+    const Tensor sa = sa_layer_norm.forward(add(attention.forward(x, mask), x));
+    return output_layer_norm.forward(add(ffn.forward(sa), sa));
+  }
+
+  Tensor backward(const Tensor& dy) {
+    const Tensor dffn_sum = output_layer_norm.backward(dy);
+    const Tensor dsa = add(ffn.backward(dffn_sum), dffn_sum);
+    const Tensor dattention_sum = sa_layer_norm.backward(dsa);
+    return add(attention.backward(dattention_sum), dattention_sum);
+  }
+
+  MultiHeadSelfAttention attention;
+  LayerNorm sa_layer_norm;
+  FeedForward ffn;
+  LayerNorm output_layer_norm;
+};
+
+class DistilBertModel : public Encoder {
+ public:
+  DistilBertModel(const ModelConfig& config, Generator* generator) : Encoder(config), embeddings(config, generator) {
+    register_module("embeddings", embeddings);
+    register_module("transformer", transformer);
+    transformer.add("layer", layers);
+    for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+      blocks.push_back(std::make_unique<TransformerBlock>(config, generator));
+      layers.add(std::to_string(i), *blocks.back());
+    }
+  }
+
+  EncoderOutput forward(const Batch& batch) override {
+    const Tensor mask = attention_mask_or_ones(batch);
+    EncoderOutput output;
+    Tensor x = embeddings.forward(batch.input_ids);
+    output.hidden_states.push_back(x);
+    for (auto& block : blocks) {
+      x = block->forward(x, mask);
+      output.hidden_states.push_back(x);
+      output.attentions.push_back(block->attention.core.probabilities());
+    }
+    output.last_hidden_state = x;
+    return output;
+  }
+
+  void backward(const Tensor& dlast_hidden_state, const Tensor& /*dpooled: DistilBERT has no pooler*/) override {
+    const int64_t lowest = lowest_trainable_block(embeddings, blocks);
+    Tensor d = dlast_hidden_state;
+    for (int64_t i = static_cast<int64_t>(blocks.size()) - 1; i >= std::max<int64_t>(lowest, 0); --i) {
+      d = blocks[static_cast<size_t>(i)]->backward(d);
+    }
+    if (lowest < 0) embeddings.backward(d);
+  }
+
+  Embedding& word_embeddings() override { return embeddings.word_embeddings; }
+  bool has_pooler() const override { return false; }
+  std::string prefix() const override { return "distilbert"; }
+
+ private:
+  Embeddings embeddings;
+  ModuleList transformer;
+  ModuleList layers;
+  std::vector<std::unique_ptr<TransformerBlock>> blocks;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> make_distilbert(const ModelConfig& config, Generator* dropout_generator) {
+  return std::make_unique<DistilBertModel>(config, dropout_generator);
+}
+
+}  // namespace graft

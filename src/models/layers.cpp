@@ -1,0 +1,239 @@
+#include "graft/models/layers.h"
+
+#include <cstring>
+
+#include "graft/core/error.h"
+
+namespace graft {
+namespace {
+
+int64_t rows_of(const Tensor& x) { return x.numel() / x.dim(-1); }
+
+float* grad_or_null(Parameter& parameter) {
+  if (!parameter.trainable || parameter.value.numel() == 0) return nullptr;
+  parameter.ensure_grad();
+  return parameter.grad.data<float>();
+}
+
+Shape with_last(const Shape& shape, int64_t last) {
+  Shape result = shape;
+  result.back() = last;
+  return result;
+}
+
+}  // namespace
+
+Generator& default_generator() {
+  static Generator generator(0);
+  return generator;
+}
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias) {
+  weight.value = Tensor::zeros({out_features, in_features});
+  register_parameter("weight", weight);
+  if (has_bias) {
+    bias.value = Tensor::zeros({out_features});
+    bias.decay = false;
+    register_parameter("bias", bias);
+  }
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  check(x.dim(-1) == in_features(), "linear",
+        "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features()) + " features");
+  input_ = x;
+  Tensor y = Tensor::empty(with_last(x.shape(), out_features()));
+  kernels::linear_forward(y.data<float>(), x.data<float>(), weight.value.data<float>(),
+                          bias.value.numel() > 0 ? bias.value.data<float>() : nullptr, rows_of(x), in_features(),
+                          out_features());
+  return y;
+}
+
+Tensor Linear::backward(const Tensor& dy) {
+  Tensor dx = Tensor::empty(input_.shape());
+  kernels::linear_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
+                           input_.data<float>(), weight.value.data<float>(), rows_of(input_), in_features(),
+                           out_features());
+  return dx;
+}
+
+LayerNorm::LayerNorm(int64_t channels, float eps) : eps_(eps) {
+  weight.value = Tensor::full({channels}, 1.0F);
+  bias.value = Tensor::zeros({channels});
+  weight.decay = false;
+  bias.decay = false;
+  register_parameter("weight", weight);
+  register_parameter("bias", bias);
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+  const int64_t channels = weight.value.numel();
+  check(x.dim(-1) == channels, "layer_norm", "input " + shape_string(x.shape()) + " does not end in " +
+                                                 std::to_string(channels) + " channels");
+  input_ = x;
+  mean_ = Tensor::empty({rows_of(x)});
+  rstd_ = Tensor::empty({rows_of(x)});
+  Tensor y = Tensor::empty(x.shape());
+  kernels::layer_norm_forward(y.data<float>(), mean_.data<float>(), rstd_.data<float>(), x.data<float>(),
+                              weight.value.data<float>(), bias.value.data<float>(), rows_of(x), channels, eps_);
+  return y;
+}
+
+Tensor LayerNorm::backward(const Tensor& dy) {
+  Tensor dx = Tensor::empty(input_.shape());
+  kernels::layer_norm_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
+                               input_.data<float>(), mean_.data<float>(), rstd_.data<float>(),
+                               weight.value.data<float>(), rows_of(input_), weight.value.numel());
+  return dx;
+}
+
+Tensor ActivationLayer::forward(const Tensor& x) {
+  Tensor y = Tensor::empty(x.shape());
+  kernels::activation_forward(activation_, y.data<float>(), x.data<float>(), x.numel());
+  saved_ = activation_ == kernels::Activation::Tanh ? y : x;
+  return y;
+}
+
+Tensor ActivationLayer::backward(const Tensor& dy) {
+  Tensor dx = Tensor::empty(dy.shape());
+  kernels::activation_backward(activation_, dx.data<float>(), dy.data<float>(), saved_.data<float>(), dy.numel());
+  return dx;
+}
+
+Dropout::Dropout(float p, Generator* generator) : p_(p), generator_(generator) {
+  check(p >= 0.0F && p < 1.0F, "dropout", "probability must be in [0, 1), got " + std::to_string(p));
+}
+
+Tensor Dropout::sample_mask(const Shape& shape) {
+  if (!training() || p_ == 0.0F) return {};
+  Generator& generator = generator_ != nullptr ? *generator_ : default_generator();
+  Tensor mask = Tensor::empty(shape);
+  float* values = mask.data<float>();
+  const float kept = 1.0F / (1.0F - p_);
+  for (int64_t i = 0; i < mask.numel(); ++i) values[i] = generator.uniform() < p_ ? 0.0F : kept;
+  return mask;
+}
+
+Tensor Dropout::forward(const Tensor& x) {
+  mask_ = sample_mask(x.shape());
+  if (mask_.numel() == 0) return x;
+  Tensor y = Tensor::empty(x.shape());
+  const float* in = x.data<float>();
+  const float* keep = mask_.data<float>();
+  float* out = y.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) out[i] = in[i] * keep[i];
+  return y;
+}
+
+Tensor Dropout::backward(const Tensor& dy) {
+  if (mask_.numel() == 0) return dy;
+  Tensor dx = Tensor::empty(dy.shape());
+  const float* in = dy.data<float>();
+  const float* keep = mask_.data<float>();
+  float* out = dx.data<float>();
+  for (int64_t i = 0; i < dy.numel(); ++i) out[i] = in[i] * keep[i];
+  return dx;
+}
+
+Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
+  weight.value = Tensor::zeros({num_embeddings, dim});
+  register_parameter("weight", weight);
+}
+
+Tensor Embedding::forward(const Tensor& ids) {
+  const int64_t count = weight.value.dim(0);
+  const int64_t* values = ids.data<int64_t>();
+  for (int64_t i = 0; i < ids.numel(); ++i) {
+    check(values[i] >= 0 && values[i] < count, "embedding",
+          "index " + std::to_string(values[i]) + " out of range for a table of " + std::to_string(count) + " rows");
+  }
+  ids_ = ids;
+  Shape shape = ids.shape();
+  shape.push_back(weight.value.dim(1));
+  Tensor y = Tensor::empty(shape);
+  kernels::embedding_forward(y.data<float>(), values, weight.value.data<float>(), ids.numel(), weight.value.dim(1));
+  return y;
+}
+
+void Embedding::backward(const Tensor& dy) {
+  float* dtable = grad_or_null(weight);
+  if (dtable == nullptr) return;
+  kernels::embedding_backward(dtable, ids_.data<int64_t>(), dy.data<float>(), ids_.numel(), weight.value.dim(1));
+}
+
+TiedLinear::TiedLinear(Parameter& shared_weight) : weight_(shared_weight) {
+  bias.value = Tensor::zeros({shared_weight.value.dim(0)});
+  bias.decay = false;
+  register_parameter("bias", bias);
+}
+
+Tensor TiedLinear::forward(const Tensor& x) {
+  const int64_t in_features = weight_.value.dim(1);
+  const int64_t out_features = weight_.value.dim(0);
+  check(x.dim(-1) == in_features, "tied_linear",
+        "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features) + " features");
+  input_ = x;
+  Tensor y = Tensor::empty(with_last(x.shape(), out_features));
+  kernels::linear_forward(y.data<float>(), x.data<float>(), weight_.value.data<float>(), bias.value.data<float>(),
+                          rows_of(x), in_features, out_features);
+  return y;
+}
+
+Tensor TiedLinear::backward(const Tensor& dy) {
+  Tensor dx = Tensor::empty(input_.shape());
+  kernels::linear_backward(dx.data<float>(), grad_or_null(weight_), grad_or_null(bias), dy.data<float>(),
+                           input_.data<float>(), weight_.value.data<float>(), rows_of(input_),
+                           weight_.value.dim(1), weight_.value.dim(0));
+  return dx;
+}
+
+Layer& Sequential::add(std::string name, std::unique_ptr<Layer> layer) {
+  register_module(std::move(name), *layer);
+  layers_.push_back(std::move(layer));
+  return *layers_.back();
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor y = x;
+  for (auto& layer : layers_) y = layer->forward(y);
+  return y;
+}
+
+Tensor Sequential::backward(const Tensor& dy) {
+  Tensor d = dy;
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) d = (*it)->backward(d);
+  return d;
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  check(a.shape() == b.shape(), "add", "shapes " + shape_string(a.shape()) + " and " + shape_string(b.shape()) +
+                                           " differ");
+  Tensor sum = a.clone();
+  kernels::add_inplace(sum.data<float>(), b.data<float>(), sum.numel());
+  return sum;
+}
+
+Tensor first_token(const Tensor& hidden) {
+  const int64_t batch = hidden.dim(0);
+  const int64_t tokens = hidden.dim(1);
+  const int64_t width = hidden.dim(2);
+  Tensor first = Tensor::empty({batch, width});
+  for (int64_t b = 0; b < batch; ++b) {
+    std::memcpy(first.data<float>() + b * width, hidden.data<float>() + b * tokens * width,
+                static_cast<size_t>(width) * sizeof(float));
+  }
+  return first;
+}
+
+Tensor first_token_backward(const Tensor& dfirst, const Shape& hidden_shape) {
+  Tensor dhidden = Tensor::zeros(hidden_shape);
+  const int64_t tokens = hidden_shape[1];
+  const int64_t width = hidden_shape[2];
+  for (int64_t b = 0; b < hidden_shape[0]; ++b) {
+    std::memcpy(dhidden.data<float>() + b * tokens * width, dfirst.data<float>() + b * width,
+                static_cast<size_t>(width) * sizeof(float));
+  }
+  return dhidden;
+}
+
+}  // namespace graft

@@ -1,0 +1,216 @@
+#include "graft/models/model.h"
+
+#include <filesystem>
+#include <set>
+
+#include "graft/core/error.h"
+#include "graft/io/checkpoint.h"
+#include "graft/io/file.h"
+#include "graft/models/families.h"
+
+namespace graft {
+namespace {
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_layer_norm_weight(const std::string& name) {
+  return ends_with(name, "LayerNorm.weight") || ends_with(name, "layer_norm.weight");
+}
+
+// Is this parameter part of the task head (outside the encoder)?
+bool in_head(const std::string& name, const std::string& encoder_prefix) {
+  return name.rfind(encoder_prefix + ".", 0) != 0;
+}
+
+std::string join(const std::vector<std::string>& names, size_t limit = 8) {
+  std::string text;
+  for (size_t i = 0; i < names.size() && i < limit; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > limit) text += ", ... (" + std::to_string(names.size()) + " in all)";
+  return text;
+}
+
+// Where a parameter's tensor is in a checkpoint: its own name, or, for checkpoints of the bare encoder
+// (DistilBertModel), the name without the "distilbert." prefix; BERT's masked-LM decoder bias may be
+// stored under either name.
+std::optional<std::string> find_in_checkpoint(const Checkpoint& checkpoint, const std::string& name,
+                                              const std::string& encoder_prefix) {
+  if (checkpoint.contains(name)) return name;
+  const std::string dotted = encoder_prefix + ".";
+  if (name.rfind(dotted, 0) == 0 && checkpoint.contains(name.substr(dotted.size()))) return name.substr(dotted.size());
+  if (name == "cls.predictions.bias" && checkpoint.contains("cls.predictions.decoder.bias")) {
+    return "cls.predictions.decoder.bias";
+  }
+  return std::nullopt;
+}
+
+void apply_labels(ModelConfig& config, const LoadOptions& options) {
+  if (options.labels) {
+    check(!options.labels->empty(), "model", "the label set is empty");
+    config.set_labels(*options.labels);
+  }
+  if (options.problem_type) config.problem_type = *options.problem_type;
+}
+
+}  // namespace
+
+void initialize_parameters(const std::vector<std::pair<std::string, Parameter*>>& parameters, float std,
+                           int64_t padding_index, Generator& generator) {
+  for (const auto& [name, parameter] : parameters) {
+    if (!parameter->trainable) continue;  // sinusoidal position tables are fixed
+    if (is_layer_norm_weight(name)) {
+      parameter->value.fill(1.0F);
+    } else if (ends_with(name, "bias")) {
+      parameter->value.zero();
+    } else {
+      init_normal(parameter->value, std, generator);
+      if (ends_with(name, "word_embeddings.weight") && padding_index >= 0 && padding_index < parameter->value.dim(0)) {
+        const int64_t width = parameter->value.dim(1);
+        std::fill_n(parameter->value.data<float>() + padding_index * width, width, 0.0F);
+      }
+    }
+  }
+}
+
+Model::Model(ModelConfig config, TaskHead task, uint64_t seed)
+    : config_(std::move(config)), task_(task), generator_(seed) {
+  const bool with_pooler = task_ == TaskHead::SequenceClassification || task_ == TaskHead::Base;
+  encoder_ = config_.model_type == "distilbert" ? make_distilbert(config_, &generator_)
+                                                : make_bert(config_, &generator_, with_pooler);
+  register_module(encoder_->prefix(), *encoder_);
+  head_ = make_head(task_, config_, *encoder_, &generator_);
+  if (head_) register_module("", *head_);
+  config_.architectures = {architecture_name(config_.model_type, task_)};
+}
+
+std::unique_ptr<Model> Model::from_config(const ModelConfig& config, TaskHead task, uint64_t seed) {
+  std::unique_ptr<Model> model(new Model(config, task, seed));
+  Generator init(seed);
+  initialize_parameters(model->named_parameters(), config.initializer_range, config.pad_token_id, init);
+  return model;
+}
+
+std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const LoadOptions& options) {
+  check(std::filesystem::is_directory(dir), "model", dir + ": not a model folder (no such directory)");
+  ModelConfig config = ModelConfig::from_file(dir + "/config.json");
+  const int64_t checkpoint_labels = config.num_labels;
+  apply_labels(config, options);
+  const TaskHead task = options.task.value_or(head_from_architectures(config));
+  std::unique_ptr<Model> model(new Model(config, task, options.seed));
+  const Checkpoint checkpoint = Checkpoint::open(dir);
+  const std::string prefix = model->encoder_->prefix();
+
+  std::set<std::string> used;
+  std::vector<std::pair<std::string, Parameter*>> fresh;
+  for (const auto& [name, parameter] : model->named_parameters()) {
+    const auto stored = find_in_checkpoint(checkpoint, name, prefix);
+    const bool regrafted_head = in_head(name, prefix) && checkpoint_labels != config.num_labels;
+    if (!stored || (regrafted_head && checkpoint.info(*stored).shape != parameter->value.shape())) {
+      fresh.emplace_back(name, parameter);
+      continue;
+    }
+    const auto info = checkpoint.info(*stored);
+    check(info.shape == parameter->value.shape(), "model",
+          dir + ": tensor '" + *stored + "' has shape " + shape_string(info.shape) + " in the checkpoint, but " +
+              "config.json implies " + shape_string(parameter->value.shape()));
+    parameter->value = checkpoint.load(*stored, DType::F32);
+    used.insert(*stored);
+  }
+  for (const auto& [name, parameter] : fresh) {
+    check(in_head(name, prefix), "model",
+          dir + ": the checkpoint has no tensor '" + name + "' (is config.json's model_type right?)");
+  }
+  if (!fresh.empty()) {
+    Generator init(options.seed);
+    initialize_parameters(fresh, config.initializer_range, config.pad_token_id, init);
+    if (options.log) {
+      std::vector<std::string> names;
+      for (const auto& entry : fresh) names.push_back(entry.first);
+      options.log("Newly initialised (not in the checkpoint; train them before use): " + join(names));
+    }
+  }
+  std::vector<std::string> unused;
+  for (const auto& name : checkpoint.names()) {
+    if (used.count(name) == 0) unused.push_back(name);
+  }
+  if (!unused.empty() && options.log) options.log("Unused checkpoint tensors: " + join(unused));
+  return model;
+}
+
+ModelOutput Model::forward(const Batch& batch) {
+  check(batch.input_ids.ndim() == 2 && batch.input_ids.dtype() == DType::I64, "model",
+        "input_ids must be I64 [batch, tokens], got " + std::string(dtype_name(batch.input_ids.dtype())) + " " +
+            shape_string(batch.input_ids.shape()));
+  ModelOutput output;
+  output.encoder = encoder_->forward(batch);
+  if (!head_) return output;
+  output.logits = head_->forward(output.encoder);
+  last_logits_ = output.logits;
+  last_labels_ = batch.labels;
+  if (batch.labels.numel() > 0) {
+    output.loss = Tensor::full({1}, loss_and_gradient(output.logits, batch.labels, nullptr));
+  }
+  return output;
+}
+
+void Model::backward() {
+  check(last_labels_.numel() > 0, "model", "backward() needs a forward pass with labels");
+  Tensor dlogits = Tensor::empty(last_logits_.shape());
+  loss_and_gradient(last_logits_, last_labels_, &dlogits);
+  backward(dlogits);
+}
+
+void Model::backward(const Tensor& dlogits) {
+  check(head_ != nullptr, "model", "a base model has no logits to back-propagate");
+  Tensor dlast_hidden_state;
+  Tensor dpooled;
+  head_->backward(dlogits, dlast_hidden_state, dpooled);
+  if (encoder_->has_trainable_parameters()) encoder_->backward(dlast_hidden_state, dpooled);
+}
+
+float Model::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const {
+  float* grad = dlogits != nullptr ? dlogits->data<float>() : nullptr;
+  const int64_t classes = logits.dim(-1);
+  const int64_t rows = logits.numel() / classes;
+  check(task_ != TaskHead::QuestionAnswering, "model",
+        "training a question-answering head is not supported yet (its logits work for inference)");
+  std::string problem = config_.problem_type.value_or("");
+  if (task_ == TaskHead::SequenceClassification && problem.empty()) {
+    problem = config_.num_labels == 1 ? "regression"
+              : labels.dtype() == DType::I64 ? "single_label_classification"
+                                             : "multi_label_classification";
+  }
+  if (problem == "regression") {
+    const Tensor targets = labels.to(DType::F32);
+    check(targets.numel() == logits.numel(), "model", "regression labels " + shape_string(labels.shape()) +
+                                                          " do not match logits " + shape_string(logits.shape()));
+    return kernels::mean_squared_error(logits.data<float>(), targets.data<float>(), grad, logits.numel());
+  }
+  if (problem == "multi_label_classification") {
+    const Tensor targets = labels.to(DType::F32);
+    check(targets.numel() == logits.numel(), "model", "multi-label targets " + shape_string(labels.shape()) +
+                                                          " do not match logits " + shape_string(logits.shape()));
+    return kernels::binary_cross_entropy_with_logits(logits.data<float>(), targets.data<float>(), grad,
+                                                     logits.numel());
+  }
+  const Tensor ids = labels.dtype() == DType::I64 ? labels : labels.to(DType::I64);
+  check(ids.numel() == rows, "model",
+        "labels " + shape_string(labels.shape()) + " do not match logits " + shape_string(logits.shape()));
+  const int64_t* values = ids.data<int64_t>();
+  for (int64_t i = 0; i < rows; ++i) {
+    check(values[i] == -100 || (values[i] >= 0 && values[i] < classes), "model",
+          "label " + std::to_string(values[i]) + " is outside [0, " + std::to_string(classes) + ")");
+  }
+  return kernels::cross_entropy(logits.data<float>(), values, grad, rows, classes);
+}
+
+void Model::save_pretrained(const std::string& dir) const {
+  std::filesystem::create_directories(dir);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& [name, parameter] : named_parameters()) tensors.emplace_back(name, parameter->value);
+  save_checkpoint(dir, tensors);
+  write_file_atomically(dir + "/config.json", config_.to_json().dump(2) + "\n");
+}
+
+}  // namespace graft

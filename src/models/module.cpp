@@ -1,0 +1,41 @@
+#include "graft/models/module.h"
+
+namespace graft {
+
+std::vector<std::pair<std::string, Parameter*>> Module::named_parameters(const std::string& prefix) const {
+  std::vector<std::pair<std::string, Parameter*>> named;
+  const std::string dotted = prefix.empty() ? "" : prefix + ".";
+  for (const auto& [name, parameter] : parameters_) named.emplace_back(dotted + name, parameter);
+  for (const auto& [name, child] : children_) {
+    auto below = child->named_parameters(name.empty() ? prefix : dotted + name);
+    named.insert(named.end(), below.begin(), below.end());
+  }
+  return named;
+}
+
+ParameterList Module::parameters() const {
+  ParameterList list;
+  for (const auto& [name, parameter] : named_parameters()) list.push_back(parameter);
+  return list;
+}
+
+void Module::set_training(bool training) {
+  training_ = training;
+  for (const auto& [name, child] : children_) child->set_training(training);
+}
+
+bool Module::has_trainable_parameters() const {
+  for (const auto& [name, parameter] : named_parameters()) {
+    if (parameter->trainable) return true;
+  }
+  return false;
+}
+
+void Module::register_parameter(std::string name, Parameter& parameter) {
+  parameter.name = name;
+  parameters_.emplace_back(std::move(name), &parameter);
+}
+
+void Module::register_module(std::string name, Module& module) { children_.emplace_back(std::move(name), &module); }
+
+}  // namespace graft
