@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages graft builds against (run as root, or with sudo available).
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libutf8proc-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
+  libdnnl-dev libopenblas-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  echo "Installing: ${missing[*]}"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi

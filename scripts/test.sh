@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: a Release build and an AddressSanitizer + UndefinedBehaviorSanitizer build,
+# each running every CTest test. Parity tests read ../shared/golden and skip, saying so, when it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc)
+
+scripts/build.sh build
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+# The sanitizer build skips the benchmarks; it checks memory and undefined behaviour, not speed.
+scripts/build.sh build-asan -DGRAFT_SANITIZE=ON -DGRAFT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"
