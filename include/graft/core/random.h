@@ -1,0 +1,52 @@
+#pragma once
+// Graft's random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3"),
+// a counter-based generator. Being counter-based makes forks cheap and independent (a fork is a new key),
+// and makes the whole state a few integers, so a resumed run continues the exact sequence.
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "graft/core/tensor.h"
+
+namespace graft {
+
+using PhiloxCounter = std::array<uint32_t, 4>;
+using PhiloxKey = std::array<uint32_t, 2>;
+
+// The Philox4x32-10 bijection itself, exposed for the known-answer tests.
+PhiloxCounter philox4x32_10(PhiloxCounter counter, PhiloxKey key);
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed = 0);
+
+  uint32_t next_u32();
+  uint64_t next_u64();
+  float uniform();  // [0, 1), 24 random bits
+  float normal();   // standard normal (Box-Muller; the second value of each pair is kept for the next call)
+  bool bernoulli(float probability);  // true with the given probability
+
+  // An independent stream, e.g. one per thread, per layer or per step: the same (generator, stream) pair
+  // always gives the same fork, and forking does not advance this generator.
+  Generator fork(uint64_t stream) const;
+
+  // Everything needed to continue the sequence exactly (for checkpoints).
+  std::vector<uint64_t> state() const;
+  void set_state(const std::vector<uint64_t>& state);
+
+ private:
+  void refill();
+
+  uint64_t key_ = 0;
+  uint64_t counter_ = 0;  // index of the next Philox block
+  PhiloxCounter block_{};
+  int position_ = 4;  // next unused word of block_; 4 when block_ is spent
+  bool has_spare_normal_ = false;
+  float spare_normal_ = 0.0f;
+};
+
+// Fills an F32 tensor with normal(0, std) values, as Hugging Face's _init_weights does for Linear and
+// Embedding weights (std = config.initializer_range). The values do not depend on the thread count.
+void init_normal(Tensor& tensor, float std, Generator& generator);
+
+}  // namespace graft
