@@ -52,7 +52,8 @@ std::string detect_format(const std::string& path, std::string_view content) {
 
 // The raw Financial PhraseBank files are "sentence@label" lines in Latin-1. A file that is already
 // valid UTF-8 is taken as such: Latin-1 text with accents is almost never valid UTF-8.
-TextDataset read_phrasebank(const std::string& path, std::string_view raw, const ReadOptions& options) {
+TextDataset read_phrasebank(const std::string& path, std::string_view raw,
+                            const ReadOptions& options) {
   const std::string content =
       data_detail::is_valid_utf8(raw) ? std::string(raw) : data_detail::latin1_to_utf8(raw);
   TextDataset dataset;
@@ -63,7 +64,9 @@ TextDataset read_phrasebank(const std::string& path, std::string_view raw, const
     const size_t at = line.rfind('@');
     if (at == std::string_view::npos)
       return bad_rows.report(line_number, "expected sentence@label");
-    Example example{std::string(trim(line.substr(0, at))), {}, std::string(trim(line.substr(at + 1))),
+    Example example{std::string(trim(line.substr(0, at))),
+                    {},
+                    std::string(trim(line.substr(at + 1))),
                     line_number};
     if (example.label.empty()) return bad_rows.report(line_number, "empty label");
     dataset.examples.push_back(std::move(example));
@@ -83,12 +86,14 @@ std::vector<std::string> TextDataset::labels() const {
 
 TextDataset read_dataset(const std::string& path, const ReadOptions& options) {
   const std::string content = data_detail::read_whole_file(path);
-  const std::string format = options.format == "auto" ? detect_format(path, content) : options.format;
+  const std::string format =
+      options.format == "auto" ? detect_format(path, content) : options.format;
   if (format == "csv") return data_detail::read_delimited(path, content, ',', options);
   if (format == "tsv") return data_detail::read_delimited(path, content, '\t', options);
   if (format == "jsonl") return data_detail::read_jsonl(path, content, options);
   if (format == "phrasebank") return read_phrasebank(path, content, options);
-  throw Error("[dataset] unknown format '" + format + "'; expected auto, csv, tsv, jsonl or phrasebank");
+  throw Error("[dataset] unknown format '" + format +
+              "'; expected auto, csv, tsv, jsonl or phrasebank");
 }
 
 std::vector<std::string> read_corpus_paragraphs(const std::string& path) {

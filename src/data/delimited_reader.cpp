@@ -70,7 +70,8 @@ class RecordSplitter {
     const size_t record_start = pos_;
     while (true) {
       std::string error;
-      const bool ok = content_[pos_] == '"' ? split_quoted(fields, error) : split_plain(fields);
+      const bool quoted = !at_end() && content_[pos_] == '"';
+      const bool ok = quoted ? split_quoted(fields, error) : split_plain(fields);
       if (!ok) {
         record.error = error;
         fields.resize(record.first_field);
@@ -182,8 +183,8 @@ class ColumnResolver {
     check(count_ >= 2, "dataset",
           path_ + ": needs a text and a label column, found " + std::to_string(count_) + " column");
     Columns columns;
-    columns.label = find(options.label_column, "label_column")
-                        .value_or(named("label").value_or(count_ - 1));
+    columns.label =
+        find(options.label_column, "label_column").value_or(named("label").value_or(count_ - 1));
     columns.text_pair = find(options.text_pair_column, "text_pair_column");
     const auto default_text = named("sentence") ? named("sentence") : named("text");
     columns.text = find(options.text_column, "text_column")
@@ -212,7 +213,8 @@ class ColumnResolver {
                 std::to_string(count_) + " columns)");
       return index;
     }
-    const std::string known = names_.empty() ? "the file has no header" : "columns: " + join(names_);
+    const std::string known =
+        names_.empty() ? "the file has no header" : "columns: " + join(names_);
     throw Error("[dataset] " + path_ + ": " + option + " '" + column + "' not found; " + known);
   }
 

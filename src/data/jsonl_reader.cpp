@@ -99,7 +99,8 @@ class JsonlReader {
 
 }  // namespace
 
-TextDataset read_jsonl(const std::string& path, std::string_view content, const ReadOptions& options) {
+TextDataset read_jsonl(const std::string& path, std::string_view content,
+                       const ReadOptions& options) {
   return JsonlReader(path, options).read(content);
 }
 

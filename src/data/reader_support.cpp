@@ -90,8 +90,8 @@ void require_examples(const TextDataset& dataset) {
   if (!dataset.examples.empty()) return;
   std::string message = dataset.path + ": no examples";
   if (dataset.skipped_rows > 0)
-    message += " (" + std::to_string(dataset.skipped_rows) + " bad rows skipped; first: " +
-               dataset.first_skipped_reason + ")";
+    message += " (" + std::to_string(dataset.skipped_rows) +
+               " bad rows skipped; first: " + dataset.first_skipped_reason + ")";
   throw Error("[dataset] " + message);
 }
 

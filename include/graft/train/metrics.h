@@ -3,17 +3,16 @@
 // Python baseline: a class that is never predicted has precision 0, a class that never occurs has
 // recall 0, and macro averages run over every class whether it occurs or not.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace graft {
 
 struct ClassificationReport {
   double accuracy = 0.0;
   std::vector<double> precision, recall, f1;  // per class
-  std::vector<int64_t> support;                // true examples per class
+  std::vector<int64_t> support;               // true examples per class
   double macro_precision = 0.0, macro_recall = 0.0, macro_f1 = 0.0;
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
 
@@ -25,7 +24,8 @@ struct ClassificationReport {
 
 // truth and predicted hold class ids in [0, num_labels).
 ClassificationReport classification_report(const std::vector<int64_t>& truth,
-                                           const std::vector<int64_t>& predicted, int64_t num_labels);
+                                           const std::vector<int64_t>& predicted,
+                                           int64_t num_labels);
 
 struct RegressionReport {
   double mse = 0.0;
@@ -36,7 +36,8 @@ struct RegressionReport {
   nlohmann::json to_json() const;
 };
 
-RegressionReport regression_report(const std::vector<double>& truth, const std::vector<double>& predicted);
+RegressionReport regression_report(const std::vector<double>& truth,
+                                   const std::vector<double>& predicted);
 
 // Multi-label classification: one row per example, one 0/1 entry per label.
 struct MultiLabelReport {
