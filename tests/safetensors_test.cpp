@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <functional>
 
@@ -184,6 +185,46 @@ TEST_F(IoTest, RejectsTruncatedFiles) {
             "[safetensors] " + path("long.safetensors") + ": header length 10000 exceeds file size 10");
   EXPECT_EQ(error_message([&] { SafetensorsFile::open(path("missing.safetensors")); }),
             "[safetensors] " + path("missing.safetensors") + ": cannot open: No such file or directory");
+}
+
+TEST_F(IoTest, CopiesTensorsWhoseDataIsNotAligned) {
+  // A 2-byte F16 tensor first puts the F32 one at offset 2, which cannot be read in place.
+  const std::string header =
+      R"({"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"f":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}})";
+  const float value = -1.25F;
+  std::string data(6, '\0');
+  const uint16_t half = float_to_half(0.5F);
+  std::memcpy(data.data(), &half, 2);
+  std::memcpy(data.data() + 2, &value, 4);
+  const auto file = SafetensorsFile::open(write_raw("odd.safetensors", header + std::string(8 - header.size() % 8, ' '), data));
+  EXPECT_EQ(file.names(), (std::vector<std::string>{"h", "f"}));
+  const Tensor f = file.view("f");
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(f.raw_data()) % 4, 0U);
+  EXPECT_EQ(f.to_float_vector(), std::vector<float>{-1.25F});
+  EXPECT_EQ(file.load("h").to_float_vector(), std::vector<float>{0.5F});
+}
+
+TEST_F(IoTest, DamagedFilesNeverCrash) {
+  save_safetensors(path("good.safetensors"), mixed_tensors());
+  const std::string good = read_file(path("good.safetensors"));
+  const auto try_open = [&](const std::string& bytes) {
+    write_file_atomically(path("damaged.safetensors"), bytes);
+    try {
+      const auto file = SafetensorsFile::open(path("damaged.safetensors"));
+      for (const auto& name : file.names()) file.load(name, file.info(name).dtype);
+    } catch (const Error&) {
+      // a clean refusal is the other acceptable outcome
+    }
+  };
+  for (size_t length = 0; length < good.size(); length += 7) try_open(good.substr(0, length));
+  const size_t header_end = 8 + static_cast<unsigned char>(good[0]) + 256U * static_cast<unsigned char>(good[1]);
+  for (size_t position = 0; position < header_end; position += 3) {
+    for (const char replacement : {'0', '9', '-', '"', '}', '\xff'}) {
+      std::string damaged = good;
+      damaged[position] = replacement;
+      try_open(damaged);
+    }
+  }
 }
 
 TEST_F(IoTest, AcceptsAnEmptyHeaderObject) {

@@ -1,8 +1,8 @@
 #include "graft/io/checkpoint.h"
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <regex>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -39,9 +39,16 @@ std::string shard_name(size_t index, size_t count) {
   return name;
 }
 
+// model.safetensors, its index, or a shard name as shard_name() writes it.
 bool is_weight_file_name(const std::string& name) {
-  static const std::regex shard_pattern(R"(model-\d{5}-of-\d{5}\.safetensors)");
-  return name == kSingleFile || name == kIndexFile || std::regex_match(name, shard_pattern);
+  if (name == kSingleFile || name == kIndexFile) return true;
+  const std::string pattern = "model-#####-of-#####.safetensors";
+  if (name.size() != pattern.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const bool matches = pattern[i] == '#' ? std::isdigit(static_cast<unsigned char>(name[i])) != 0 : name[i] == pattern[i];
+    if (!matches) return false;
+  }
+  return true;
 }
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
