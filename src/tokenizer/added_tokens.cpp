@@ -22,6 +22,8 @@ AddedTokenMatcher::AddedTokenMatcher(const std::vector<AddedToken>& tokens, bool
   for (const auto& token : tokens) {
     if (token.normalized != normalized || token.content.empty()) continue;
     patterns_.push_back({decode_utf8(token.content), &token});
+    if (first_chars_.find(patterns_.back().chars[0]) == std::u32string::npos)
+      first_chars_.push_back(patterns_.back().chars[0]);
   }
 }
 
@@ -38,7 +40,8 @@ std::vector<AddedTokenMatch> AddedTokenMatcher::find(std::u32string_view chars) 
   std::vector<AddedTokenMatch> matches;
   if (patterns_.empty()) return matches;
   size_t previous_end = 0;
-  for (size_t position = 0; position < chars.size();) {
+  for (size_t position = chars.find_first_of(first_chars_); position < chars.size();
+       position = chars.find_first_of(first_chars_, position)) {
     const Pattern* best = nullptr;
     for (const auto& pattern : patterns_) {
       if (pattern.chars[0] != chars[position]) continue;

@@ -29,8 +29,10 @@ int64_t WordPiece::token_to_id(std::string_view token) const {
 }
 
 const std::string& WordPiece::id_to_token(int64_t id) const {
-  check(id >= 0 && id < size(), "tokenizer",
-        "token id " + std::to_string(id) + " is outside the vocabulary (size " + std::to_string(size()) + ")");
+  // Not check(): this is on the hot path and the message must only be built on failure.
+  if (id < 0 || id >= size())
+    throw Error("[tokenizer] token id " + std::to_string(id) + " is outside the vocabulary (size " +
+                std::to_string(size()) + ")");
   return tokens_[static_cast<size_t>(id)];
 }
 

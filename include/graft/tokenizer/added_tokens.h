@@ -40,6 +40,7 @@ class AddedTokenMatcher {
   };
   bool matches_at(const Pattern& pattern, std::u32string_view chars, size_t position) const;
   std::vector<Pattern> patterns_;
+  std::u32string first_chars_;  // where a match can start, to skip the rest of the text quickly
 };
 
 }  // namespace graft::tokenizer
