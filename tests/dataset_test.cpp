@@ -12,13 +12,14 @@
 namespace graft {
 namespace {
 
-std::string fixture(const std::string& name) { return test::fixtures_dir() + "/data/" + name; }
+std::string fixture(const std::string& name) {
+  return test::fixtures_dir() + "/data/" + name;
+}
 
 // Writes bytes to a fresh file in a per-test temporary folder and returns its path.
 std::string write_temp(const std::string& name, const std::string& bytes) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const auto folder =
-      std::filesystem::temp_directory_path() / ("graft_dataset_test_" + std::string(info->name()));
+  const auto folder = std::filesystem::temp_directory_path() / ("graft_dataset_test_" + std::string(info->name()));
   std::filesystem::create_directories(folder);
   const auto path = (folder / name).string();
   std::ofstream(path, std::ios::binary) << bytes;
@@ -92,17 +93,14 @@ TEST(ReadDataset, GlueTsvHeaderAndLiteralQuotes) {
 }
 
 TEST(ReadDataset, HeaderDetectionTellsDataFromNames) {
-  const TextDataset data =
-      read_dataset(write_temp("short.csv", "good,positive\nbad,negative\nfine,positive\n"));
+  const TextDataset data = read_dataset(write_temp("short.csv", "good,positive\nbad,negative\nfine,positive\n"));
   EXPECT_EQ(data.examples.size(), 3u);
   const TextDataset named = read_dataset(write_temp("named.csv", "text,label\ngood,positive\n"));
   ASSERT_EQ(named.examples.size(), 1u);
   EXPECT_EQ(named.examples[0].text, "good");
   ReadOptions no_header;
   no_header.header = false;
-  EXPECT_EQ(read_dataset(write_temp("forced.csv", "text,label\ngood,positive\n"), no_header)
-                .examples.size(),
-            2u);
+  EXPECT_EQ(read_dataset(write_temp("forced.csv", "text,label\ngood,positive\n"), no_header).examples.size(), 2u);
 }
 
 TEST(ReadDataset, ColumnsByNameAndIndexWithTextPair) {
@@ -125,14 +123,13 @@ TEST(ReadDataset, ColumnsByNameAndIndexWithTextPair) {
 
   ReadOptions missing;
   missing.text_column = "sentence1";
-  EXPECT_EQ(error_of([&] { read_dataset(fixture("pairs.csv"), missing); }),
-            "[dataset] " + fixture("pairs.csv") +
-                ": text_column 'sentence1' not found; columns: premise, hypothesis, label");
+  EXPECT_EQ(
+      error_of([&] { read_dataset(fixture("pairs.csv"), missing); }),
+      "[dataset] " + fixture("pairs.csv") + ": text_column 'sentence1' not found; columns: premise, hypothesis, label");
   ReadOptions out_of_range;
   out_of_range.label_column = "7";
   EXPECT_EQ(error_of([&] { read_dataset(fixture("pairs.csv"), out_of_range); }),
-            "[dataset] " + fixture("pairs.csv") +
-                ": label_column 7 is out of range (the file has 3 columns)");
+            "[dataset] " + fixture("pairs.csv") + ": label_column 7 is out of range (the file has 3 columns)");
 }
 
 TEST(ReadDataset, JsonLinesWithStringAndNumberLabels) {
@@ -146,14 +143,13 @@ TEST(ReadDataset, JsonLinesWithStringAndNumberLabels) {
 
   ReadOptions by_field;
   by_field.text_column = "id";
-  EXPECT_EQ(error_of([&] { read_dataset(fixture("messages.jsonl"), by_field); }),
-            "[dataset] " + fixture("messages.jsonl") +
-                ":4: missing field \"id\" (pass skip_bad_rows to skip such rows)");
+  EXPECT_EQ(
+      error_of([&] { read_dataset(fixture("messages.jsonl"), by_field); }),
+      "[dataset] " + fixture("messages.jsonl") + ":4: missing field \"id\" (pass skip_bad_rows to skip such rows)");
 }
 
 TEST(ReadDataset, BadJsonLineIsReportedOrSkipped) {
-  const std::string path =
-      write_temp("bad.jsonl", "{\"text\": \"ok\", \"label\": \"a\"}\n{\"text\": \"cut\n");
+  const std::string path = write_temp("bad.jsonl", "{\"text\": \"ok\", \"label\": \"a\"}\n{\"text\": \"cut\n");
   EXPECT_EQ(error_of([&] { read_dataset(path); }),
             "[dataset] " + path + ":2: invalid JSON (pass skip_bad_rows to skip such rows)");
   ReadOptions skip;
@@ -165,9 +161,9 @@ TEST(ReadDataset, BadJsonLineIsReportedOrSkipped) {
 }
 
 TEST(ReadDataset, PhrasebankLatin1IsConvertedToUtf8) {
-  const std::string path = write_temp(
-      "Sentences_50Agree.txt",
-      "Caf\xE9 chain Sepp\xE4l\xE4 reports profit @positive\r\nPrice is 5 EUR @ unit@neutral\r\n");
+  const std::string path =
+      write_temp("Sentences_50Agree.txt",
+                 "Caf\xE9 chain Sepp\xE4l\xE4 reports profit @positive\r\nPrice is 5 EUR @ unit@neutral\r\n");
   const TextDataset dataset = read_dataset(path);
   ASSERT_EQ(dataset.examples.size(), 2u);
   EXPECT_EQ(dataset.examples[0].text, "Caf\xC3\xA9 chain Sepp\xC3\xA4l\xC3\xA4 reports profit");
@@ -181,17 +177,14 @@ TEST(ReadDataset, PhrasebankLineWithoutLabel) {
   const std::string path = write_temp("raw.txt", "Good news@positive\nno separator here\n");
   ReadOptions phrasebank;
   phrasebank.format = "phrasebank";
-  EXPECT_EQ(
-      error_of([&] { read_dataset(path, phrasebank); }),
-      "[dataset] " + path + ":2: expected sentence@label (pass skip_bad_rows to skip such rows)");
+  EXPECT_EQ(error_of([&] { read_dataset(path, phrasebank); }),
+            "[dataset] " + path + ":2: expected sentence@label (pass skip_bad_rows to skip such rows)");
 }
 
 TEST(ReadDataset, WrongFieldCountNamesFileAndLine) {
-  const std::string path =
-      write_temp("bad.csv", "text,label\ngood,positive\ntoo,many,fields\nbad,negative\n");
+  const std::string path = write_temp("bad.csv", "text,label\ngood,positive\ntoo,many,fields\nbad,negative\n");
   EXPECT_EQ(error_of([&] { read_dataset(path); }),
-            "[dataset] " + path +
-                ":3: expected 2 fields, found 3 (pass skip_bad_rows to skip such rows)");
+            "[dataset] " + path + ":3: expected 2 fields, found 3 (pass skip_bad_rows to skip such rows)");
   ReadOptions skip;
   skip.skip_bad_rows = true;
   const TextDataset dataset = read_dataset(path, skip);
@@ -201,11 +194,9 @@ TEST(ReadDataset, WrongFieldCountNamesFileAndLine) {
 }
 
 TEST(ReadDataset, CsvQuoteErrorsCostOneRow) {
-  const std::string path =
-      write_temp("quotes.csv", "text,label\n\"closed\"junk,a\n\"never closed,b\nfine,c\n");
+  const std::string path = write_temp("quotes.csv", "text,label\n\"closed\"junk,a\n\"never closed,b\nfine,c\n");
   EXPECT_EQ(error_of([&] { read_dataset(path); }),
-            "[dataset] " + path +
-                ":2: unexpected 'j' after a closing quote (pass skip_bad_rows to skip such rows)");
+            "[dataset] " + path + ":2: unexpected 'j' after a closing quote (pass skip_bad_rows to skip such rows)");
   ReadOptions skip;
   skip.skip_bad_rows = true;
   const TextDataset dataset = read_dataset(path, skip);
@@ -229,14 +220,11 @@ TEST(ReadDataset, InvalidUtf8InCsvRow) {
 
 TEST(ReadDataset, EmptyAndMissingFiles) {
   const std::string empty = write_temp("empty.csv", "");
-  EXPECT_EQ(error_of([&] { read_dataset(empty); }),
-            "[dataset] " + empty + ": no examples (the file is empty)");
+  EXPECT_EQ(error_of([&] { read_dataset(empty); }), "[dataset] " + empty + ": no examples (the file is empty)");
   const std::string header_only = write_temp("header.tsv", "sentence\tlabel\n");
-  EXPECT_EQ(error_of([&] { read_dataset(header_only); }),
-            "[dataset] " + header_only + ": no examples");
+  EXPECT_EQ(error_of([&] { read_dataset(header_only); }), "[dataset] " + header_only + ": no examples");
   const std::string blank_jsonl = write_temp("blank.jsonl", "\n\n");
-  EXPECT_EQ(error_of([&] { read_dataset(blank_jsonl); }),
-            "[dataset] " + blank_jsonl + ": no examples");
+  EXPECT_EQ(error_of([&] { read_dataset(blank_jsonl); }), "[dataset] " + blank_jsonl + ": no examples");
   EXPECT_EQ(error_of([] { read_dataset("/nonexistent/train.csv"); }),
             "[dataset] /nonexistent/train.csv: cannot open file");
 }
@@ -245,9 +233,9 @@ TEST(ReadDataset, AllRowsSkippedIsStillAnError) {
   const std::string path = write_temp("all_bad.csv", "text,label\na,b,c\nd,e,f\n");
   ReadOptions skip;
   skip.skip_bad_rows = true;
-  EXPECT_EQ(error_of([&] { read_dataset(path, skip); }),
-            "[dataset] " + path + ": no examples (2 bad rows skipped; first: " + path +
-                ":2: expected 2 fields, found 3)");
+  EXPECT_EQ(
+      error_of([&] { read_dataset(path, skip); }),
+      "[dataset] " + path + ": no examples (2 bad rows skipped; first: " + path + ":2: expected 2 fields, found 3)");
 }
 
 TEST(ReadDataset, FormatComesFromExtensionOrOption) {
@@ -289,18 +277,14 @@ TEST(LabelMap, FromId2Label) {
               LabelMap::from_id2label({{0, "a"}, {2, "b"}});
             }),
             "[labels] id2label ids must be 0..1, found 2");
-  EXPECT_EQ(error_of([] {
-              LabelMap::from_id2label({{0, "a"}, {1, "a"}});
-            }),
-            "[labels] label 'a' appears twice");
+  EXPECT_EQ(error_of([] { LabelMap::from_id2label({{0, "a"}, {1, "a"}}); }), "[labels] label 'a' appears twice");
 }
 
 TextDataset synthetic(const std::map<std::string, int>& counts) {
   TextDataset dataset;
   int64_t line = 1;
   for (const auto& [label, count] : counts)
-    for (int i = 0; i < count; ++i)
-      dataset.examples.push_back({label + std::to_string(i), "", label, line++});
+    for (int i = 0; i < count; ++i) dataset.examples.push_back({label + std::to_string(i), "", label, line++});
   return dataset;
 }
 
@@ -308,8 +292,7 @@ TEST(StratifiedSplit, KeepsProportionsPerLabel) {
   const TextDataset dataset = synthetic({{"a", 100}, {"b", 30}, {"c", 3}, {"d", 1}});
   const auto [train, validation] = stratified_split(dataset, 0.2, 7);
   EXPECT_EQ(label_counts(validation), (std::map<std::string, int>{{"a", 20}, {"b", 6}, {"c", 1}}));
-  EXPECT_EQ(label_counts(train),
-            (std::map<std::string, int>{{"a", 80}, {"b", 24}, {"c", 2}, {"d", 1}}));
+  EXPECT_EQ(label_counts(train), (std::map<std::string, int>{{"a", 80}, {"b", 24}, {"c", 2}, {"d", 1}}));
   std::set<int64_t> lines;
   for (const auto* part : {&train, &validation})
     for (const auto& example : part->examples) lines.insert(example.line);
@@ -344,8 +327,7 @@ TEST(Summarize, CountsAndPercentages) {
 
 TEST(ReadCorpus, ParagraphsSeparatedByBlankLines) {
   EXPECT_EQ(read_corpus_paragraphs(fixture("corpus.txt")),
-            (std::vector<std::string>{"CHAPTER 1.",
-                                      "Call me Ishmael. Some years ago, never mind how long.",
+            (std::vector<std::string>{"CHAPTER 1.", "Call me Ishmael. Some years ago, never mind how long.",
                                       "There now is your insular city."}));
   const std::string blank = write_temp("blank.txt", "\n  \n");
   EXPECT_EQ(error_of([&] { read_corpus_paragraphs(blank); }), "[dataset] " + blank + ": no text");
@@ -364,10 +346,8 @@ TEST(SharedData, Sst2TrainLoadsQuickly) {
   REQUIRE_SHARED_DATA("sst2/train.tsv");
   const auto start = std::chrono::steady_clock::now();
   const TextDataset dataset = read_dataset(shared_data("sst2/train.tsv"));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "sst2/train.tsv: " << dataset.examples.size() << " rows in " << seconds * 1000
-            << " ms\n";
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "sst2/train.tsv: " << dataset.examples.size() << " rows in " << seconds * 1000 << " ms\n";
   EXPECT_EQ(dataset.examples.size(), 60614u);
   EXPECT_EQ(label_counts(dataset), (std::map<std::string, int>{{"0", 26786}, {"1", 33828}}));
   EXPECT_LT(seconds, 1.0);
@@ -379,8 +359,7 @@ TEST(SharedData, AgNewsDevWithoutHeader) {
   // The README says 10,000 rows; the file holds 10,001 (2,496 + 2,538 + 2,458 + 2,509).
   EXPECT_EQ(dataset.examples.size(), 10001u);
   EXPECT_EQ(label_counts(dataset),
-            (std::map<std::string, int>{
-                {"Business", 2496}, {"Sci/Tech", 2538}, {"Sports", 2458}, {"World", 2509}}));
+            (std::map<std::string, int>{{"Business", 2496}, {"Sci/Tech", 2538}, {"Sports", 2458}, {"World", 2509}}));
   EXPECT_EQ(dataset.examples[0].line, 1);
 }
 

@@ -28,8 +28,8 @@ ClassificationReport example_report() {
 TEST(ClassificationReport, MatchesSklearnFormulas) {
   const ClassificationReport report = example_report();
   EXPECT_DOUBLE_EQ(report.accuracy, 0.6);
-  EXPECT_EQ(report.confusion, (std::vector<std::vector<int64_t>>{
-                                  {3, 1, 0, 0}, {0, 1, 1, 0}, {1, 0, 2, 1}, {0, 0, 0, 0}}));
+  EXPECT_EQ(report.confusion,
+            (std::vector<std::vector<int64_t>>{{3, 1, 0, 0}, {0, 1, 1, 0}, {1, 0, 2, 1}, {0, 0, 0, 0}}));
   EXPECT_EQ(report.support, (std::vector<int64_t>{4, 2, 4, 0}));
   // precision = tp / predicted, recall = tp / support, f1 = 2tp / (2tp + fp + fn)
   const std::vector<double> precision{3.0 / 4, 1.0 / 2, 2.0 / 3, 0.0};
@@ -56,19 +56,13 @@ TEST(ClassificationReport, NeverPredictedClassHasZeroPrecision) {
 }
 
 TEST(ClassificationReport, RejectsBadInput) {
-  EXPECT_EQ(error_of([] {
-              classification_report({0, 1}, {0}, 2);
-            }),
-            "[metrics] 2 true labels but 1 predictions");
+  EXPECT_EQ(error_of([] { classification_report({0, 1}, {0}, 2); }), "[metrics] 2 true labels but 1 predictions");
   EXPECT_EQ(error_of([] { classification_report({}, {}, 2); }), "[metrics] no examples");
   EXPECT_EQ(error_of([] {
               classification_report({0, 2}, {0, 1}, 2);
             }),
             "[metrics] example 1: class ids 2, 1 outside [0, 2)");
-  EXPECT_EQ(error_of([] {
-              example_report().to_json({"a", "b"});
-            }),
-            "[metrics] 2 label names for 4 classes");
+  EXPECT_EQ(error_of([] { example_report().to_json({"a", "b"}); }), "[metrics] 2 label names for 4 classes");
 }
 
 TEST(ClassificationReport, Json) {
@@ -110,8 +104,7 @@ TEST(RegressionReport, MseMaePearsonSpearman) {
 
 TEST(RegressionReport, TiesShareTheirAverageRank) {
   // ranks of the truth: 1, 2.5, 2.5, 4
-  EXPECT_DOUBLE_EQ(regression_report({1, 2, 2, 3}, {1, 2, 3, 4}).spearman,
-                   4.5 / std::sqrt(4.5 * 5.0));
+  EXPECT_DOUBLE_EQ(regression_report({1, 2, 2, 3}, {1, 2, 3, 4}).spearman, 4.5 / std::sqrt(4.5 * 5.0));
 }
 
 TEST(RegressionReport, ConstantSideHasNoCorrelation) {
@@ -119,10 +112,7 @@ TEST(RegressionReport, ConstantSideHasNoCorrelation) {
   EXPECT_TRUE(std::isnan(report.pearson));
   EXPECT_DOUBLE_EQ(report.mse, 2.0 / 3);
   EXPECT_TRUE(report.to_json()["pearson"].is_null());
-  EXPECT_EQ(error_of([] {
-              regression_report({1, 2}, {1});
-            }),
-            "[metrics] 2 true values but 1 predictions");
+  EXPECT_EQ(error_of([] { regression_report({1, 2}, {1}); }), "[metrics] 2 true values but 1 predictions");
 }
 
 TEST(MultiLabelReport, MicroMacroSubsetAndHamming) {
@@ -149,10 +139,7 @@ TEST(MultiLabelReport, RejectsBadShapes) {
               multilabel_report({{1, 0}, {0, 1}}, {{1, 0}, {0}});
             }),
             "[metrics] row 1 does not have 2 labels");
-  EXPECT_EQ(error_of([] {
-              multilabel_report({{1, 2}}, {{1, 0}});
-            }),
-            "[metrics] row 0 holds a value other than 0 or 1");
+  EXPECT_EQ(error_of([] { multilabel_report({{1, 2}}, {{1, 0}}); }), "[metrics] row 0 holds a value other than 0 or 1");
 }
 
 }  // namespace

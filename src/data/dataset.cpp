@@ -43,8 +43,7 @@ std::string detect_format(const std::string& path, std::string_view content) {
   if (extension == ".csv") return "csv";
   if (extension == ".tsv") return "tsv";
   if (extension == ".jsonl" || extension == ".json") return "jsonl";
-  if (extension == ".txt" && first_nonblank_line(content).find('@') != std::string::npos)
-    return "phrasebank";
+  if (extension == ".txt" && first_nonblank_line(content).find('@') != std::string::npos) return "phrasebank";
   throw Error("[dataset] " + path +
               ": cannot tell the format from the file name; set the format to csv, tsv, jsonl "
               "or phrasebank");
@@ -52,22 +51,16 @@ std::string detect_format(const std::string& path, std::string_view content) {
 
 // The raw Financial PhraseBank files are "sentence@label" lines in Latin-1. A file that is already
 // valid UTF-8 is taken as such: Latin-1 text with accents is almost never valid UTF-8.
-TextDataset read_phrasebank(const std::string& path, std::string_view raw,
-                            const ReadOptions& options) {
-  const std::string content =
-      data_detail::is_valid_utf8(raw) ? std::string(raw) : data_detail::latin1_to_utf8(raw);
+TextDataset read_phrasebank(const std::string& path, std::string_view raw, const ReadOptions& options) {
+  const std::string content = data_detail::is_valid_utf8(raw) ? std::string(raw) : data_detail::latin1_to_utf8(raw);
   TextDataset dataset;
   dataset.path = path;
   data_detail::BadRows bad_rows(dataset, options.skip_bad_rows);
   for_each_line(content, [&](std::string_view line, int64_t line_number) {
     if (trim(line).empty()) return;
     const size_t at = line.rfind('@');
-    if (at == std::string_view::npos)
-      return bad_rows.report(line_number, "expected sentence@label");
-    Example example{std::string(trim(line.substr(0, at))),
-                    {},
-                    std::string(trim(line.substr(at + 1))),
-                    line_number};
+    if (at == std::string_view::npos) return bad_rows.report(line_number, "expected sentence@label");
+    Example example{std::string(trim(line.substr(0, at))), {}, std::string(trim(line.substr(at + 1))), line_number};
     if (example.label.empty()) return bad_rows.report(line_number, "empty label");
     dataset.examples.push_back(std::move(example));
   });
@@ -86,14 +79,12 @@ std::vector<std::string> TextDataset::labels() const {
 
 TextDataset read_dataset(const std::string& path, const ReadOptions& options) {
   const std::string content = data_detail::read_whole_file(path);
-  const std::string format =
-      options.format == "auto" ? detect_format(path, content) : options.format;
+  const std::string format = options.format == "auto" ? detect_format(path, content) : options.format;
   if (format == "csv") return data_detail::read_delimited(path, content, ',', options);
   if (format == "tsv") return data_detail::read_delimited(path, content, '\t', options);
   if (format == "jsonl") return data_detail::read_jsonl(path, content, options);
   if (format == "phrasebank") return read_phrasebank(path, content, options);
-  throw Error("[dataset] unknown format '" + format +
-              "'; expected auto, csv, tsv, jsonl or phrasebank");
+  throw Error("[dataset] unknown format '" + format + "'; expected auto, csv, tsv, jsonl or phrasebank");
 }
 
 std::vector<std::string> read_corpus_paragraphs(const std::string& path) {
@@ -105,8 +96,7 @@ std::vector<std::string> read_corpus_paragraphs(const std::string& path) {
     paragraph.clear();
   };
   for_each_line(content, [&](std::string_view line, int64_t line_number) {
-    check(data_detail::is_valid_utf8(line), "dataset",
-          path + ":" + std::to_string(line_number) + ": invalid UTF-8");
+    check(data_detail::is_valid_utf8(line), "dataset", path + ":" + std::to_string(line_number) + ": invalid UTF-8");
     const std::string_view words = trim(line);
     if (words.empty()) return finish_paragraph();
     if (!paragraph.empty()) paragraph.push_back(' ');

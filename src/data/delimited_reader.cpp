@@ -150,7 +150,9 @@ std::optional<size_t> parse_index(const std::string& column) {
   return index;
 }
 
-bool is_name(const std::string& column) { return !column.empty() && !parse_index(column); }
+bool is_name(const std::string& column) {
+  return !column.empty() && !parse_index(column);
+}
 
 bool looks_like_column_name(std::string_view field) {
   if (field.empty() || field.size() > 64) return false;
@@ -183,12 +185,10 @@ class ColumnResolver {
     check(count_ >= 2, "dataset",
           path_ + ": needs a text and a label column, found " + std::to_string(count_) + " column");
     Columns columns;
-    columns.label =
-        find(options.label_column, "label_column").value_or(named("label").value_or(count_ - 1));
+    columns.label = find(options.label_column, "label_column").value_or(named("label").value_or(count_ - 1));
     columns.text_pair = find(options.text_pair_column, "text_pair_column");
     const auto default_text = named("sentence") ? named("sentence") : named("text");
-    columns.text = find(options.text_column, "text_column")
-                       .value_or(default_text.value_or(first_other_than(columns)));
+    columns.text = find(options.text_column, "text_column").value_or(default_text.value_or(first_other_than(columns)));
     check(columns.text < count_, "dataset", path_ + ": no column left for the text");
     check(columns.text != columns.label, "dataset",
           path_ + ": text and label are the same column (" + std::to_string(columns.text) + ")");
@@ -209,12 +209,11 @@ class ColumnResolver {
     if (const auto by_name = named(column)) return by_name;
     if (const auto index = parse_index(column)) {
       check(*index < count_, "dataset",
-            path_ + ": " + option + " " + column + " is out of range (the file has " +
-                std::to_string(count_) + " columns)");
+            path_ + ": " + option + " " + column + " is out of range (the file has " + std::to_string(count_) +
+                " columns)");
       return index;
     }
-    const std::string known =
-        names_.empty() ? "the file has no header" : "columns: " + join(names_);
+    const std::string known = names_.empty() ? "the file has no header" : "columns: " + join(names_);
     throw Error("[dataset] " + path_ + ": " + option + " '" + column + "' not found; " + known);
   }
 
@@ -231,8 +230,7 @@ class ColumnResolver {
 
 class DelimitedReader {
  public:
-  DelimitedReader(const std::string& path, std::string_view content, char delimiter,
-                  const ReadOptions& options)
+  DelimitedReader(const std::string& path, std::string_view content, char delimiter, const ReadOptions& options)
       : path_(path), options_(options) {
     records_ = RecordSplitter(content, delimiter).split_all(fields_);
   }
@@ -278,8 +276,7 @@ class DelimitedReader {
     Example example{decode(fields[columns.text]), {}, decode(fields[columns.label]), record.line};
     if (columns.text_pair) example.text_pair = decode(fields[*columns.text_pair]);
     example.label = std::string(trim(example.label));
-    if (!is_valid_utf8(example.text) || !is_valid_utf8(example.text_pair) ||
-        !is_valid_utf8(example.label))
+    if (!is_valid_utf8(example.text) || !is_valid_utf8(example.text_pair) || !is_valid_utf8(example.label))
       return "invalid UTF-8";
     if (example.label.empty()) return "empty label";
     dataset.examples.push_back(std::move(example));
@@ -288,8 +285,7 @@ class DelimitedReader {
 
   bool has_header() const {
     if (options_.header) return *options_.header;
-    if (is_name(options_.text_column) || is_name(options_.text_pair_column) ||
-        is_name(options_.label_column))
+    if (is_name(options_.text_column) || is_name(options_.text_pair_column) || is_name(options_.label_column))
       return true;
     const auto first = fields_of(records_.front());
     if (!std::all_of(first.begin(), first.end(),

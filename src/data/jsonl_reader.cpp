@@ -15,8 +15,7 @@ struct JsonFields {
 
 // JSON objects have no column order, so every column option is a field name here.
 JsonFields field_names(const ReadOptions& options) {
-  return {options.text_column, options.text_pair_column,
-          options.label_column.empty() ? "label" : options.label_column};
+  return {options.text_column, options.text_pair_column, options.label_column.empty() ? "label" : options.label_column};
 }
 
 // Labels may be written as strings or as numbers ({"label": 1}); both become "1".
@@ -44,8 +43,7 @@ class JsonlReader {
       pos = end + 1;
       ++line_number;
       if (line.empty()) continue;
-      if (const std::string why = add_example(line, line_number); !why.empty())
-        bad_rows.report(line_number, why);
+      if (const std::string why = add_example(line, line_number); !why.empty()) bad_rows.report(line_number, why);
     }
     require_examples(dataset_);
     return std::move(dataset_);
@@ -64,8 +62,7 @@ class JsonlReader {
     if (text_field.empty()) return "no \"text\" or \"sentence\" field";
     if (std::string why = read_text(object, text_field, example.text); !why.empty()) return why;
     if (!fields_.text_pair.empty())
-      if (std::string why = read_text(object, fields_.text_pair, example.text_pair); !why.empty())
-        return why;
+      if (std::string why = read_text(object, fields_.text_pair, example.text_pair); !why.empty()) return why;
     const auto label = object.find(fields_.label);
     if (label == object.end()) return "missing field \"" + fields_.label + "\"";
     const auto label_text = label_string(*label);
@@ -83,8 +80,7 @@ class JsonlReader {
     return "";
   }
 
-  static std::string read_text(const nlohmann::json& object, const std::string& field,
-                               std::string& out) {
+  static std::string read_text(const nlohmann::json& object, const std::string& field, std::string& out) {
     const auto value = object.find(field);
     if (value == object.end()) return "missing field \"" + field + "\"";
     if (!value->is_string()) return "field \"" + field + "\" is not a string";
@@ -99,8 +95,7 @@ class JsonlReader {
 
 }  // namespace
 
-TextDataset read_jsonl(const std::string& path, std::string_view content,
-                       const ReadOptions& options) {
+TextDataset read_jsonl(const std::string& path, std::string_view content, const ReadOptions& options) {
   return JsonlReader(path, options).read(content);
 }
 

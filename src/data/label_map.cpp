@@ -51,8 +51,7 @@ LabelMap LabelMap::from_id2label(const std::map<int64_t, std::string>& id2label)
   std::vector<std::string> names;
   for (const auto& [id, name] : id2label) {
     check(id == static_cast<int64_t>(names.size()), "labels",
-          "id2label ids must be 0.." + std::to_string(id2label.size() - 1) + ", found " +
-              std::to_string(id));
+          "id2label ids must be 0.." + std::to_string(id2label.size() - 1) + ", found " + std::to_string(id));
     names.push_back(name);
   }
   return LabelMap(std::move(names));
@@ -68,8 +67,7 @@ int64_t LabelMap::id(const std::string& label, const std::string& where) const {
 
 const std::string& LabelMap::name(int64_t id) const {
   check(id >= 0 && id < static_cast<int64_t>(names_.size()), "labels",
-        "class id " + std::to_string(id) + " is out of range (" + std::to_string(names_.size()) +
-            " labels)");
+        "class id " + std::to_string(id) + " is out of range (" + std::to_string(names_.size()) + " labels)");
   return names_[static_cast<size_t>(id)];
 }
 

@@ -8,8 +8,7 @@
 namespace graft::data_detail {
 
 std::string read_whole_file(const std::string& path) {
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                             &std::fclose);
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   check(file != nullptr, "dataset", path + ": cannot open file");
   std::string content;
   char buffer[1 << 16];
@@ -90,8 +89,8 @@ void require_examples(const TextDataset& dataset) {
   if (!dataset.examples.empty()) return;
   std::string message = dataset.path + ": no examples";
   if (dataset.skipped_rows > 0)
-    message += " (" + std::to_string(dataset.skipped_rows) +
-               " bad rows skipped; first: " + dataset.first_skipped_reason + ")";
+    message +=
+        " (" + std::to_string(dataset.skipped_rows) + " bad rows skipped; first: " + dataset.first_skipped_reason + ")";
   throw Error("[dataset] " + message);
 }
 

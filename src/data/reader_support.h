@@ -33,7 +33,6 @@ void require_examples(const TextDataset& dataset);
 
 TextDataset read_delimited(const std::string& path, std::string_view content, char delimiter,
                            const ReadOptions& options);
-TextDataset read_jsonl(const std::string& path, std::string_view content,
-                       const ReadOptions& options);
+TextDataset read_jsonl(const std::string& path, std::string_view content, const ReadOptions& options);
 
 }  // namespace graft::data_detail

@@ -18,8 +18,7 @@ void shuffle(std::vector<size_t>& items, std::mt19937_64& random) {
 
 size_t validation_count(size_t label_count, double validation_fraction) {
   if (label_count < 2) return 0;
-  const auto rounded =
-      static_cast<size_t>(std::llround(static_cast<double>(label_count) * validation_fraction));
+  const auto rounded = static_cast<size_t>(std::llround(static_cast<double>(label_count) * validation_fraction));
   return std::clamp<size_t>(rounded, 1, label_count - 1);
 }
 
@@ -34,15 +33,14 @@ TextDataset subset(const TextDataset& dataset, std::vector<size_t> rows) {
 
 std::map<std::string, std::vector<size_t>> rows_by_label(const TextDataset& dataset) {
   std::map<std::string, std::vector<size_t>> rows;
-  for (size_t row = 0; row < dataset.examples.size(); ++row)
-    rows[dataset.examples[row].label].push_back(row);
+  for (size_t row = 0; row < dataset.examples.size(); ++row) rows[dataset.examples[row].label].push_back(row);
   return rows;
 }
 
 }  // namespace
 
-std::pair<TextDataset, TextDataset> stratified_split(const TextDataset& dataset,
-                                                     double validation_fraction, uint64_t seed) {
+std::pair<TextDataset, TextDataset> stratified_split(const TextDataset& dataset, double validation_fraction,
+                                                     uint64_t seed) {
   check(validation_fraction > 0.0 && validation_fraction < 1.0, "dataset",
         "validation fraction must be between 0 and 1, got " + std::to_string(validation_fraction));
   std::mt19937_64 random(seed);
@@ -50,10 +48,8 @@ std::pair<TextDataset, TextDataset> stratified_split(const TextDataset& dataset,
   for (auto& [label, rows] : rows_by_label(dataset)) {
     shuffle(rows, random);
     const size_t cut = validation_count(rows.size(), validation_fraction);
-    validation_rows.insert(validation_rows.end(), rows.begin(),
-                           rows.begin() + static_cast<std::ptrdiff_t>(cut));
-    train_rows.insert(train_rows.end(), rows.begin() + static_cast<std::ptrdiff_t>(cut),
-                      rows.end());
+    validation_rows.insert(validation_rows.end(), rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(cut));
+    train_rows.insert(train_rows.end(), rows.begin() + static_cast<std::ptrdiff_t>(cut), rows.end());
   }
   return {subset(dataset, std::move(train_rows)), subset(dataset, std::move(validation_rows))};
 }
@@ -65,10 +61,8 @@ std::string summarize(const TextDataset& dataset) {
   size_t widest = 0;
   for (const auto& name : labels.names()) widest = std::max(widest, name.size());
   const size_t total = dataset.examples.size();
-  std::string summary =
-      std::to_string(total) + " examples, " + std::to_string(labels.size()) + " labels";
-  if (dataset.skipped_rows > 0)
-    summary += " (" + std::to_string(dataset.skipped_rows) + " bad rows skipped)";
+  std::string summary = std::to_string(total) + " examples, " + std::to_string(labels.size()) + " labels";
+  if (dataset.skipped_rows > 0) summary += " (" + std::to_string(dataset.skipped_rows) + " bad rows skipped)";
   summary += "\n";
   for (const auto& name : labels.names()) {
     const size_t count = rows.at(name).size();

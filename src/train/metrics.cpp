@@ -51,8 +51,7 @@ nlohmann::json per_label_json(const std::vector<std::string>& names, const std::
                               const std::vector<int64_t>& support) {
   nlohmann::json per_label = nlohmann::json::object();
   for (size_t c = 0; c < names.size(); ++c)
-    per_label[names[c]] = {{"precision", precision[c]}, {"recall", recall[c]}, {"f1", f1[c]},
-                           {"support", support[c]}};
+    per_label[names[c]] = {{"precision", precision[c]}, {"recall", recall[c]}, {"f1", f1[c]}, {"support", support[c]}};
   return per_label;
 }
 
@@ -104,8 +103,8 @@ void check_multilabel_shapes(const std::vector<std::vector<int64_t>>& truth,
 
 }  // namespace
 
-ClassificationReport classification_report(const std::vector<int64_t>& truth,
-                                           const std::vector<int64_t>& predicted, int64_t num_labels) {
+ClassificationReport classification_report(const std::vector<int64_t>& truth, const std::vector<int64_t>& predicted,
+                                           int64_t num_labels) {
   check(num_labels > 0, "metrics", "num_labels must be positive");
   check(!truth.empty(), "metrics", "no examples");
   check(truth.size() == predicted.size(), "metrics",
@@ -115,8 +114,7 @@ ClassificationReport classification_report(const std::vector<int64_t>& truth,
   report.confusion.assign(classes, std::vector<int64_t>(classes, 0));
   int64_t correct = 0;
   for (size_t i = 0; i < truth.size(); ++i) {
-    const bool in_range = truth[i] >= 0 && truth[i] < num_labels && predicted[i] >= 0 &&
-                          predicted[i] < num_labels;
+    const bool in_range = truth[i] >= 0 && truth[i] < num_labels && predicted[i] >= 0 && predicted[i] < num_labels;
     check(in_range, "metrics",
           "example " + std::to_string(i) + ": class ids " + std::to_string(truth[i]) + ", " +
               std::to_string(predicted[i]) + " outside [0, " + std::to_string(num_labels) + ")");
@@ -158,19 +156,19 @@ std::string ClassificationReport::to_table(const std::vector<std::string>& label
   for (const auto& name : names) width = std::max(width, static_cast<int>(name.size()));
   const int64_t total = std::accumulate(support.begin(), support.end(), int64_t{0});
   char text[256];
-  std::snprintf(text, sizeof text, "%*s %10s %10s %10s %10s\n\n", width, "", "precision", "recall",
-                "f1-score", "support");
+  std::snprintf(text, sizeof text, "%*s %10s %10s %10s %10s\n\n", width, "", "precision", "recall", "f1-score",
+                "support");
   std::string table = text;
   for (size_t c = 0; c < names.size(); ++c) {
-    std::snprintf(text, sizeof text, "%*s %10.4f %10.4f %10.4f %10lld\n", width, names[c].c_str(),
-                  precision[c], recall[c], f1[c], static_cast<long long>(support[c]));
+    std::snprintf(text, sizeof text, "%*s %10.4f %10.4f %10.4f %10lld\n", width, names[c].c_str(), precision[c],
+                  recall[c], f1[c], static_cast<long long>(support[c]));
     table += text;
   }
-  std::snprintf(text, sizeof text, "\n%*s %10s %10s %10.4f %10lld\n", width, "accuracy", "", "",
-                accuracy, static_cast<long long>(total));
+  std::snprintf(text, sizeof text, "\n%*s %10s %10s %10.4f %10lld\n", width, "accuracy", "", "", accuracy,
+                static_cast<long long>(total));
   table += text;
-  std::snprintf(text, sizeof text, "%*s %10.4f %10.4f %10.4f %10lld\n", width, "macro avg",
-                macro_precision, macro_recall, macro_f1, static_cast<long long>(total));
+  std::snprintf(text, sizeof text, "%*s %10.4f %10.4f %10.4f %10lld\n", width, "macro avg", macro_precision,
+                macro_recall, macro_f1, static_cast<long long>(total));
   table += text;
 
   table += "\nconfusion matrix (rows: true label, columns: predicted label)\n";
@@ -213,8 +211,7 @@ RegressionReport regression_report(const std::vector<double>& truth, const std::
 }
 
 nlohmann::json RegressionReport::to_json() const {
-  return {{"mse", mse}, {"mae", mae}, {"pearson", number_or_null(pearson)},
-          {"spearman", number_or_null(spearman)}};
+  return {{"mse", mse}, {"mae", mae}, {"pearson", number_or_null(pearson)}, {"spearman", number_or_null(spearman)}};
 }
 
 MultiLabelReport multilabel_report(const std::vector<std::vector<int64_t>>& truth,
@@ -252,18 +249,22 @@ MultiLabelReport multilabel_report(const std::vector<std::vector<int64_t>>& trut
   report.macro_f1 = mean(report.f1);
   const auto rows = static_cast<int64_t>(truth.size());
   report.subset_accuracy = ratio(exact_rows, rows);
-  report.hamming_loss =
-      ratio(sum(false_positives) + sum(false_negatives), rows * static_cast<int64_t>(labels));
+  report.hamming_loss = ratio(sum(false_positives) + sum(false_negatives), rows * static_cast<int64_t>(labels));
   return report;
 }
 
 nlohmann::json MultiLabelReport::to_json(const std::vector<std::string>& label_names) const {
   const auto names = names_or_numbers(label_names, support.size());
-  return {{"subset_accuracy", subset_accuracy}, {"hamming_loss", hamming_loss},
-          {"micro_precision", micro_precision}, {"micro_recall", micro_recall},
-          {"micro_f1", micro_f1},               {"macro_precision", macro_precision},
-          {"macro_recall", macro_recall},       {"macro_f1", macro_f1},
-          {"labels", names},                    {"per_label", per_label_json(names, precision, recall, f1, support)}};
+  return {{"subset_accuracy", subset_accuracy},
+          {"hamming_loss", hamming_loss},
+          {"micro_precision", micro_precision},
+          {"micro_recall", micro_recall},
+          {"micro_f1", micro_f1},
+          {"macro_precision", macro_precision},
+          {"macro_recall", macro_recall},
+          {"macro_f1", macro_f1},
+          {"labels", names},
+          {"per_label", per_label_json(names, precision, recall, f1, support)}};
 }
 
 }  // namespace graft

@@ -69,8 +69,8 @@ class LabelMap {
 // (train, validation): each label contributes round(count * validation_fraction) examples to
 // validation, at least one and never all when it has two or more. Rows keep their file order;
 // the same seed gives the same split on every platform.
-std::pair<TextDataset, TextDataset> stratified_split(const TextDataset& dataset,
-                                                     double validation_fraction, uint64_t seed);
+std::pair<TextDataset, TextDataset> stratified_split(const TextDataset& dataset, double validation_fraction,
+                                                     uint64_t seed);
 
 // "3876 examples, 3 labels" followed by one line per label with its count and percentage.
 std::string summarize(const TextDataset& dataset);

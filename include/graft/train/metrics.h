@@ -23,8 +23,7 @@ struct ClassificationReport {
 };
 
 // truth and predicted hold class ids in [0, num_labels).
-ClassificationReport classification_report(const std::vector<int64_t>& truth,
-                                           const std::vector<int64_t>& predicted,
+ClassificationReport classification_report(const std::vector<int64_t>& truth, const std::vector<int64_t>& predicted,
                                            int64_t num_labels);
 
 struct RegressionReport {
@@ -36,8 +35,7 @@ struct RegressionReport {
   nlohmann::json to_json() const;
 };
 
-RegressionReport regression_report(const std::vector<double>& truth,
-                                   const std::vector<double>& predicted);
+RegressionReport regression_report(const std::vector<double>& truth, const std::vector<double>& predicted);
 
 // Multi-label classification: one row per example, one 0/1 entry per label.
 struct MultiLabelReport {
