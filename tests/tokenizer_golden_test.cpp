@@ -1,6 +1,7 @@
 // Parity with Hugging Face BertTokenizerFast: every case of shared/golden/tokenizer_cases.json,
 // loading the tokenizer both from tokenizer.json and from vocab.txt + tokenizer_config.json alone.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
