@@ -21,7 +21,7 @@ std::string write_temp(const std::string& name, const std::string& bytes) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   const auto folder = std::filesystem::temp_directory_path() / ("graft_dataset_test_" + std::string(info->name()));
   std::filesystem::create_directories(folder);
-  const auto path = (folder / name).string();
+  auto path = (folder / name).string();
   std::ofstream(path, std::ios::binary) << bytes;
   return path;
 }

@@ -88,9 +88,10 @@ void BadRows::report(int64_t line, const std::string& why) {
 void require_examples(const TextDataset& dataset) {
   if (!dataset.examples.empty()) return;
   std::string message = dataset.path + ": no examples";
-  if (dataset.skipped_rows > 0)
+  if (dataset.skipped_rows > 0) {
     message +=
         " (" + std::to_string(dataset.skipped_rows) + " bad rows skipped; first: " + dataset.first_skipped_reason + ")";
+  }
   throw Error("[dataset] " + message);
 }
 
