@@ -1,0 +1,36 @@
+#pragma once
+// Masked-language-model predictions for every [MASK] of a text, as transformers' FillMaskPipeline.
+#include <string>
+#include <vector>
+
+#include "graft/pipelines/pipeline.h"
+
+namespace graft {
+
+struct FillMaskOptions : PipelineOptions {
+  int64_t top_k = 5;
+};
+
+struct MaskFill {
+  int64_t token = 0;      // vocabulary id
+  std::string token_str;  // the token as text
+  float score = 0.0F;     // softmax probability over the vocabulary
+  std::string sequence;   // the text decoded with this token in place of the mask (other masks dropped)
+};
+
+class FillMaskPipeline : public Pipeline {
+ public:
+  static FillMaskPipeline from_pretrained(const std::string& dir, FillMaskOptions options = {});
+  FillMaskPipeline(Model& model, Tokenizer tokenizer, FillMaskOptions options = {});
+
+  // result[text][mask] = the top_k fills of that mask, best first. Texts are truncated to max_length();
+  // a text without a [MASK] token left is an error.
+  std::vector<std::vector<std::vector<MaskFill>>> operator()(const std::vector<std::string>& texts);
+
+ private:
+  FillMaskPipeline(std::unique_ptr<Model> model, Tokenizer tokenizer, FillMaskOptions options);
+
+  int64_t top_k_;
+};
+
+}  // namespace graft

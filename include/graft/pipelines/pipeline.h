@@ -1,0 +1,56 @@
+#pragma once
+// Inference pipelines in the manner of transformers.pipeline(...): a model in evaluation mode and its
+// tokenizer, run over many texts in batches. Each batch is padded only to its own longest sequence, and
+// results never depend on the batch a text lands in (padding is masked out).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graft/models/model.h"
+#include "graft/tokenizer/tokenizer.h"
+
+namespace graft {
+
+struct PipelineOptions {
+  int64_t batch_size = 32;
+  // 0: texts longer than max_length() are truncated. > 0: they are split into overlapping windows
+  // (Tokenizer::encode_windows, `stride` tokens shared by neighbours) whose predictions are combined;
+  // supported by text and token classification.
+  int64_t stride = 0;
+};
+
+class Pipeline {
+ public:
+  Model& model() { return *model_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  const PipelineOptions& options() const { return options_; }
+  // The longest sequence the model accepts, specials included:
+  // min(tokenizer model_max_length, config max_position_embeddings).
+  int64_t max_length() const;
+
+ protected:
+  // Borrows the model (which must outlive the pipeline) and puts it in evaluation mode.
+  Pipeline(Model& model, Tokenizer tokenizer, PipelineOptions options);
+  // Takes ownership of the model the pipeline was built on (one loaded from a folder).
+  void adopt(std::unique_ptr<Model> model);
+
+  // One encoding per text (and pair), truncated to max_length(), unpadded.
+  std::vector<Encoding> encode_truncated(const std::vector<std::string>& texts,
+                                         const std::vector<std::string>* pairs = nullptr) const;
+  // Runs the model over the encodings, options().batch_size at a time, and hands each batch's output to
+  // `consume` with the index of the batch's first encoding.
+  void run_batches(const std::vector<Encoding>& encodings,
+                   const std::function<void(size_t first, const ModelOutput& output)>& consume);
+  // Throws unless the model has the head this pipeline reads.
+  void require_task(TaskHead task, const char* pipeline) const;
+
+ private:
+  std::shared_ptr<Model> owned_model_;
+  Model* model_;
+  Tokenizer tokenizer_;
+  PipelineOptions options_;
+};
+
+}  // namespace graft

@@ -1,0 +1,68 @@
+#include "graft/pipelines/feature_extraction.h"
+
+#include <algorithm>
+
+#include "graft/core/error.h"
+
+namespace graft {
+namespace {
+
+// The mean of the rows of states [T, D] whose mask is 1; padding lies beyond the encoding's own tokens.
+std::vector<float> mean_over_tokens(const float* states, int64_t dim, const std::vector<int64_t>& mask) {
+  std::vector<float> mean(static_cast<size_t>(dim), 0.0F);
+  int64_t counted = 0;
+  for (size_t t = 0; t < mask.size(); ++t) {
+    if (mask[t] == 0) continue;
+    const float* state = states + static_cast<int64_t>(t) * dim;
+    for (int64_t d = 0; d < dim; ++d) mean[static_cast<size_t>(d)] += state[d];
+    ++counted;
+  }
+  for (float& value : mean) value /= static_cast<float>(std::max<int64_t>(counted, 1));
+  return mean;
+}
+
+}  // namespace
+
+Pooling pooling_named(const std::string& name) {
+  if (name == "cls") return Pooling::Cls;
+  if (name == "mean") return Pooling::Mean;
+  throw Error("[feature-extraction] unknown pooling '" + name + "' (cls or mean)");
+}
+
+FeatureExtractionPipeline FeatureExtractionPipeline::from_pretrained(const std::string& dir,
+                                                                     FeatureExtractionOptions options) {
+  // Loaded with its own head: as a bare encoder, a BERT checkpoint without a pooler (one saved with a
+  // token-classification or masked-LM head) would lack the pooler's weights.
+  auto model = Model::from_pretrained(dir);
+  Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
+  return FeatureExtractionPipeline(std::move(model), std::move(tokenizer), options);
+}
+
+FeatureExtractionPipeline::FeatureExtractionPipeline(Model& model, Tokenizer tokenizer,
+                                                     FeatureExtractionOptions options)
+    : Pipeline(model, std::move(tokenizer), options), pooling_(options.pooling) {}
+
+FeatureExtractionPipeline::FeatureExtractionPipeline(std::unique_ptr<Model> model, Tokenizer tokenizer,
+                                                     FeatureExtractionOptions options)
+    : FeatureExtractionPipeline(*model, std::move(tokenizer), options) {
+  adopt(std::move(model));
+}
+
+std::vector<std::vector<float>> FeatureExtractionPipeline::operator()(const std::vector<std::string>& texts) {
+  const std::vector<Encoding> encodings = encode_truncated(texts);
+  std::vector<std::vector<float>> embeddings(texts.size());
+  run_batches(encodings, [&](size_t first, const ModelOutput& output) {
+    const Tensor& hidden = output.encoder.last_hidden_state;  // [B, T, D]
+    const int64_t width = hidden.dim(1);
+    const int64_t dim = hidden.dim(2);
+    for (int64_t row = 0; row < hidden.dim(0); ++row) {
+      const size_t text = first + static_cast<size_t>(row);
+      const float* states = hidden.data<float>() + row * width * dim;
+      embeddings[text] = pooling_ == Pooling::Cls ? std::vector<float>(states, states + dim)
+                                                  : mean_over_tokens(states, dim, encodings[text].attention_mask);
+    }
+  });
+  return embeddings;
+}
+
+}  // namespace graft

@@ -1,0 +1,126 @@
+#include "graft/pipelines/pipeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "graft/core/error.h"
+#include "pipelines/pipeline_support.h"
+
+namespace graft {
+namespace {
+
+// Pads encodings [begin, end) to the longest of them: the padding has id pad_id and mask 0.
+Batch collate(const std::vector<Encoding>& encodings, size_t begin, size_t end, int64_t pad_id) {
+  size_t longest = 0;
+  for (size_t i = begin; i < end; ++i) longest = std::max(longest, encodings[i].size());
+  const auto rows = static_cast<int64_t>(end - begin);
+  const auto width = static_cast<int64_t>(longest);
+  Batch batch;
+  batch.input_ids = Tensor::empty({rows, width}, DType::I64);
+  batch.attention_mask = Tensor::zeros({rows, width}, DType::I64);
+  batch.token_type_ids = Tensor::zeros({rows, width}, DType::I64);
+  int64_t* ids = batch.input_ids.data<int64_t>();
+  int64_t* mask = batch.attention_mask.data<int64_t>();
+  int64_t* types = batch.token_type_ids.data<int64_t>();
+  std::fill_n(ids, rows * width, pad_id);
+  for (int64_t row = 0; row < rows; ++row) {
+    const Encoding& encoding = encodings[begin + static_cast<size_t>(row)];
+    std::copy(encoding.ids.begin(), encoding.ids.end(), ids + row * width);
+    std::copy(encoding.attention_mask.begin(), encoding.attention_mask.end(), mask + row * width);
+    std::copy(encoding.type_ids.begin(), encoding.type_ids.end(), types + row * width);
+  }
+  return batch;
+}
+
+}  // namespace
+
+namespace pipelines {
+
+std::vector<float> softmax(std::span<const float> logits) {
+  std::vector<float> probabilities(logits.size());
+  if (logits.empty()) return probabilities;
+  const float largest = *std::max_element(logits.begin(), logits.end());
+  double sum = 0.0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    probabilities[i] = std::exp(logits[i] - largest);
+    sum += probabilities[i];
+  }
+  for (float& value : probabilities) value = static_cast<float>(value / sum);
+  return probabilities;
+}
+
+std::vector<float> sigmoid(std::span<const float> logits) {
+  std::vector<float> scores(logits.size());
+  std::transform(logits.begin(), logits.end(), scores.begin(), [](float x) { return 1.0F / (1.0F + std::exp(-x)); });
+  return scores;
+}
+
+std::vector<int64_t> top_indices(std::span<const float> values, int64_t k) {
+  std::vector<int64_t> order(values.size());
+  std::iota(order.begin(), order.end(), 0);
+  const auto count = static_cast<size_t>(std::clamp<int64_t>(k, 0, static_cast<int64_t>(values.size())));
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count), order.end(),
+                    [&](int64_t a, int64_t b) { return values[a] > values[b] || (values[a] == values[b] && a < b); });
+  order.resize(count);
+  return order;
+}
+
+std::vector<std::string> label_names(const ModelConfig& config) {
+  std::vector<std::string> names;
+  for (int64_t id = 0; id < config.num_labels; ++id) {
+    const auto found = config.id2label.find(id);
+    names.push_back(found != config.id2label.end() ? found->second : "LABEL_" + std::to_string(id));
+  }
+  return names;
+}
+
+}  // namespace pipelines
+
+Pipeline::Pipeline(Model& model, Tokenizer tokenizer, PipelineOptions options)
+    : model_(&model), tokenizer_(std::move(tokenizer)), options_(options) {
+  check(options_.batch_size > 0, "pipeline", "batch_size must be positive, got " + std::to_string(options_.batch_size));
+  check(options_.stride >= 0, "pipeline", "stride must not be negative, got " + std::to_string(options_.stride));
+  check(tokenizer_.vocab_size() <= model_->config().vocab_size, "pipeline",
+        "the tokenizer has " + std::to_string(tokenizer_.vocab_size()) + " tokens but the model only " +
+            std::to_string(model_->config().vocab_size));
+  check(options_.stride == 0 || options_.stride < max_length() - 2, "pipeline",
+        "stride " + std::to_string(options_.stride) + " must be smaller than the " + std::to_string(max_length() - 2) +
+            " text tokens a window holds");
+  model_->set_training(false);
+}
+
+void Pipeline::adopt(std::unique_ptr<Model> model) {
+  check(model.get() == model_, "pipeline", "adopt() takes the model the pipeline runs");
+  owned_model_ = std::move(model);
+}
+
+int64_t Pipeline::max_length() const {
+  return std::min(tokenizer_.model_max_length(), model_->config().max_position_embeddings);
+}
+
+std::vector<Encoding> Pipeline::encode_truncated(const std::vector<std::string>& texts,
+                                                 const std::vector<std::string>* pairs) const {
+  check(pairs == nullptr || pairs->size() == texts.size(), "pipeline",
+        std::to_string(texts.size()) + " texts but " + std::to_string(pairs ? pairs->size() : 0) + " pairs");
+  EncodeOptions encode;
+  encode.max_length = max_length();
+  encode.truncation = Truncation::LongestFirst;
+  return tokenizer_.encode_batch(texts, encode, pairs);
+}
+
+void Pipeline::run_batches(const std::vector<Encoding>& encodings,
+                           const std::function<void(size_t first, const ModelOutput& output)>& consume) {
+  const auto step = static_cast<size_t>(options_.batch_size);
+  for (size_t first = 0; first < encodings.size(); first += step) {
+    const size_t end = std::min(encodings.size(), first + step);
+    consume(first, model_->forward(collate(encodings, first, end, tokenizer_.pad_id())));
+  }
+}
+
+void Pipeline::require_task(TaskHead task, const char* pipeline) const {
+  check(model_->task() == task, pipeline,
+        "the model's architecture (" + model_->config().architectures.front() + ") does not fit this pipeline");
+}
+
+}  // namespace graft

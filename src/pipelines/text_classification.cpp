@@ -1,0 +1,109 @@
+#include "graft/pipelines/text_classification.h"
+
+#include <numeric>
+
+#include "graft/core/error.h"
+#include "pipelines/pipeline_support.h"
+
+namespace graft {
+namespace {
+
+ScoreFunction default_score_function(const ModelConfig& config) {
+  const std::string problem = config.problem_type.value_or("");
+  if (problem == "regression") return ScoreFunction::None;
+  if (problem == "multi_label_classification" || config.num_labels == 1) return ScoreFunction::Sigmoid;
+  return ScoreFunction::Softmax;
+}
+
+std::vector<float> apply(ScoreFunction function, std::span<const float> logits) {
+  switch (function) {
+    case ScoreFunction::Softmax: return pipelines::softmax(logits);
+    case ScoreFunction::Sigmoid: return pipelines::sigmoid(logits);
+    case ScoreFunction::None: break;
+  }
+  return {logits.begin(), logits.end()};
+}
+
+}  // namespace
+
+ScoreFunction score_function_named(const std::string& name) {
+  if (name == "softmax") return ScoreFunction::Softmax;
+  if (name == "sigmoid") return ScoreFunction::Sigmoid;
+  if (name == "none") return ScoreFunction::None;
+  throw Error("[text-classification] unknown function_to_apply '" + name + "' (softmax, sigmoid or none)");
+}
+
+TextClassificationPipeline TextClassificationPipeline::from_pretrained(const std::string& dir,
+                                                                       TextClassificationOptions options) {
+  auto model = Model::from_pretrained(dir);
+  Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
+  return TextClassificationPipeline(std::move(model), std::move(tokenizer), std::move(options));
+}
+
+TextClassificationPipeline::TextClassificationPipeline(Model& model, Tokenizer tokenizer,
+                                                       TextClassificationOptions options)
+    : Pipeline(model, std::move(tokenizer), options) {
+  require_task(TaskHead::SequenceClassification, "text-classification");
+  function_ = options.function_to_apply.value_or(default_score_function(model.config()));
+  top_k_ = options.top_k.value_or(function_ == ScoreFunction::Sigmoid ? 0 : 1);
+  check(top_k_ >= 0, "text-classification", "top_k must not be negative, got " + std::to_string(top_k_));
+  labels_ = pipelines::label_names(model.config());
+}
+
+TextClassificationPipeline::TextClassificationPipeline(std::unique_ptr<Model> model, Tokenizer tokenizer,
+                                                       TextClassificationOptions options)
+    : TextClassificationPipeline(*model, std::move(tokenizer), std::move(options)) {
+  adopt(std::move(model));
+}
+
+std::vector<std::vector<LabelScore>> TextClassificationPipeline::operator()(const std::vector<std::string>& texts,
+                                                                            const std::vector<std::string>* pairs) {
+  std::vector<Encoding> encodings;
+  std::vector<size_t> owner;  // the text each encoding belongs to
+  if (options().stride > 0 && pairs == nullptr) {
+    for (size_t text = 0; text < texts.size(); ++text) {
+      for (auto& window : tokenizer().encode_windows(texts[text], max_length(), options().stride)) {
+        encodings.push_back(std::move(window));
+        owner.push_back(text);
+      }
+    }
+  } else {
+    encodings = encode_truncated(texts, pairs);
+    owner.resize(texts.size());
+    std::iota(owner.begin(), owner.end(), 0);
+  }
+  std::vector<std::vector<LabelScore>> results;
+  for (const auto& text_scores : mean_scores(encodings, owner, texts.size())) {
+    std::vector<LabelScore> ranked;
+    const int64_t k = top_k_ == 0 ? static_cast<int64_t>(text_scores.size()) : top_k_;
+    for (const int64_t id : pipelines::top_indices(text_scores, k)) {
+      ranked.push_back({labels_[static_cast<size_t>(id)], text_scores[static_cast<size_t>(id)]});
+    }
+    results.push_back(std::move(ranked));
+  }
+  return results;
+}
+
+// A text split into windows scores the mean of its windows' scores (probabilities, not logits, are averaged).
+std::vector<std::vector<float>> TextClassificationPipeline::mean_scores(const std::vector<Encoding>& encodings,
+                                                                        const std::vector<size_t>& owner,
+                                                                        size_t texts) {
+  std::vector<std::vector<float>> sums(texts, std::vector<float>(labels_.size(), 0.0F));
+  std::vector<int64_t> counts(texts, 0);
+  run_batches(encodings, [&](size_t first, const ModelOutput& output) {
+    const int64_t classes = output.logits.dim(1);
+    for (int64_t row = 0; row < output.logits.dim(0); ++row) {
+      const size_t text = owner[first + static_cast<size_t>(row)];
+      const float* logits = output.logits.data<float>() + row * classes;
+      const auto scores = apply(function_, {logits, static_cast<size_t>(classes)});
+      for (size_t label = 0; label < scores.size(); ++label) sums[text][label] += scores[label];
+      ++counts[text];
+    }
+  });
+  for (size_t text = 0; text < texts; ++text) {
+    for (float& value : sums[text]) value /= static_cast<float>(counts[text]);
+  }
+  return sums;
+}
+
+}  // namespace graft

@@ -1,0 +1,78 @@
+#include "cli_common.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "graft/core/error.h"
+#include "graft/io/hub.h"
+
+namespace graft::cli {
+namespace {
+
+std::vector<std::string> non_blank_lines(std::istream& in) {
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") != std::string::npos) lines.push_back(line);
+  }
+  return lines;
+}
+
+}  // namespace
+
+void add_inference_options(CLI::App& command, InferenceOptions& options) {
+  command.add_option("--model", options.model, "Model folder or Hub id ORG/NAME[@REVISION]")->required();
+  command.add_option("texts", options.texts, "Input texts (else --file, else one per line on stdin)");
+  command.add_option("--file", options.file, "Read the input texts from this file, one per line");
+  command.add_flag("--json", options.json, "Print one JSON object per input");
+  command.add_option("--batch-size", options.batch_size, "Texts per forward pass")->check(CLI::PositiveNumber);
+}
+
+std::vector<std::string> read_inputs(const InferenceOptions& options) {
+  check(options.texts.empty() || options.file.empty(), "input", "give texts as arguments or with --file, not both");
+  std::vector<std::string> texts = options.texts;
+  if (!options.file.empty()) {
+    std::ifstream in(options.file);
+    check(in.good(), "input", options.file + ": cannot open");
+    texts = non_blank_lines(in);
+  } else if (texts.empty()) {
+    texts = non_blank_lines(std::cin);
+  }
+  check(!texts.empty(), "input", "no input texts (give them as arguments, with --file, or on stdin)");
+  return texts;
+}
+
+std::string model_folder(const InferenceOptions& options) {
+  return resolve_model_path(options.model);
+}
+
+PipelineOptions pipeline_options(const InferenceOptions& options, int64_t stride) {
+  PipelineOptions pipeline;
+  pipeline.batch_size = options.batch_size;
+  pipeline.stride = stride;
+  return pipeline;
+}
+
+std::string format_score(float score) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4f", static_cast<double>(score));
+  return text;
+}
+
+void print_blocks(const std::vector<std::vector<std::string>>& blocks) {
+  bool separate = false;
+  for (const auto& block : blocks) separate = separate || block.size() > 1;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (separate && i > 0) std::cout << '\n';
+    for (const auto& line : blocks[i]) std::cout << line << '\n';
+  }
+}
+
+void print_json_line(const nlohmann::json& value) {
+  // Invalid UTF-8 in an input is replaced (U+FFFD) rather than aborting the whole run.
+  std::cout << value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
+
+}  // namespace graft::cli

@@ -1,0 +1,44 @@
+#pragma once
+// What the inference commands (predict, fill-mask, tag, embed) share: their common options, where
+// their input texts come from, and how results are printed.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "graft/pipelines/pipeline.h"
+
+namespace graft::cli {
+
+struct InferenceOptions {
+  std::string model;               // a folder or a Hub id ORG/NAME[@REVISION]
+  std::vector<std::string> texts;  // positional arguments
+  std::string file;                // one text per line
+  bool json = false;
+  int64_t batch_size = 32;
+};
+
+// --model, TEXT..., --file, --json and --batch-size.
+void add_inference_options(CLI::App& command, InferenceOptions& options);
+
+// The texts given as arguments, else the lines of --file, else the lines of stdin (blank lines skipped);
+// throws graft::Error when there are none.
+std::vector<std::string> read_inputs(const InferenceOptions& options);
+
+// The model folder, downloaded first when --model names a Hub repo.
+std::string model_folder(const InferenceOptions& options);
+
+PipelineOptions pipeline_options(const InferenceOptions& options, int64_t stride = 0);
+
+// Scores as "0.9812".
+std::string format_score(float score);
+
+// Prints each input's block of tab-separated lines; blocks are separated by a blank line as soon as one
+// of them has more than one line, so that a reader can tell the inputs apart.
+void print_blocks(const std::vector<std::vector<std::string>>& blocks);
+
+// One JSON object on one line (JSON Lines).
+void print_json_line(const nlohmann::json& value);
+
+}  // namespace graft::cli
