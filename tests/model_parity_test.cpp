@@ -27,17 +27,6 @@ Batch golden_batch(const SafetensorsFile& golden) {
   return batch;
 }
 
-// Rows `ids` of a [V, D] tensor.
-Tensor gather_rows(const Tensor& table, const Tensor& ids) {
-  const int64_t width = table.dim(1);
-  const auto rows = ids.to_int_vector();
-  Tensor out = Tensor::empty({static_cast<int64_t>(rows.size()), width});
-  for (size_t i = 0; i < rows.size(); ++i) {
-    std::copy_n(table.data<float>() + rows[i] * width, width, out.data<float>() + static_cast<int64_t>(i) * width);
-  }
-  return out;
-}
-
 // logits [B, T, V] at positions [(b, t), ...] -> [N, V]
 Tensor gather_positions(const Tensor& logits, const Tensor& positions) {
   const int64_t tokens = logits.dim(1);
@@ -105,7 +94,7 @@ TEST_P(Parity, ForwardAndBackwardMatchTransformers) {
     ASSERT_TRUE(parameters.count(name)) << "graft has no parameter " << name;
     Parameter& parameter = *parameters[name];
     ASSERT_GT(parameter.grad.numel(), 0) << name << " got no gradient";
-    const Tensor actual = rows ? gather_rows(parameter.grad, golden.load("used_token_ids", DType::I64)) : parameter.grad;
+    const Tensor actual = rows ? test::gather_rows(parameter.grad, golden.load("used_token_ids", DType::I64)) : parameter.grad;
     const Tensor expected = golden.load(key);
     ASSERT_EQ(actual.shape(), expected.shape()) << name;
     const double scale = std::max(test::max_abs(expected), 1e-3 * largest_gradient);

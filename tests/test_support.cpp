@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -30,6 +31,16 @@ double max_abs(const Tensor& tensor) {
   double largest = 0.0;
   for (float v : tensor.to_float_vector()) largest = std::max(largest, std::fabs(static_cast<double>(v)));
   return largest;
+}
+
+Tensor gather_rows(const Tensor& table, const Tensor& ids) {
+  const int64_t width = table.dim(1);
+  const auto rows = ids.to_int_vector();
+  Tensor out = Tensor::empty({static_cast<int64_t>(rows.size()), width});
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::copy_n(table.data<float>() + rows[i] * width, width, out.data<float>() + static_cast<int64_t>(i) * width);
+  }
+  return out;
 }
 
 CommandResult run_command(const std::string& command) {

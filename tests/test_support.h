@@ -17,6 +17,8 @@ std::string cli_path();      // the built graft executable
 // Largest |a - b| over all elements; shapes must match.
 double max_abs_diff(const Tensor& actual, const Tensor& expected);
 double max_abs(const Tensor& tensor);
+// Rows `ids` (I64) of a [V, D] tensor, for goldens that store vocabulary-sized tensors by used rows.
+Tensor gather_rows(const Tensor& table, const Tensor& ids);
 
 // Runs a shell command, returning its exit code and (stdout, stderr merged) output.
 struct CommandResult {

@@ -82,6 +82,7 @@ Model::Model(ModelConfig config, TaskHead task, uint64_t seed)
   head_ = make_head(task_, config_, *encoder_, &generator_);
   if (head_) register_module("", *head_);
   config_.architectures = {architecture_name(config_.model_type, task_)};
+  name_parameters();
 }
 
 std::unique_ptr<Model> Model::from_config(const ModelConfig& config, TaskHead task, uint64_t seed) {
@@ -170,14 +171,26 @@ void Model::backward(const Tensor& dlogits) {
 }
 
 float Model::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const {
+  return task_loss(task_, config_.problem_type.value_or(""), config_.num_labels, logits, labels, dlogits,
+                   class_weights_.empty() ? nullptr : class_weights_.data());
+}
+
+void Model::set_class_weights(std::vector<float> weights) {
+  check(weights.empty() || static_cast<int64_t>(weights.size()) == config_.num_labels, "model",
+        std::to_string(weights.size()) + " class weights for " + std::to_string(config_.num_labels) + " labels");
+  class_weights_ = std::move(weights);
+}
+
+float task_loss(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& logits,
+                const Tensor& labels, Tensor* dlogits, const float* class_weights) {
   float* grad = dlogits != nullptr ? dlogits->data<float>() : nullptr;
   const int64_t classes = logits.dim(-1);
   const int64_t rows = logits.numel() / classes;
-  check(task_ != TaskHead::QuestionAnswering, "model",
+  check(task != TaskHead::QuestionAnswering, "model",
         "training a question-answering head is not supported yet (its logits work for inference)");
-  std::string problem = config_.problem_type.value_or("");
-  if (task_ == TaskHead::SequenceClassification && problem.empty()) {
-    problem = config_.num_labels == 1 ? "regression"
+  std::string problem = problem_type;
+  if (task == TaskHead::SequenceClassification && problem.empty()) {
+    problem = num_labels == 1 ? "regression"
               : labels.dtype() == DType::I64 ? "single_label_classification"
                                              : "multi_label_classification";
   }
@@ -202,7 +215,7 @@ float Model::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tenso
     check(values[i] == -100 || (values[i] >= 0 && values[i] < classes), "model",
           "label " + std::to_string(values[i]) + " is outside [0, " + std::to_string(classes) + ")");
   }
-  return kernels::cross_entropy(logits.data<float>(), values, grad, rows, classes);
+  return kernels::cross_entropy(logits.data<float>(), values, grad, rows, classes, -100, class_weights);
 }
 
 void Model::save_pretrained(const std::string& dir) const {

@@ -19,6 +19,10 @@ ParameterList Module::parameters() const {
   return list;
 }
 
+void Module::name_parameters() {
+  for (const auto& [name, parameter] : named_parameters()) parameter->name = name;
+}
+
 void Module::set_training(bool training) {
   training_ = training;
   for (const auto& [name, child] : children_) child->set_training(training);
@@ -32,7 +36,6 @@ bool Module::has_trainable_parameters() const {
 }
 
 void Module::register_parameter(std::string name, Parameter& parameter) {
-  parameter.name = name;
   parameters_.emplace_back(std::move(name), &parameter);
 }
 

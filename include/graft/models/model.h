@@ -33,7 +33,23 @@ struct LoadOptions {
   std::function<void(const std::string&)> log;
 };
 
-class Model : public Module {
+// What the Trainer trains: a Model, or a user's own model around an encoder (examples/custom_head.cpp).
+class TrainableModel : public Module {
+ public:
+  // Computes the loss when the batch has labels.
+  virtual ModelOutput forward(const Batch& batch) = 0;
+  // Back-propagates the loss of the last forward into the trainable parameters.
+  virtual void backward() = 0;
+};
+
+// The loss transformers computes for a head, and its gradient (when dlogits is given):
+// cross-entropy (ignore index -100) for single-label classification, token classification and masked LM;
+// BCE-with-logits for multi-label; MSE for regression. problem_type "" is inferred as transformers does.
+// class_weights (num_labels values, or null) weight the cross-entropy of imbalanced classes.
+float task_loss(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& logits,
+                const Tensor& labels, Tensor* dlogits, const float* class_weights = nullptr);
+
+class Model : public TrainableModel {
  public:
   // A folder with config.json and model.safetensors (or a sharded index); fp16/bf16 weights are
   // converted to fp32.
@@ -41,14 +57,17 @@ class Model : public Module {
   // Weights initialised as transformers' _init_weights does (normal(0, initializer_range)).
   static std::unique_ptr<Model> from_config(const ModelConfig& config, TaskHead task, uint64_t seed = 42);
 
-  ModelOutput forward(const Batch& batch);
+  ModelOutput forward(const Batch& batch) override;
   // Back-propagates the loss of the last forward (which needs labels) into the trainable parameters.
-  void backward();
+  void backward() override;
   // Back-propagates a given gradient of the logits instead.
   void backward(const Tensor& dlogits);
 
   // config.json + model.safetensors, readable by transformers' from_pretrained.
   void save_pretrained(const std::string& dir) const;
+
+  // Weights for the classes in the cross-entropy (empty: all 1), for imbalanced labels.
+  void set_class_weights(std::vector<float> weights);
 
   const ModelConfig& config() const { return config_; }
   TaskHead task() const { return task_; }
@@ -65,6 +84,7 @@ class Model : public Module {
   Generator generator_;
   std::unique_ptr<Encoder> encoder_;
   std::unique_ptr<Head> head_;
+  std::vector<float> class_weights_;
   Tensor last_logits_;
   Tensor last_labels_;
 };

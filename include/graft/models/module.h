@@ -22,6 +22,9 @@ class Module {
   // Every parameter below this module, depth first in registration order, with dotted names.
   std::vector<std::pair<std::string, Parameter*>> named_parameters(const std::string& prefix = "") const;
   ParameterList parameters() const;
+  // Stores each parameter's full dotted name in Parameter::name (optimizer state and checkpoints are
+  // keyed by it). Call on the root once the tree is built; Model and Trainer do.
+  void name_parameters();
   // Training mode turns dropout on; evaluation mode turns it off.
   void set_training(bool training);
   bool training() const { return training_; }

@@ -1,0 +1,66 @@
+#pragma once
+// Where the Trainer's batches come from. A batch is a pure function of (epoch, index), so a resumed run
+// sees exactly the batches the interrupted one would have seen.
+#include <cstdint>
+#include <vector>
+
+#include "graft/core/random.h"
+#include "graft/models/encoder.h"
+#include "graft/tokenizer/tokenizer.h"
+
+namespace graft {
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual int64_t batches_per_epoch() const = 0;
+  virtual Batch batch(int64_t epoch, int64_t index) const = 0;
+  // Examples in one epoch (for throughput figures).
+  virtual int64_t examples() const = 0;
+};
+
+// Batches stored ready-made (load_pretokenized_batches): step s of any epoch uses batch s % n.
+class PretokenizedSource : public BatchSource {
+ public:
+  explicit PretokenizedSource(std::vector<Batch> batches);
+  int64_t batches_per_epoch() const override { return static_cast<int64_t>(batches_.size()); }
+  Batch batch(int64_t epoch, int64_t index) const override;
+  int64_t examples() const override;
+
+ private:
+  std::vector<Batch> batches_;
+};
+
+// Labels of a tokenized dataset: class ids (sequence classification), float targets (regression,
+// multi-label: `columns` values per example) or per-token class ids (token classification).
+struct Labels {
+  std::vector<int64_t> classes;
+  std::vector<float> targets;
+  int64_t columns = 1;
+  std::vector<std::vector<int64_t>> per_token;
+};
+
+// Tokenized examples, shuffled each epoch (seeded) and padded per batch to the batch's longest.
+class EncodedSource : public BatchSource {
+ public:
+  EncodedSource(std::vector<Encoding> encodings, Labels labels, int64_t batch_size, int64_t pad_id, bool shuffle,
+                uint64_t seed, int64_t pad_to_multiple_of = 0);
+  int64_t batches_per_epoch() const override;
+  Batch batch(int64_t epoch, int64_t index) const override;
+  int64_t examples() const override { return static_cast<int64_t>(encodings_.size()); }
+  const std::vector<Encoding>& encodings() const { return encodings_; }
+  const Labels& labels() const { return labels_; }
+
+ private:
+  std::vector<int64_t> order(int64_t epoch) const;
+
+  std::vector<Encoding> encodings_;
+  Labels labels_;
+  int64_t batch_size_;
+  int64_t pad_id_;
+  bool shuffle_;
+  uint64_t seed_;
+  int64_t pad_to_multiple_of_;
+};
+
+}  // namespace graft

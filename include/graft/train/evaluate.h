@@ -1,0 +1,34 @@
+#pragma once
+// Evaluation of a model on a batch source: the mean loss and the task's metrics
+// (classification report, regression report, or token-level accuracy for tagging and masked LM).
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "graft/models/model.h"
+#include "graft/train/batch_source.h"
+#include "graft/train/metrics.h"
+
+namespace graft {
+
+struct EvalResult {
+  double loss = 0.0;
+  int64_t examples = 0;
+  // Flat metrics ("accuracy", "macro_f1", "mse", ...) for logs, early stopping and the best checkpoint.
+  std::map<std::string, double> metrics;
+  // The full report (per-class precision/recall/F1, confusion matrix) as JSON.
+  nlohmann::json report;
+  // Human-readable table (with the confusion matrix for classification).
+  std::string table;
+
+  // metrics["loss"] is the loss; other names as above. Throws naming the known metrics for an unknown one.
+  double metric(const std::string& name) const;
+};
+
+// Runs the model in evaluation mode (no dropout) over every batch of epoch 0; restores the mode after.
+// problem_type "" is inferred from the labels as transformers does.
+EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead task, const std::string& problem_type,
+                    const std::vector<std::string>& label_names);
+
+}  // namespace graft

@@ -1,0 +1,83 @@
+#include "graft/train/batch_source.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "graft/core/error.h"
+#include "graft/train/collator.h"
+
+namespace graft {
+
+PretokenizedSource::PretokenizedSource(std::vector<Batch> batches) : batches_(std::move(batches)) {
+  check(!batches_.empty(), "train", "no training batches");
+}
+
+Batch PretokenizedSource::batch(int64_t /*epoch*/, int64_t index) const {
+  return batches_[static_cast<size_t>(index % batches_per_epoch())];
+}
+
+int64_t PretokenizedSource::examples() const {
+  int64_t count = 0;
+  for (const Batch& batch : batches_) count += batch.input_ids.dim(0);
+  return count;
+}
+
+EncodedSource::EncodedSource(std::vector<Encoding> encodings, Labels labels, int64_t batch_size, int64_t pad_id,
+                             bool shuffle, uint64_t seed, int64_t pad_to_multiple_of)
+    : encodings_(std::move(encodings)),
+      labels_(std::move(labels)),
+      batch_size_(batch_size),
+      pad_id_(pad_id),
+      shuffle_(shuffle),
+      seed_(seed),
+      pad_to_multiple_of_(pad_to_multiple_of) {
+  check(!encodings_.empty(), "train", "the dataset is empty");
+  check(batch_size_ > 0, "train", "batch size must be positive, got " + std::to_string(batch_size_));
+}
+
+int64_t EncodedSource::batches_per_epoch() const {
+  return (static_cast<int64_t>(encodings_.size()) + batch_size_ - 1) / batch_size_;
+}
+
+// Fisher-Yates with a generator forked per epoch: the order of epoch e never depends on earlier epochs.
+std::vector<int64_t> EncodedSource::order(int64_t epoch) const {
+  std::vector<int64_t> indices(encodings_.size());
+  std::iota(indices.begin(), indices.end(), 0);
+  if (!shuffle_) return indices;
+  Generator generator = Generator(seed_).fork(static_cast<uint64_t>(epoch));
+  for (size_t i = indices.size(); i > 1; --i) {
+    const auto j = static_cast<size_t>(generator.next_u64() % i);
+    std::swap(indices[i - 1], indices[j]);
+  }
+  return indices;
+}
+
+Batch EncodedSource::batch(int64_t epoch, int64_t index) const {
+  const std::vector<int64_t> indices = order(epoch);
+  const auto begin = static_cast<size_t>(index * batch_size_);
+  const size_t end = std::min(indices.size(), begin + static_cast<size_t>(batch_size_));
+  check(begin < end, "train", "batch " + std::to_string(index) + " is past the end of the dataset");
+  std::vector<const Encoding*> members;
+  for (size_t i = begin; i < end; ++i) members.push_back(&encodings_[static_cast<size_t>(indices[i])]);
+  Batch batch = pad_batch(members, pad_id_, pad_to_multiple_of_);
+  if (!labels_.classes.empty()) {
+    std::vector<int64_t> classes;
+    for (size_t i = begin; i < end; ++i) classes.push_back(labels_.classes[static_cast<size_t>(indices[i])]);
+    set_class_labels(batch, classes);
+  } else if (!labels_.targets.empty()) {
+    std::vector<float> targets;
+    for (size_t i = begin; i < end; ++i) {
+      const auto row = static_cast<size_t>(indices[i] * labels_.columns);
+      targets.insert(targets.end(), labels_.targets.begin() + static_cast<std::ptrdiff_t>(row),
+                     labels_.targets.begin() + static_cast<std::ptrdiff_t>(row + static_cast<size_t>(labels_.columns)));
+    }
+    set_float_labels(batch, targets, labels_.columns);
+  } else if (!labels_.per_token.empty()) {
+    std::vector<std::vector<int64_t>> rows;
+    for (size_t i = begin; i < end; ++i) rows.push_back(labels_.per_token[static_cast<size_t>(indices[i])]);
+    set_token_labels(batch, rows);
+  }
+  return batch;
+}
+
+}  // namespace graft
