@@ -132,7 +132,7 @@ std::vector<std::string> Checkpoint::names() const {
 
 const SafetensorsFile& Checkpoint::file_of(const std::string& name) const {
   const auto found = location_.find(name);
-  check(found != location_.end(), "checkpoint", path_ + ": tensor '" + name + "' not found");
+  if (found == location_.end()) throw Error("[checkpoint] " + path_ + ": tensor '" + name + "' not found");
   return *found->second;
 }
 

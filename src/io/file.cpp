@@ -38,9 +38,14 @@ std::string sibling_name(const std::string& path, const char* tag) {
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  check(in.good() && !fs::is_directory(path), "file", path + ": cannot open: " +
-        (fs::exists(path) ? (fs::is_directory(path) ? std::string("is a directory") : errno_text())
-                          : std::string("no such file")));
+  if (!in.good() || fs::is_directory(path)) {
+    const std::string reason = errno_text();
+    std::error_code ignored;
+    const std::string problem = !fs::exists(path, ignored)     ? "no such file"
+                                : fs::is_directory(path, ignored) ? "is a directory"
+                                                                   : reason;
+    throw Error("[file] " + path + ": cannot open: " + problem);
+  }
   std::ostringstream contents;
   contents << in.rdbuf();
   check(!in.bad(), "file", path + ": read failed: " + errno_text());

@@ -216,7 +216,7 @@ std::vector<std::string> SafetensorsFile::names() const {
 
 const SafetensorsFile::Entry& SafetensorsFile::entry(const std::string& name) const {
   const auto found = entries_.find(name);
-  check(found != entries_.end(), "safetensors", path_ + ": tensor '" + name + "' not found");
+  if (found == entries_.end()) throw Error("[safetensors] " + path_ + ": tensor '" + name + "' not found");
   return found->second;
 }
 
