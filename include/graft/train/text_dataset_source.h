@@ -1,0 +1,40 @@
+#pragma once
+// The bridge from a labelled text file (CSV, TSV, JSON lines, PhraseBank) to the Trainer and evaluate():
+// read, tokenize, map the labels to class ids, and batch.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "graft/data/dataset.h"
+#include "graft/io/config.h"
+#include "graft/tokenizer/tokenizer.h"
+#include "graft/train/batch_source.h"
+
+namespace graft {
+
+struct TextClassificationData {
+  std::unique_ptr<EncodedSource> source;
+  TextDataset dataset;
+  std::string summary;  // summarize(dataset): sizes and label distribution
+};
+
+// Texts (and text pairs, when options.text_pair_column is set) are truncated longest-first to max_length
+// tokens. A label the LabelMap does not know is a graft::Error naming FILE:LINE.
+TextClassificationData load_text_classification(const std::string& path, const ReadOptions& options,
+                                                 const Tokenizer& tokenizer, const LabelMap& labels,
+                                                 int64_t max_length, int64_t batch_size, bool shuffle,
+                                                 uint64_t seed);
+
+// The labels to train with: the config's own mapping when it names exactly the dataset's labels;
+// otherwise (placeholder "LABEL_i" names, or a different label set) the dataset's labels, sorted, for
+// which the caller grafts a new classifier.
+LabelMap labels_for_training(const ModelConfig& config, const TextDataset& train);
+
+// The longest input the model takes: the smaller of the tokenizer's model_max_length and the model's
+// max_position_embeddings (what --max-length 0 means).
+int64_t model_input_limit(const Tokenizer& tokenizer, const ModelConfig& config);
+
+// True when labels_for_training would not keep the config's mapping.
+bool needs_new_head(const ModelConfig& config, const TextDataset& train);
+
+}  // namespace graft

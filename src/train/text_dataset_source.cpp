@@ -1,0 +1,75 @@
+#include "graft/train/text_dataset_source.h"
+
+#include <algorithm>
+#include <set>
+
+#include "graft/core/error.h"
+
+namespace graft {
+namespace {
+
+std::vector<Encoding> tokenize(const TextDataset& dataset, const Tokenizer& tokenizer, int64_t max_length) {
+  EncodeOptions options;
+  options.max_length = max_length;
+  options.truncation = Truncation::LongestFirst;
+  std::vector<Encoding> encodings;
+  encodings.reserve(dataset.examples.size());
+  for (const auto& example : dataset.examples) {
+    encodings.push_back(example.text_pair.empty() ? tokenizer.encode(example.text, options)
+                                                  : tokenizer.encode_pair(example.text, example.text_pair, options));
+  }
+  return encodings;
+}
+
+std::vector<int64_t> class_ids(const TextDataset& dataset, const LabelMap& labels) {
+  std::vector<int64_t> ids;
+  ids.reserve(dataset.examples.size());
+  for (const auto& example : dataset.examples) {
+    ids.push_back(labels.id(example.label, dataset.path + ":" + std::to_string(example.line)));
+  }
+  return ids;
+}
+
+bool is_placeholder(const std::map<int64_t, std::string>& id2label) {
+  for (const auto& [id, name] : id2label) {
+    if (name != "LABEL_" + std::to_string(id)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TextClassificationData load_text_classification(const std::string& path, const ReadOptions& options,
+                                                 const Tokenizer& tokenizer, const LabelMap& labels,
+                                                 int64_t max_length, int64_t batch_size, bool shuffle,
+                                                 uint64_t seed) {
+  check(max_length > 1, "data", "max length must be at least 2 tokens, got " + std::to_string(max_length));
+  TextClassificationData data;
+  data.dataset = read_dataset(path, options);
+  check(!data.dataset.examples.empty(), "data", path + ": no examples");
+  data.summary = summarize(data.dataset);
+  Labels targets;
+  targets.classes = class_ids(data.dataset, labels);
+  data.source = std::make_unique<EncodedSource>(tokenize(data.dataset, tokenizer, max_length), std::move(targets),
+                                                batch_size, tokenizer.pad_id(), shuffle, seed);
+  return data;
+}
+
+int64_t model_input_limit(const Tokenizer& tokenizer, const ModelConfig& config) {
+  return std::min(tokenizer.model_max_length(), config.max_position_embeddings);
+}
+
+bool needs_new_head(const ModelConfig& config, const TextDataset& train) {
+  if (config.id2label.empty() || is_placeholder(config.id2label)) return true;
+  const auto dataset_labels = LabelMap::from_labels(train.labels()).names();
+  std::set<std::string> config_labels;
+  for (const auto& [id, name] : config.id2label) config_labels.insert(name);
+  return config_labels != std::set<std::string>(dataset_labels.begin(), dataset_labels.end());
+}
+
+LabelMap labels_for_training(const ModelConfig& config, const TextDataset& train) {
+  if (needs_new_head(config, train)) return LabelMap::from_labels(train.labels());
+  return LabelMap::from_id2label(config.id2label);
+}
+
+}  // namespace graft
