@@ -23,8 +23,7 @@ int64_t round_up(int64_t length, int64_t multiple) {
 
 void check_encoding(const Encoding* encoding, size_t row) {
   check(encoding != nullptr, kWhere, "encoding " + std::to_string(row) + " is null");
-  check(encoding->attention_mask.size() == encoding->size() && encoding->type_ids.size() == encoding->size(),
-        kWhere,
+  check(encoding->attention_mask.size() == encoding->size() && encoding->type_ids.size() == encoding->size(), kWhere,
         "encoding " + std::to_string(row) + " has " + std::to_string(encoding->size()) + " ids but " +
             std::to_string(encoding->attention_mask.size()) + " mask values and " +
             std::to_string(encoding->type_ids.size()) + " type ids");
@@ -48,7 +47,8 @@ Batch pad_batch(const std::vector<const Encoding*>& encodings, int64_t pad_id, i
   const int64_t rows = static_cast<int64_t>(encodings.size());
   const int64_t length = round_up(static_cast<int64_t>(longest), pad_to_multiple_of);
   Batch batch;
-  batch.input_ids = Tensor::from_vector(std::vector<int64_t>(static_cast<size_t>(rows * length), pad_id), {rows, length});
+  batch.input_ids =
+      Tensor::from_vector(std::vector<int64_t>(static_cast<size_t>(rows * length), pad_id), {rows, length});
   batch.attention_mask = Tensor::zeros({rows, length}, DType::I64);
   batch.token_type_ids = Tensor::zeros({rows, length}, DType::I64);
   for (int64_t row = 0; row < rows; ++row) {
