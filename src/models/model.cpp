@@ -51,6 +51,9 @@ void apply_labels(ModelConfig& config, const LoadOptions& options) {
     config.set_labels(*options.labels);
   }
   if (options.problem_type) config.problem_type = *options.problem_type;
+  if (options.dropout) {
+    config.hidden_dropout = config.attention_dropout = config.classifier_dropout = config.qa_dropout = *options.dropout;
+  }
 }
 
 }  // namespace
@@ -98,6 +101,10 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
   const int64_t checkpoint_labels = config.num_labels;
   apply_labels(config, options);
   const TaskHead task = options.task.value_or(head_from_architectures(config));
+  if (options.random_init) {
+    if (options.log) options.log("Every weight initialised at random (seed " + std::to_string(options.seed) + ")");
+    return from_config(config, task, options.seed);
+  }
   std::unique_ptr<Model> model(new Model(config, task, options.seed));
   const Checkpoint checkpoint = Checkpoint::open(dir);
   const std::string prefix = model->encoder_->prefix();
@@ -119,7 +126,9 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
     used.insert(*stored);
   }
   for (const auto& [name, parameter] : fresh) {
-    check(in_head(name, prefix), "model",
+    // Like transformers, a missing pooler is created afresh (checkpoints of BERT's tagging and masked-LM
+    // heads have none); any other missing encoder tensor means the checkpoint does not fit the config.
+    check(in_head(name, prefix) || name.rfind(prefix + ".pooler.", 0) == 0, "model",
           dir + ": the checkpoint has no tensor '" + name + "' (is config.json's model_type right?)");
   }
   if (!fresh.empty()) {

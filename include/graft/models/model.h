@@ -28,6 +28,10 @@ struct LoadOptions {
   // A new label set (its size may differ from the checkpoint's): the classifier is then grafted anew.
   std::optional<std::vector<std::string>> labels;
   std::optional<std::string> problem_type;
+  // Overrides every dropout probability of the config (0 makes training deterministic, as the goldens).
+  std::optional<double> dropout;
+  // Random weights of the same architecture instead of the checkpoint's ("from scratch" baselines).
+  bool random_init = false;
   uint64_t seed = 42;  // for newly initialised weights and dropout
   // Receives what transformers would warn about: newly initialised and unused weights.
   std::function<void(const std::string&)> log;
