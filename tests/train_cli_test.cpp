@@ -1,0 +1,138 @@
+// graft train end to end: the golden trajectories reproduced from the command line, and the two-stage
+// transfer-learning workflow (head with the base frozen, then everything) on real data.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "graft/io/checkpoint.h"
+#include "graft/io/file.h"
+#include "graft/io/safetensors.h"
+#include "graft/models/model.h"
+#include "graft/pipelines/text_classification.h"
+#include "test_support.h"
+
+namespace graft {
+namespace {
+namespace fs = std::filesystem;
+
+std::string temp_dir(const std::string& name) {
+  const std::string dir = (fs::temp_directory_path() / ("graft-train-" + name)).string();
+  fs::remove_all(dir);
+  return dir;
+}
+
+test::CommandResult train(const std::string& arguments) {
+  return test::run_command(test::cli_path() + " train --no-progress " + arguments);
+}
+
+bool head_tensor(const std::string& name) {
+  return name.rfind("pre_classifier.", 0) == 0 || name.rfind("classifier.", 0) == 0;
+}
+
+// The golden 6-step AdamW runs, through the CLI, must land on PyTorch's parameters (1e-4).
+TEST(TrainCli, ReproducesGoldenTrajectoriesFromTheCommandLine) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string folder = test::golden_dir() + "/distilbert_seqcls";
+  const std::string common = " --model " + folder + "/checkpoint --train-batches " + folder +
+                             "/train_batches.safetensors --max-steps 6 --scheduler linear --warmup-steps 2"
+                             " --weight-decay 0.01 --max-grad-norm 1 --lr 1e-3 --dropout 0 --eval-strategy no";
+  for (const auto& [freeze, expected_file] :
+       {std::pair<std::string, std::string>{"none", "after_full_finetune.safetensors"},
+        {"distilbert", "after_frozen_base_head.safetensors"}}) {
+    const std::string out = temp_dir("golden-" + freeze);
+    const auto result = train(common + " --freeze " + freeze + " --output " + out);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const Checkpoint trained = Checkpoint::open(out);
+    const Checkpoint original = Checkpoint::open(folder + "/checkpoint");
+    const SafetensorsFile expected = SafetensorsFile::open(folder + "/" + expected_file);
+    for (const auto& name : trained.names()) {
+      if (expected.contains(name)) {
+        EXPECT_LE(test::max_abs_diff(trained.load(name), expected.load(name)), 1e-4) << freeze << " " << name;
+      } else if (expected.contains(name + ".rows")) {
+        const Tensor rows = test::gather_rows(trained.load(name), expected.load("used_token_ids", DType::I64));
+        EXPECT_LE(test::max_abs_diff(rows, expected.load(name + ".rows")), 1e-4) << freeze << " " << name;
+      } else {
+        EXPECT_EQ(test::max_abs_diff(trained.load(name), original.load(name)), 0.0) << "frozen " << name << " moved";
+      }
+    }
+  }
+}
+
+// The seed workflow on Financial PhraseBank with the golden (random-weight) checkpoint: only the
+// mechanics are judged. Stage 1 may change only the head; stage 2 changes every tensor.
+TEST(TrainCli, TwoStageTransferLearningOnFinancialPhraseBank) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string data = test::shared_dir() + "/data/financial_phrasebank/train.csv";
+  if (!fs::exists(data)) GTEST_SKIP() << data << " not found";
+  const std::string base = test::golden_dir() + "/distilbert_seqcls/checkpoint";
+  const std::string out = temp_dir("fpb");
+  const auto result = train("--model " + base + " --train " + data +
+                            " --text-column sentence --label-column label --validation-split 0.1 --max-length 48"
+                            " --batch-size 32 --output " + out +
+                            " --stage \"freeze=distilbert,epochs=1,lr=1e-3\" --stage \"freeze=none,epochs=1,lr=1e-4\"");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::printf("%s\n", result.output.substr(result.output.size() > 1500 ? result.output.size() - 1500 : 0).c_str());
+
+  const Checkpoint original = Checkpoint::open(base);
+  const auto stage_checkpoint = [&](int stage) {
+    for (const auto& entry : fs::directory_iterator(out + "/stage-" + std::to_string(stage))) {
+      if (entry.path().filename().string().rfind("checkpoint-", 0) == 0) return Checkpoint::open(entry.path().string());
+    }
+    throw std::runtime_error("no checkpoint for stage " + std::to_string(stage));
+  };
+  const Checkpoint after_head = stage_checkpoint(1);
+  for (const auto& name : original.names()) {
+    const double moved = test::max_abs_diff(after_head.load(name), original.load(name));
+    if (head_tensor(name)) {
+      EXPECT_GT(moved, 0.0) << "stage 1 did not train " << name;
+    } else {
+      EXPECT_EQ(moved, 0.0) << "stage 1 changed frozen " << name;
+    }
+  }
+  const Checkpoint final_weights = Checkpoint::open(out);
+  for (const auto& name : original.names()) {
+    EXPECT_GT(test::max_abs_diff(final_weights.load(name), after_head.load(name)), 0.0) << "stage 2 left " << name;
+  }
+  for (const char* file : {"config.json", "vocab.txt", "tokenizer_config.json", "training_args.json",
+                           "trainer_state.json", "README.md", "stage-1/log.jsonl"}) {
+    EXPECT_TRUE(fs::exists(out + "/" + file)) << file;
+  }
+  const std::string card = read_file(out + "/README.md");
+  EXPECT_NE(card.find("freeze"), std::string::npos);
+  EXPECT_NE(card.find("accuracy"), std::string::npos);
+
+  // The folder reloads, and predictions from it equal the trained model's.
+  auto reloaded = Model::from_pretrained(out);
+  EXPECT_EQ(reloaded->config().id2label.at(0), "negative");
+  auto pipeline = TextClassificationPipeline::from_pretrained(out);
+  const auto first = pipeline({"Operating profit rose to EUR 13.1 mn from EUR 8.7 mn."});
+  const auto again = TextClassificationPipeline::from_pretrained(out)({"Operating profit rose to EUR 13.1 mn from EUR 8.7 mn."});
+  EXPECT_EQ(first[0][0].label, again[0][0].label);
+  EXPECT_FLOAT_EQ(first[0][0].score, again[0][0].score);
+}
+
+// A fresh clone: the repo's own fixture model and sample data, with a new head grafted for labels the
+// checkpoint does not have, and bad input rejected with file:line.
+TEST(TrainCli, GraftsANewHeadAndRejectsUnknownLabels) {
+  const std::string model = test::fixtures_dir() + "/tiny-distilbert";
+  const std::string out = temp_dir("fixture");
+  const std::string data = out + "-data.csv";
+  std::ofstream(data) << "sentence,label\nprofit rose,up\nprofit fell,down\nsales rose,up\nsales fell,down\n";
+  const auto result = train("--model " + model + " --train " + data + " --output " + out + " --epochs 2 --lr 1e-2");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("Grafting a new classification head"), std::string::npos) << result.output;
+  const auto config = read_json_file(out + "/config.json");
+  EXPECT_EQ(config["id2label"]["0"], "down");
+  EXPECT_EQ(config["id2label"]["1"], "up");
+
+  const std::string eval = out + "-eval.csv";
+  std::ofstream(eval) << "sentence,label\nprofit rose,up\nprofit fell,sideways\n";
+  const auto bad = train("--model " + model + " --train " + data + " --eval " + eval + " --output " + out + "-2");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("unknown label 'sideways'"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find(":3"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace graft
