@@ -175,18 +175,24 @@ std::string per_class_rows(const nlohmann::json& report) {
   return text;
 }
 
+// Appended piece by piece: GCC 12 reports a false -Wrestrict for `" " + std::string(...)` here.
+void append_cell(std::string& row, const std::string& cell) {
+  row.append(" ").append(cell).append(" |");
+}
+
 std::string confusion_rows(const nlohmann::json& report) {
   const auto& names = report.at("labels");
   std::string text = "| true \\ predicted |";
   std::string rule = "|---|";
   for (const auto& name : names) {
-    text += " " + name.get<std::string>() + " |";
+    append_cell(text, name.get<std::string>());
     rule += "---|";
   }
-  text += "\n" + rule + "\n";
+  text.append("\n").append(rule).append("\n");
   for (size_t t = 0; t < names.size(); ++t) {
-    text += "| " + names[t].get<std::string>() + " |";
-    for (const auto& count : report.at("confusion").at(t)) text += " " + std::to_string(count.get<int64_t>()) + " |";
+    text += "|";
+    append_cell(text, names[t].get<std::string>());
+    for (const auto& count : report.at("confusion").at(t)) append_cell(text, std::to_string(count.get<int64_t>()));
     text += "\n";
   }
   return text;
