@@ -10,7 +10,7 @@ scripts/build.sh build
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 # The sanitizer build skips the benchmarks and builds at -O1 without debug info: it checks memory and
-# undefined behaviour, not speed, and compiles in about half the time of an optimised build.
+# undefined behaviour, not speed, and an unoptimised build compiles faster.
 scripts/build.sh build-asan -DGRAFT_SANITIZE=ON -DGRAFT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG=-O1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
