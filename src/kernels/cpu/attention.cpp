@@ -2,7 +2,6 @@
 // context = P V. Heads are read in place from the [B,T,H*Dh] projections (leading dimension H*Dh), so
 // no reshaped copies are made.
 #include <cfloat>
-#include <cmath>
 #include <vector>
 
 #include "graft/core/parallel.h"
@@ -13,19 +12,10 @@ namespace {
 
 // Masked keys get the lowest float, as transformers' masked_fill(finfo.min): their probability is 0,
 // and a row with every key masked becomes uniform instead of NaN.
-void masked_softmax_row(float* row, const int64_t* key_mask, int64_t tokens) {
-  float largest = -FLT_MAX;
+void mask_scores(float* row, const int64_t* key_mask, int64_t tokens) {
   for (int64_t j = 0; j < tokens; ++j) {
     if (key_mask[j] == 0) row[j] = -FLT_MAX;
-    largest = std::fmax(largest, row[j]);
   }
-  float sum = 0.0F;
-  for (int64_t j = 0; j < tokens; ++j) {
-    row[j] = std::exp(row[j] - largest);
-    sum += row[j];
-  }
-  const float inv = 1.0F / sum;
-  for (int64_t j = 0; j < tokens; ++j) row[j] *= inv;
 }
 
 struct HeadView {
@@ -54,13 +44,10 @@ void attention_forward(float* context, float* probs, const float* q, const float
       const HeadView view = head_view(shape, key_mask, task);
       float* p = probs + view.scores;
       gemm(false, true, t, t, d, scale, q + view.offset, ld, k + view.offset, ld, 0.0F, p, t);
-      for (int64_t i = 0; i < t; ++i) {
-        if (view.mask != nullptr) {
-          masked_softmax_row(p + i * t, view.mask, t);
-        } else {
-          softmax_rows(p + i * t, p + i * t, 1, t);
-        }
+      if (view.mask != nullptr) {
+        for (int64_t i = 0; i < t; ++i) mask_scores(p + i * t, view.mask, t);
       }
+      softmax_rows(p, p, t, t);
       const float* weights = p;
       if (keep != nullptr) {
         for (int64_t i = 0; i < t * t; ++i) dropped[static_cast<size_t>(i)] = p[i] * keep[view.scores + i];
