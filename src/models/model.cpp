@@ -45,6 +45,27 @@ std::optional<std::string> find_in_checkpoint(const Checkpoint& checkpoint, cons
   return std::nullopt;
 }
 
+// The row-major indices of the positions whose label is not ignored.
+Tensor labelled_positions(const Tensor& labels) {
+  const int64_t* values = labels.data<int64_t>();
+  std::vector<int64_t> positions;
+  for (int64_t i = 0; i < labels.numel(); ++i) {
+    if (values[i] != -100) positions.push_back(i);
+  }
+  Tensor result = Tensor::empty({static_cast<int64_t>(positions.size())}, DType::I64);
+  std::copy(positions.begin(), positions.end(), result.data<int64_t>());
+  return result;
+}
+
+// rows[positions] of a [..., C] tensor, as [M, C].
+Tensor gather_rows(const Tensor& values, const Tensor& positions) {
+  const int64_t channels = values.dim(-1);
+  Tensor rows = Tensor::empty({positions.numel(), channels});
+  kernels::embedding_forward(rows.data<float>(), positions.data<int64_t>(), values.data<float>(), positions.numel(),
+                             channels);
+  return rows;
+}
+
 void apply_labels(ModelConfig& config, const LoadOptions& options) {
   if (options.labels) {
     check(!options.labels->empty(), "model", "the label set is empty");
@@ -155,11 +176,23 @@ ModelOutput Model::forward(const Batch& batch) {
   ModelOutput output;
   output.encoder = encoder_->forward(batch);
   if (!head_) return output;
-  output.logits = head_->forward(output.encoder);
-  last_logits_ = output.logits;
   last_labels_ = batch.labels;
+  labelled_positions_ = predicts_sparsely(batch) ? labelled_positions(batch.labels) : Tensor();
+  if (labelled_positions_.numel() > 0) {
+    last_hidden_shape_ = output.encoder.last_hidden_state.shape();
+    EncoderOutput labelled;
+    labelled.last_hidden_state = gather_rows(output.encoder.last_hidden_state, labelled_positions_);
+    output.logits = head_->forward(labelled);
+    last_labels_ = Tensor::empty({labelled_positions_.numel()}, DType::I64);
+    for (int64_t i = 0; i < labelled_positions_.numel(); ++i) {
+      last_labels_.data<int64_t>()[i] = batch.labels.data<int64_t>()[labelled_positions_.data<int64_t>()[i]];
+    }
+  } else {
+    output.logits = head_->forward(output.encoder);
+  }
+  last_logits_ = output.logits;
   if (batch.labels.numel() > 0) {
-    output.loss = Tensor::full({1}, loss_and_gradient(output.logits, batch.labels, nullptr));
+    output.loss = Tensor::full({1}, loss_and_gradient(output.logits, last_labels_, nullptr));
   }
   return output;
 }
@@ -176,12 +209,23 @@ void Model::backward(const Tensor& dlogits) {
   Tensor dlast_hidden_state;
   Tensor dpooled;
   head_->backward(dlogits, dlast_hidden_state, dpooled);
+  if (labelled_positions_.numel() > 0) {
+    Tensor scattered = Tensor::zeros(last_hidden_shape_);
+    kernels::embedding_backward(scattered.data<float>(), labelled_positions_.data<int64_t>(),
+                                dlast_hidden_state.data<float>(), labelled_positions_.numel(), scattered.dim(-1));
+    dlast_hidden_state = scattered;
+  }
   if (encoder_->has_trainable_parameters()) encoder_->backward(dlast_hidden_state, dpooled);
 }
 
 float Model::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const {
   return task_loss(task_, config_.problem_type.value_or(""), config_.num_labels, logits, labels, dlogits,
                    class_weights_.empty() ? nullptr : class_weights_.data());
+}
+
+bool Model::predicts_sparsely(const Batch& batch) const {
+  return sparse_predictions_ && training() && task_ == TaskHead::MaskedLM && batch.labels.numel() > 0 &&
+         batch.labels.dtype() == DType::I64 && batch.labels.numel() == batch.input_ids.numel();
 }
 
 void Model::set_class_weights(std::vector<float> weights) {
@@ -227,12 +271,18 @@ float task_loss(TaskHead task, const std::string& problem_type, int64_t num_labe
   return kernels::cross_entropy(logits.data<float>(), values, grad, rows, classes, -100, class_weights);
 }
 
-void Model::save_pretrained(const std::string& dir) const {
+void Model::save_pretrained(const std::string& dir, DType storage) const {
+  check(storage == DType::F32 || storage == DType::F16 || storage == DType::BF16, "model",
+        "weights are stored as F32, F16 or BF16, not " + std::string(dtype_name(storage)));
   std::filesystem::create_directories(dir);
   std::vector<std::pair<std::string, Tensor>> tensors;
-  for (const auto& [name, parameter] : named_parameters()) tensors.emplace_back(name, parameter->value);
+  for (const auto& [name, parameter] : named_parameters()) {
+    tensors.emplace_back(name, storage == DType::F32 ? parameter->value : parameter->value.to(storage));
+  }
   save_checkpoint(dir, tensors);
-  write_file_atomically(dir + "/config.json", config_.to_json().dump(2) + "\n");
+  nlohmann::json config = config_.to_json();
+  config["dtype"] = storage == DType::F32 ? "float32" : storage == DType::F16 ? "float16" : "bfloat16";
+  write_file_atomically(dir + "/config.json", config.dump(2) + "\n");
 }
 
 }  // namespace graft

@@ -39,16 +39,22 @@ int64_t EncodedSource::batches_per_epoch() const {
   return (static_cast<int64_t>(encodings_.size()) + batch_size_ - 1) / batch_size_;
 }
 
-// Fisher-Yates with a generator forked per epoch: the order of epoch e never depends on earlier epochs.
-std::vector<int64_t> EncodedSource::order(int64_t epoch) const {
-  std::vector<int64_t> indices(encodings_.size());
+std::vector<int64_t> shuffled_order(int64_t count, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> indices(static_cast<size_t>(count));
   std::iota(indices.begin(), indices.end(), 0);
-  if (!shuffle_) return indices;
-  Generator generator = Generator(seed_).fork(static_cast<uint64_t>(epoch));
+  Generator generator = Generator(seed).fork(static_cast<uint64_t>(epoch));
   for (size_t i = indices.size(); i > 1; --i) {
     const auto j = static_cast<size_t>(generator.next_u64() % i);
     std::swap(indices[i - 1], indices[j]);
   }
+  return indices;
+}
+
+std::vector<int64_t> EncodedSource::order(int64_t epoch) const {
+  const auto count = static_cast<int64_t>(encodings_.size());
+  if (shuffle_) return shuffled_order(count, seed_, epoch);
+  std::vector<int64_t> indices(static_cast<size_t>(count));
+  std::iota(indices.begin(), indices.end(), 0);
   return indices;
 }
 

@@ -311,6 +311,59 @@ std::string render_model_card(const ModelCardInputs& inputs) {
   return card;
 }
 
+namespace {
+
+std::string probe_rows(const std::vector<FillMaskProbe>& probes) {
+  std::string text = "| Text | Top fills (probability) |\n|---|---|\n";
+  for (const FillMaskProbe& probe : probes) {
+    std::string fills;
+    for (const auto& [token, score] : probe.fills) fills += (fills.empty() ? "" : ", ") + token + " (" + fixed(score, 3) + ")";
+    text += "| " + probe.text + " | " + fills + " |\n";
+  }
+  return text;
+}
+
+std::string loss_curve_rows(const nlohmann::json& curve) {
+  std::string text = "| Step | Training loss |\n|---|---|\n";
+  for (const auto& point : curve) {
+    text += "| " + std::to_string(point.at(0).get<int64_t>()) + " | " + fixed(point.at(1).get<double>(), 3) + " |\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string render_pretraining_card(const PretrainingCardInputs& inputs) {
+  std::string card = "---\nlibrary_name: graft\npipeline_tag: fill-mask\nlanguage: en\ntags:\n"
+                     "- masked-lm\n- graft\n---\n\n";
+  card += "# " + inputs.name + "\n\n## Model description\n\n";
+  card += "A " + inputs.architecture + " (" + inputs.size + "; " + std::to_string(inputs.parameters) +
+          " parameters) pretrained from random weights with graft's masked-language-model objective (BERT's "
+          "80/10/10 masking of 15% of the tokens). It is a base for transfer learning: graft a task head onto it "
+          "and fine-tune (`graft train --model DIR ...`).\n\n";
+  card += "## Training data\n\n";
+  for (const auto& file : inputs.corpus_files) card += "- `" + file + "`\n";
+  card += "\n```text\n" + trim_newlines(inputs.corpus_summary) + "\n```\n\n";
+  card += "## Training procedure\n\n" + hyperparameter_list(inputs.training) + "\n";
+  card += std::to_string(inputs.training.steps) + " optimizer steps in " + fixed(inputs.training.seconds, 1) + " s (" +
+          fixed(inputs.training.samples_per_second, 1) + " blocks/s).\n\n";
+  if (!inputs.loss_curve.empty()) card += "### Loss curve\n\n" + loss_curve_rows(inputs.loss_curve) + "\n";
+  card += "## Evaluation results\n\nOn the held-out blocks (the same masks at every evaluation):\n\n";
+  card += "```json\n" + inputs.eval_results.dump(2) + "\n```\n\n";
+  if (!inputs.examples.empty()) card += "## Fill-mask examples\n\n" + probe_rows(inputs.examples) + "\n";
+  card += "## Limitations and bias\n\n"
+          "This is a small model trained briefly on a small corpus: its predictions are often wrong, and it "
+          "knows the language of its corpus (here nineteenth-century fiction and two centuries of political "
+          "speeches), not of the present day. It reproduces the associations of that text, stereotypes "
+          "included. The probe below (the templates of the bert-base-uncased card) shows some of them; "
+          "fine-tuned models inherit them.\n\n";
+  if (!inputs.bias_probe.empty()) card += probe_rows(inputs.bias_probe) + "\n";
+  card += "## How to use\n\n```bash\ngraft fill-mask --model DIR \"the whale swam in the [MASK].\"\n"
+          "graft train --model DIR --train data.csv --output out \\\n"
+          "  --stage \"freeze=distilbert,epochs=3,lr=1e-3\" --stage \"freeze=none,epochs=2,lr=5e-5\"\n```\n";
+  return card;
+}
+
 std::string read_base_card(const std::string& model_dir) {
   const std::string path = model_dir + "/README.md";
   return std::filesystem::is_regular_file(path) ? read_file(path) : "";

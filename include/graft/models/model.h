@@ -16,8 +16,9 @@
 namespace graft {
 
 struct ModelOutput {
-  // Sequence classification [B, C]; token classification [B, T, C]; masked LM [B, T, V];
-  // question answering [B, T, 2] (start, end); base model: undefined.
+  // Sequence classification [B, C]; token classification [B, T, C]; masked LM [B, T, V] ([M, V] at the
+  // M labelled positions, in row-major order, when training with sparse predictions); question answering [B, T, 2]
+  // (start, end); base model: undefined.
   Tensor logits;
   Tensor loss;  // F32 [1] when the batch has labels
   EncoderOutput encoder;
@@ -67,11 +68,18 @@ class Model : public TrainableModel {
   // Back-propagates a given gradient of the logits instead.
   void backward(const Tensor& dlogits);
 
-  // config.json + model.safetensors, readable by transformers' from_pretrained.
-  void save_pretrained(const std::string& dir) const;
+  // config.json + model.safetensors, readable by transformers' from_pretrained; the weights stored as
+  // F32, F16 or BF16 (config.json's "dtype" says which).
+  void save_pretrained(const std::string& dir, DType storage = DType::F32) const;
 
   // Weights for the classes in the cross-entropy (empty: all 1), for imbalanced labels.
   void set_class_weights(std::vector<float> weights);
+
+  // Masked LM training on a batch with labels: run the prediction head only at the labelled positions. Loss and
+  // gradients are unchanged, and the vocabulary projection, the costliest layer of a small model's
+  // pretraining step, shrinks to the ~15% of positions that are masked. Evaluation (training off) keeps
+  // the full logits. Off by default, as in transformers.
+  void set_sparse_predictions(bool on) { sparse_predictions_ = on; }
 
   const ModelConfig& config() const { return config_; }
   TaskHead task() const { return task_; }
@@ -82,6 +90,7 @@ class Model : public TrainableModel {
  private:
   Model(ModelConfig config, TaskHead task, uint64_t seed);
   float loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const;
+  bool predicts_sparsely(const Batch& batch) const;
 
   ModelConfig config_;
   TaskHead task_;
@@ -89,8 +98,11 @@ class Model : public TrainableModel {
   std::unique_ptr<Encoder> encoder_;
   std::unique_ptr<Head> head_;
   std::vector<float> class_weights_;
+  bool sparse_predictions_ = false;
   Tensor last_logits_;
   Tensor last_labels_;
+  Tensor labelled_positions_;  // I64 [M] row-major positions, when the last forward predicted sparsely
+  Shape last_hidden_shape_;
 };
 
 // Initialises parameters as transformers does: Linear and Embedding weights normal(0, std), biases 0,

@@ -10,6 +10,10 @@
 
 namespace graft {
 
+// 0..count-1, shuffled (Fisher-Yates) by a generator forked for the epoch: the order of an epoch never
+// depends on earlier epochs.
+std::vector<int64_t> shuffled_order(int64_t count, uint64_t seed, int64_t epoch);
+
 class BatchSource {
  public:
   virtual ~BatchSource() = default;

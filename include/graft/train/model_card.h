@@ -34,6 +34,29 @@ struct ModelCardInputs {
 
 std::string render_model_card(const ModelCardInputs& inputs);
 
+// A masked-LM fill: one text with a [MASK], and the model's top fills as (token, probability).
+struct FillMaskProbe {
+  std::string text;
+  std::vector<std::pair<std::string, float>> fills;
+};
+
+// The card of a model pretrained with graft pretrain (masked LM).
+struct PretrainingCardInputs {
+  std::string name;
+  std::string architecture;     // "DistilBertForMaskedLM"
+  std::string size;             // "4 layers, hidden 256, 4 heads, FFN 1024"
+  int64_t parameters = 0;
+  std::vector<std::string> corpus_files;
+  std::string corpus_summary;   // tokens read, blocks for training and held out
+  StageSummary training;
+  nlohmann::json eval_results;  // masked-LM loss, perplexity, masked accuracy on the held-out blocks
+  nlohmann::json loss_curve;    // [[step, loss], ...]
+  std::vector<FillMaskProbe> examples;
+  std::vector<FillMaskProbe> bias_probe;
+};
+
+std::string render_pretraining_card(const PretrainingCardInputs& inputs);
+
 // model_dir/README.md, or "" when the folder has none.
 std::string read_base_card(const std::string& model_dir);
 
