@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages graft builds against (run as root, or with sudo available).
+# --reference adds what the results report and the benchmarks compare graft with: fastText, and Debian's
+# PyTorch with the threaded OpenBLAS (without it torch falls back to the reference BLAS).
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
@@ -7,6 +9,7 @@ packages=(
   libdnnl-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+[ "${1:-}" = "--reference" ] && packages+=(fasttext python3 python3-torch libopenblas0-pthread)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh build
+GRAFT_TARGETS=graft_cli scripts/build.sh build  # the tests build with scripts/test.sh
 scripts/demo.sh

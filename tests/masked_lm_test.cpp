@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 
 const std::string kText = "the quick brown fox jumped over the lazy dog. ";
 
-Tokenizer fixture_tokenizer() { return Tokenizer::from_pretrained(test::fixtures_dir() + "/tiny-distilbert"); }
+Tokenizer fixture_tokenizer() {
+  return Tokenizer::from_pretrained(test::fixtures_dir() + "/tiny-distilbert");
+}
 
 std::vector<std::string> corpus(int paragraphs) {
   std::vector<std::string> texts;

@@ -243,22 +243,22 @@ float task_loss(TaskHead task, const std::string& problem_type, int64_t num_labe
         "training a question-answering head is not supported yet (its logits work for inference)");
   std::string problem = problem_type;
   if (task == TaskHead::SequenceClassification && problem.empty()) {
-    problem = num_labels == 1 ? "regression"
+    problem = num_labels == 1                ? "regression"
               : labels.dtype() == DType::I64 ? "single_label_classification"
                                              : "multi_label_classification";
   }
   if (problem == "regression") {
     const Tensor targets = labels.to(DType::F32);
-    check(targets.numel() == logits.numel(), "model", "regression labels " + shape_string(labels.shape()) +
-                                                          " do not match logits " + shape_string(logits.shape()));
+    check(targets.numel() == logits.numel(), "model",
+          "regression labels " + shape_string(labels.shape()) + " do not match logits " + shape_string(logits.shape()));
     return kernels::mean_squared_error(logits.data<float>(), targets.data<float>(), grad, logits.numel());
   }
   if (problem == "multi_label_classification") {
     const Tensor targets = labels.to(DType::F32);
-    check(targets.numel() == logits.numel(), "model", "multi-label targets " + shape_string(labels.shape()) +
-                                                          " do not match logits " + shape_string(logits.shape()));
-    return kernels::binary_cross_entropy_with_logits(logits.data<float>(), targets.data<float>(), grad,
-                                                     logits.numel());
+    check(
+        targets.numel() == logits.numel(), "model",
+        "multi-label targets " + shape_string(labels.shape()) + " do not match logits " + shape_string(logits.shape()));
+    return kernels::binary_cross_entropy_with_logits(logits.data<float>(), targets.data<float>(), grad, logits.numel());
   }
   const Tensor ids = labels.dtype() == DType::I64 ? labels : labels.to(DType::I64);
   check(ids.numel() == rows, "model",

@@ -84,7 +84,9 @@ MaskedLMSource::MaskedLMSource(TokenBlocks blocks, int64_t batch_size, const Tok
   check(mask_id_ >= 0, kWhere, "the tokenizer has no mask token");
 }
 
-int64_t MaskedLMSource::batches_per_epoch() const { return (blocks_.count() + batch_size_ - 1) / batch_size_; }
+int64_t MaskedLMSource::batches_per_epoch() const {
+  return (blocks_.count() + batch_size_ - 1) / batch_size_;
+}
 
 Batch MaskedLMSource::batch(int64_t epoch, int64_t index) const {
   const int64_t begin = index * batch_size_;

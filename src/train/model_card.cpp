@@ -109,11 +109,22 @@ std::string hyperparameter_value(const nlohmann::json& value) {
 
 // The settings readers look for first, in this order; any others follow alphabetically.
 const std::vector<std::string>& leading_hyperparameters() {
-  static const std::vector<std::string> keys = {
-      "num_train_epochs", "max_steps",         "learning_rate", "batch_size",       "train_batch_size",
-      "eval_batch_size",  "gradient_accumulation_steps",       "optim",            "lr_scheduler_type",
-      "warmup_steps",     "warmup_ratio",      "weight_decay",  "max_grad_norm",    "layerwise_lr_decay",
-      "gradual_unfreezing", "seed"};
+  static const std::vector<std::string> keys = {"num_train_epochs",
+                                                "max_steps",
+                                                "learning_rate",
+                                                "batch_size",
+                                                "train_batch_size",
+                                                "eval_batch_size",
+                                                "gradient_accumulation_steps",
+                                                "optim",
+                                                "lr_scheduler_type",
+                                                "warmup_steps",
+                                                "warmup_ratio",
+                                                "weight_decay",
+                                                "max_grad_norm",
+                                                "layerwise_lr_decay",
+                                                "gradual_unfreezing",
+                                                "seed"};
   return keys;
 }
 
@@ -317,7 +328,8 @@ std::string probe_rows(const std::vector<FillMaskProbe>& probes) {
   std::string text = "| Text | Top fills (probability) |\n|---|---|\n";
   for (const FillMaskProbe& probe : probes) {
     std::string fills;
-    for (const auto& [token, score] : probe.fills) fills += (fills.empty() ? "" : ", ") + token + " (" + fixed(score, 3) + ")";
+    for (const auto& [token, score] : probe.fills)
+      fills += (fills.empty() ? "" : ", ") + token + " (" + fixed(score, 3) + ")";
     text += "| " + probe.text + " | " + fills + " |\n";
   }
   return text;
@@ -334,8 +346,9 @@ std::string loss_curve_rows(const nlohmann::json& curve) {
 }  // namespace
 
 std::string render_pretraining_card(const PretrainingCardInputs& inputs) {
-  std::string card = "---\nlibrary_name: graft\npipeline_tag: fill-mask\nlanguage: en\ntags:\n"
-                     "- masked-lm\n- graft\n---\n\n";
+  std::string card =
+      "---\nlibrary_name: graft\npipeline_tag: fill-mask\nlanguage: en\ntags:\n"
+      "- masked-lm\n- graft\n---\n\n";
   card += "# " + inputs.name + "\n\n## Model description\n\n";
   card += "A " + inputs.architecture + " (" + inputs.size + "; " + std::to_string(inputs.parameters) +
           " parameters) pretrained from random weights with graft's masked-language-model objective (BERT's "
@@ -351,16 +364,18 @@ std::string render_pretraining_card(const PretrainingCardInputs& inputs) {
   card += "## Evaluation results\n\nOn the held-out blocks (the same masks at every evaluation):\n\n";
   card += "```json\n" + inputs.eval_results.dump(2) + "\n```\n\n";
   if (!inputs.examples.empty()) card += "## Fill-mask examples\n\n" + probe_rows(inputs.examples) + "\n";
-  card += "## Limitations and bias\n\n"
-          "This is a small model trained briefly on a small corpus: its predictions are often wrong, and it "
-          "knows the language of its corpus (here nineteenth-century fiction and two centuries of political "
-          "speeches), not of the present day. It reproduces the associations of that text, stereotypes "
-          "included. The probe below (the templates of the bert-base-uncased card) shows some of them; "
-          "fine-tuned models inherit them.\n\n";
+  card +=
+      "## Limitations and bias\n\n"
+      "This is a small model trained briefly on a small corpus: its predictions are often wrong, and it "
+      "knows the language of its corpus (here nineteenth-century fiction and two centuries of political "
+      "speeches), not of the present day. It reproduces the associations of that text, stereotypes "
+      "included. The probe below (the templates of the bert-base-uncased card) shows some of them; "
+      "fine-tuned models inherit them.\n\n";
   if (!inputs.bias_probe.empty()) card += probe_rows(inputs.bias_probe) + "\n";
-  card += "## How to use\n\n```bash\ngraft fill-mask --model DIR \"the whale swam in the [MASK].\"\n"
-          "graft train --model DIR --train data.csv --output out \\\n"
-          "  --stage \"freeze=distilbert,epochs=3,lr=1e-3\" --stage \"freeze=none,epochs=2,lr=5e-5\"\n```\n";
+  card +=
+      "## How to use\n\n```bash\ngraft fill-mask --model DIR \"the whale swam in the [MASK].\"\n"
+      "graft train --model DIR --train data.csv --output out \\\n"
+      "  --stage \"freeze=distilbert,epochs=3,lr=1e-3\" --stage \"freeze=none,epochs=2,lr=5e-5\"\n```\n";
   return card;
 }
 

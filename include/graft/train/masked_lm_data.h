@@ -25,8 +25,7 @@ struct TokenBlocks {
 
 // Tokenizes the texts without special tokens, concatenates them, and cuts [CLS] + (block_size - 2)
 // tokens + [SEP] blocks. Throws graft::Error when the texts do not fill a single block.
-TokenBlocks tokenize_into_blocks(const std::vector<std::string>& texts, const Tokenizer& tokenizer,
-                                 int64_t block_size);
+TokenBlocks tokenize_into_blocks(const std::vector<std::string>& texts, const Tokenizer& tokenizer, int64_t block_size);
 
 // A seeded random share `fraction` of the blocks (at least one when fraction > 0) held out for evaluation:
 // {kept, held_out}.

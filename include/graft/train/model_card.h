@@ -3,10 +3,9 @@
 // matter the Hub reads (library, base model, pipeline tag, metrics), then what the model is, what it was
 // trained on and how, how well it does, and what it should not be trusted with.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace graft {
 
@@ -43,11 +42,11 @@ struct FillMaskProbe {
 // The card of a model pretrained with graft pretrain (masked LM).
 struct PretrainingCardInputs {
   std::string name;
-  std::string architecture;     // "DistilBertForMaskedLM"
-  std::string size;             // "4 layers, hidden 256, 4 heads, FFN 1024"
+  std::string architecture;  // "DistilBertForMaskedLM"
+  std::string size;          // "4 layers, hidden 256, 4 heads, FFN 1024"
   int64_t parameters = 0;
   std::vector<std::string> corpus_files;
-  std::string corpus_summary;   // tokens read, blocks for training and held out
+  std::string corpus_summary;  // tokens read, blocks for training and held out
   StageSummary training;
   nlohmann::json eval_results;  // masked-LM loss, perplexity, masked accuracy on the held-out blocks
   nlohmann::json loss_curve;    // [[step, loss], ...]
