@@ -14,7 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "cli_common.h"
 #include "command.h"
 #include "graft/core/error.h"
 #include "graft/core/parallel.h"
@@ -30,6 +29,8 @@ namespace graft::cli {
 namespace {
 
 using nlohmann::json;
+// The output keeps its keys in the order written: workload and median first, as a reader scans them.
+using Line = nlohmann::ordered_json;
 
 // graft has no bf16 path yet: its "bf16" workloads run in fp32 and their JSON says so, so that a ratio
 // against PyTorch's bf16 is never mistaken for a like-for-like comparison.
@@ -108,19 +109,18 @@ std::vector<double> time_runs(int64_t warmups, int64_t repeats, const std::funct
   return seconds;
 }
 
-void report(const std::string& workload, const std::vector<double>& seconds, json extra) {
-  json line = {{"side", "graft"},
+void report(const std::string& workload, const std::vector<double>& seconds, const Line& extra) {
+  Line line = {{"side", "graft"},
                {"workload", workload},
                {"precision", kGraftPrecision},
                {"median_s", median(seconds)},
                {"times_s", seconds},
                {"peak_rss_mb", peak_rss_mb()}};
   line.update(extra);
-  print_json_line(line);
-  std::cout.flush();
+  std::cout << line.dump() << std::endl;  // flushed, so a failing later workload leaves the earlier lines
 }
 
-json shape_fields(const Shapes& shapes, int64_t batch, int64_t tokens) {
+Line shape_fields(const Shapes& shapes, int64_t batch, int64_t tokens) {
   return {{"layers", shapes.layers}, {"dim", shapes.dim}, {"heads", shapes.heads}, {"ffn", shapes.ffn},
           {"vocab", shapes.vocab},   {"batch", batch},    {"tokens", tokens}};
 }
@@ -231,7 +231,7 @@ EncodedSource read_fpb_ids(const std::string& path, int64_t batch_size, uint64_t
   return {std::move(encodings), std::move(labels), batch_size, 0, false, seed};
 }
 
-json epoch_fields(const EncodedSource& source) {
+Line epoch_fields(const EncodedSource& source) {
   int64_t real = 0, padded = 0;
   for (int64_t i = 0; i < source.batches_per_epoch(); ++i) padded += source.batch(0, i).input_ids.numel();
   for (const Encoding& encoding : source.encodings()) real += static_cast<int64_t>(encoding.size());
@@ -252,7 +252,7 @@ void bench_epoch(const std::string& workload, const BenchOptions& options, const
   const auto seconds = time_runs(0, repeats, [&] {
     for (int64_t i = 0; i < source.batches_per_epoch(); ++i) trainee.train_on(source.batch(0, i));
   });
-  json extra = shape_fields(shapes, options.fpb_batch, 0);
+  Line extra = shape_fields(shapes, options.fpb_batch, 0);
   extra.update(epoch_fields(source));
   report(workload, seconds, extra);
 }
