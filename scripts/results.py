@@ -181,7 +181,8 @@ def main():
             "scratch", train, test, [SCRATCH], "random", f"{OUT}/{slug}-scratch")
         rows["fastText (bigrams, 25 epochs)"] = fasttext_row(train, test, f"{OUT}/{slug}-fasttext")
         results.append((name, train, test, rows))
-    write_report(results, time.time() - started, args.quick)
+        # Rewritten after every data set, so that an interrupted run keeps what it measured.
+        write_report(results, time.time() - started, args.quick)
 
 
 def write_report(results, seconds, quick):
@@ -207,9 +208,10 @@ def write_report(results, seconds, quick):
         lines += ["", f"Pretrained two-stage minus from scratch: accuracy {100 * (pretrained['accuracy'] - scratch['accuracy']):+.1f} "
                   f"points, macro-F1 {100 * (pretrained['macro_f1'] - scratch['macro_f1']):+.1f} points. "
                   f"fastText minus pretrained two-stage: accuracy {100 * (fasttext['accuracy'] - pretrained['accuracy']):+.1f} points.", ""]
-    with open(os.path.join(ROOT, "results", "README.md" if not quick else "quick.md"), "w", encoding="utf-8") as out:
-        out.write("\n".join(lines))
-    print("\n".join(lines))
+    target = os.path.join(OUT, "quick.md") if quick else os.path.join(ROOT, "results", "README.md")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
