@@ -2,21 +2,32 @@
 # Rebuilds models/distilbert-mini-uncased, the pretrained default that graft ships: a 4-layer DistilBERT
 # (hidden 256, 4 heads, FFN 1024) with the bert-base-uncased vocabulary, pretrained with masked-LM on the
 # public-domain corpus in ../shared/data/corpus (Moby-Dick, State of the Union addresses).
-# About an hour on 2 cores. Checkpoints go to out/pretrain (resume with RESUME=1); the final folder,
-# stored in fp16, replaces models/distilbert-mini-uncased.
+#
+#   scripts/pretrain-mini.sh                  phase 1: 1,400 steps from random weights, linear decay (~1 h on
+#                                             2 cores); RESUME=1 continues an interrupted run
+#   PHASE=2 STEPS=N scripts/pretrain-mini.sh  phase 2: continue from the shipped model at a constant learning
+#                                             rate up to step N; it always resumes its newest checkpoint, so a
+#                                             long run can be spread over several sessions
+#
+# Checkpoints stay in out/pretrain; the final folder, stored in fp16, replaces models/distilbert-mini-uncased.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${SHARED:-../shared}
-steps=${STEPS:-1400}
-work=out/pretrain/distilbert-mini-uncased
-resume=()
-[ "${RESUME:-0}" = 1 ] && resume=(--resume)
+common=(--corpus "$shared/data/corpus/moby_dick.txt" "$shared/data/corpus/sotu.txt" --name distilbert-mini-uncased
+  --block-size 128 --batch-size 32 --lr 1e-3 --warmup-steps 100 --weight-decay 0.01 --validation-split 0.01
+  --eval-steps 200 --logging-steps 20 --seed 42 --save-dtype float16 --no-progress)
 
-build/graft pretrain --config models/recipes/distilbert-mini-uncased.json --tokenizer "$shared/golden/tokenizer" \
-  --corpus "$shared/data/corpus/moby_dick.txt" "$shared/data/corpus/sotu.txt" --output "$work" \
-  --name distilbert-mini-uncased --block-size 128 --batch-size 32 --max-steps "$steps" --lr 1e-3 \
-  --warmup-steps 100 --weight-decay 0.01 --scheduler linear --validation-split 0.01 --eval-steps 200 \
-  --logging-steps 20 --seed 42 --save-dtype float16 --no-progress "${resume[@]}"
+if [ "${PHASE:-1}" = 2 ]; then
+  work=out/pretrain/continued
+  build/graft pretrain --model models/distilbert-mini-uncased --output "$work" --max-steps "${STEPS:?STEPS=N}" \
+    --scheduler constant_with_warmup --resume "${common[@]}"
+else
+  work=out/pretrain/distilbert-mini-uncased
+  resume=()
+  [ "${RESUME:-0}" = 1 ] && resume=(--resume)
+  build/graft pretrain --config models/recipes/distilbert-mini-uncased.json --tokenizer "$shared/golden/tokenizer" \
+    --output "$work" --max-steps "${STEPS:-1400}" --scheduler linear "${common[@]}" "${resume[@]}"
+fi
 
 target=models/distilbert-mini-uncased
 rm -rf "$target.new"

@@ -350,10 +350,13 @@ std::string render_pretraining_card(const PretrainingCardInputs& inputs) {
       "---\nlibrary_name: graft\npipeline_tag: fill-mask\nlanguage: en\ntags:\n"
       "- masked-lm\n- graft\n---\n\n";
   card += "# " + inputs.name + "\n\n## Model description\n\n";
-  card += "A " + inputs.architecture + " (" + inputs.size + "; " + std::to_string(inputs.parameters) +
-          " parameters) pretrained from random weights with graft's masked-language-model objective (BERT's "
-          "80/10/10 masking of 15% of the tokens). It is a base for transfer learning: graft a task head onto it "
-          "and fine-tune (`graft train --model DIR ...`).\n\n";
+  card +=
+      "A " + inputs.architecture + " (" + inputs.size + "; " + std::to_string(inputs.parameters) +
+      " parameters) pretrained " +
+      (inputs.base_model.empty() ? std::string("from random weights") : "further, from `" + inputs.base_model + "`,") +
+      " with graft's masked-language-model objective (BERT's "
+      "80/10/10 masking of 15% of the tokens). It is a base for transfer learning: graft a task head onto it "
+      "and fine-tune (`graft train --model DIR ...`).\n\n";
   card += "## Training data\n\n";
   for (const auto& file : inputs.corpus_files) card += "- `" + file + "`\n";
   card += "\n```text\n" + trim_newlines(inputs.corpus_summary) + "\n```\n\n";

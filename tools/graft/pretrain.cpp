@@ -152,6 +152,7 @@ void run_pretrain(PretrainOptions& options) {
   }
   PretrainingCardInputs card;
   card.name = options.name.empty() ? std::filesystem::path(options.output).filename().string() : options.name;
+  card.base_model = options.model;
   card.architecture = model->config().architectures.front();
   card.size = model_size(model->config());
   for (const auto& [name, parameter] : model->named_parameters()) card.parameters += parameter->value.numel();

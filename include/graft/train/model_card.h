@@ -42,6 +42,7 @@ struct FillMaskProbe {
 // The card of a model pretrained with graft pretrain (masked LM).
 struct PretrainingCardInputs {
   std::string name;
+  std::string base_model;    // the model pretraining continued from; empty: random weights
   std::string architecture;  // "DistilBertForMaskedLM"
   std::string size;          // "4 layers, hidden 256, 4 heads, FFN 1024"
   int64_t parameters = 0;
