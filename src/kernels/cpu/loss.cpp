@@ -1,44 +1,64 @@
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "graft/core/parallel.h"
 #include "graft/kernels/kernels.h"
 
 namespace graft::kernels {
+namespace {
+
+struct ExpSum {
+  float largest;
+  double sum;  // of exp(x - largest)
+
+  double log_sum_exp() const { return std::log(sum) + largest; }
+};
+
+// One pass of exp over a row, in float as torch computes it, summed in double so that 30,000-class rows
+// keep their precision; exp(x - largest) is left in `exps` when it is given.
+ExpSum exp_sum(const float* x, int64_t classes, float* exps) {
+  float largest = x[0];
+  for (int64_t c = 1; c < classes; ++c) largest = x[c] > largest ? x[c] : largest;
+  double sum = 0.0;
+  for (int64_t c = 0; c < classes; ++c) {
+    const float e = std::exp(x[c] - largest);
+    if (exps != nullptr) exps[c] = e;
+    sum += e;
+  }
+  return {largest, sum};
+}
+
+}  // namespace
 
 float cross_entropy(const float* logits, const int64_t* labels, float* dlogits, int64_t rows, int64_t classes,
                     int64_t ignore_index, const float* class_weights, float scale) {
-  // torch's weighted mean: sum_i w[y_i] * nll_i / sum_i w[y_i], over rows not ignored.
-  double total = 0.0;
+  // torch's weighted mean: sum_i w[y_i] * nll_i / sum_i w[y_i], over rows not ignored. Rows run in parallel
+  // (a masked-LM batch has hundreds of 30,522-class rows); their losses are summed in row order afterwards,
+  // so the result does not depend on the thread count.
+  auto weight_of = [&](int64_t r) { return class_weights != nullptr ? double{class_weights[labels[r]]} : 1.0; };
   double weight_sum = 0.0;
-  for (int64_t r = 0; r < rows; ++r) {
-    if (labels[r] == ignore_index) continue;
-    const float* x = logits + r * classes;
-    float largest = x[0];
-    for (int64_t c = 1; c < classes; ++c) largest = std::fmax(largest, x[c]);
-    double sum = 0.0;
-    for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(x[c] - largest));
-    const double log_sum = std::log(sum) + largest;
-    const double weight = class_weights != nullptr ? class_weights[labels[r]] : 1.0;
-    total += weight * (log_sum - x[labels[r]]);
-    weight_sum += weight;
-  }
-  if (dlogits != nullptr) {
-    for (int64_t r = 0; r < rows; ++r) {
-      float* g = dlogits + r * classes;
+  for (int64_t r = 0; r < rows; ++r) weight_sum += labels[r] == ignore_index ? 0.0 : weight_of(r);
+  std::vector<double> row_loss(static_cast<size_t>(rows), 0.0);
+  parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* x = logits + r * classes;
+      float* g = dlogits != nullptr ? dlogits + r * classes : nullptr;
       if (labels[r] == ignore_index || weight_sum == 0.0) {
-        for (int64_t c = 0; c < classes; ++c) g[c] = 0.0F;
+        if (g != nullptr) std::fill_n(g, classes, 0.0F);
         continue;
       }
-      const float* x = logits + r * classes;
-      float largest = x[0];
-      for (int64_t c = 1; c < classes; ++c) largest = std::fmax(largest, x[c]);
-      float sum = 0.0F;
-      for (int64_t c = 0; c < classes; ++c) sum += std::exp(x[c] - largest);
-      const double weight = class_weights != nullptr ? class_weights[labels[r]] : 1.0;
-      const auto factor = static_cast<float>(weight / weight_sum * scale);
-      for (int64_t c = 0; c < classes; ++c) g[c] = std::exp(x[c] - largest) / sum * factor;
+      const ExpSum row = exp_sum(x, classes, g);
+      row_loss[static_cast<size_t>(r)] = weight_of(r) * (row.log_sum_exp() - x[labels[r]]);
+      if (g == nullptr) continue;
+      const auto factor = static_cast<float>(weight_of(r) / weight_sum * scale);
+      const auto to_gradient = static_cast<float>(factor / row.sum);  // softmax = exp(x - largest) / sum
+      for (int64_t c = 0; c < classes; ++c) g[c] *= to_gradient;
       g[labels[r]] -= factor;
     }
-  }
+  });
+  double total = 0.0;
+  for (double loss : row_loss) total += loss;
   return weight_sum == 0.0 ? 0.0F : static_cast<float>(total / weight_sum);
 }
 
