@@ -70,6 +70,22 @@ void print_blocks(const std::vector<std::vector<std::string>>& blocks) {
   }
 }
 
+void add_optimization_options(CLI::App& command, TrainingArguments& args) {
+  command.add_option("--max-steps", args.max_steps, "Stop after this many optimizer steps");
+  command.add_option("--lr", args.learning_rate, "Peak learning rate")->capture_default_str();
+  command.add_option("--weight-decay", args.weight_decay, "Decoupled weight decay (not on biases/LayerNorm)")
+      ->capture_default_str();
+  command.add_option("--scheduler", args.lr_scheduler, "constant, constant_with_warmup, linear, cosine")
+      ->capture_default_str();
+  command.add_option("--warmup-steps", args.warmup_steps, "Linear warmup steps");
+  command.add_option("--warmup-ratio", args.warmup_ratio, "Warmup as a fraction of the steps")->capture_default_str();
+  command.add_option("--max-grad-norm", args.max_grad_norm, "Clip the global gradient norm (0: off)")
+      ->capture_default_str();
+  command.add_option("--grad-accum", args.gradient_accumulation_steps, "Gradient accumulation steps");
+  command.add_option("--logging-steps", args.logging_steps, "Log every N steps")->capture_default_str();
+  command.add_flag("!--no-progress", args.progress_bar, "No progress bar");
+}
+
 void print_json_line(const nlohmann::json& value) {
   // Invalid UTF-8 in an input is replaced (U+FFFD) rather than aborting the whole run.
   std::cout << value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "graft/pipelines/pipeline.h"
+#include "graft/train/trainer.h"
 
 namespace graft::cli {
 
@@ -37,6 +38,10 @@ std::string format_score(float score);
 // Prints each input's block of tab-separated lines; blocks are separated by a blank line as soon as one
 // of them has more than one line, so that a reader can tell the inputs apart.
 void print_blocks(const std::vector<std::vector<std::string>>& blocks);
+
+// The optimisation options train and pretrain share: --max-steps, --lr, --weight-decay, --scheduler,
+// --warmup-steps, --warmup-ratio, --max-grad-norm, --grad-accum, --logging-steps and --no-progress.
+void add_optimization_options(CLI::App& command, TrainingArguments& args);
 
 // One JSON object on one line (JSON Lines).
 void print_json_line(const nlohmann::json& value);

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli_common.h"
 #include "command.h"
 #include "graft/core/error.h"
 #include "graft/data/dataset.h"
@@ -207,26 +208,14 @@ void add_pretrain_command(CLI::App& app) {
   command->add_option("--mlm-probability", options->mlm_probability, "Share of the tokens masked")
       ->capture_default_str();
   command->add_option("--epochs", options->args.epochs, "Passes over the corpus")->capture_default_str();
-  command->add_option("--max-steps", options->args.max_steps, "Stop after this many optimizer steps");
-  command->add_option("--lr", options->args.learning_rate, "Peak learning rate")->capture_default_str();
-  command->add_option("--weight-decay", options->args.weight_decay, "Decoupled weight decay")->capture_default_str();
-  command->add_option("--scheduler", options->args.lr_scheduler, "constant, constant_with_warmup, linear, cosine")
-      ->capture_default_str();
-  command->add_option("--warmup-steps", options->args.warmup_steps, "Linear warmup steps");
-  command->add_option("--warmup-ratio", options->args.warmup_ratio, "Warmup as a fraction of the steps")
-      ->capture_default_str();
-  command->add_option("--max-grad-norm", options->args.max_grad_norm, "Clip the global gradient norm (0: off)")
-      ->capture_default_str();
-  command->add_option("--grad-accum", options->args.gradient_accumulation_steps, "Gradient accumulation steps");
+  add_optimization_options(*command, options->args);
   command->add_option("--eval-steps", options->args.eval_steps, "Evaluate and checkpoint every N steps")
       ->capture_default_str();
-  command->add_option("--logging-steps", options->args.logging_steps, "Log every N steps")->capture_default_str();
   command->add_option("--probe", options->probes, "Texts with [MASK] whose fills the model card shows");
   command->add_option("--save-dtype", options->save_dtype, "float32, float16 or bfloat16")->capture_default_str();
   command->add_option("--seed", options->args.seed, "Seed for initialisation, masking and shuffling")
       ->capture_default_str();
   command->add_flag("--resume", options->resume, "Continue from the newest checkpoint in --output/checkpoints");
-  command->add_flag("!--no-progress", options->args.progress_bar, "No progress bar");
   command->callback([options] { run_pretrain(*options); });
 }
 

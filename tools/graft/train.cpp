@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli_common.h"
 #include "command.h"
 #include "graft/core/error.h"
 #include "graft/data/dataset.h"
@@ -112,8 +113,8 @@ struct Data {
   std::vector<int64_t> train_classes;
 };
 
-Data load_text_data(const TrainOptions& options, const Tokenizer& tokenizer, const LabelMap& labels,
-                    int64_t max_length, TextDataset train_set) {
+Data load_text_data(const TrainOptions& options, const Tokenizer& tokenizer, const LabelMap& labels, int64_t max_length,
+                    TextDataset train_set) {
   Data data;
   std::optional<TextDataset> eval_set;
   if (!options.eval_file.empty()) {
@@ -123,15 +124,14 @@ Data load_text_data(const TrainOptions& options, const Tokenizer& tokenizer, con
     train_set = std::move(kept);
     eval_set = std::move(held_out);
   }
-  auto train = encode_text_classification(std::move(train_set), tokenizer, labels, max_length,
-                                          options.batch_size, true, options.args.seed, options.pad_to_multiple_of);
+  auto train = encode_text_classification(std::move(train_set), tokenizer, labels, max_length, options.batch_size, true,
+                                          options.args.seed, options.pad_to_multiple_of);
   data.train_classes = train.source->labels().classes;
   data.train_summary = train.summary;
   data.train = std::move(train.source);
   if (eval_set) {
-    auto eval = encode_text_classification(std::move(*eval_set), tokenizer, labels, max_length,
-                                           kEvalBatchSize, false, options.args.seed,
-                                           options.pad_to_multiple_of);
+    auto eval = encode_text_classification(std::move(*eval_set), tokenizer, labels, max_length, kEvalBatchSize, false,
+                                           options.args.seed, options.pad_to_multiple_of);
     data.eval_summary = eval.summary;
     data.eval = std::move(eval.source);
   }
@@ -259,21 +259,14 @@ void add_train_command(CLI::App& app) {
   command->add_option("--max-length", options->max_length, "Truncate texts to this many tokens")->capture_default_str();
   command->add_option("--batch-size", options->batch_size, "Examples per batch")->capture_default_str();
   command->add_option("--pad-to-multiple-of", options->pad_to_multiple_of, "Round padded lengths up to a multiple");
-  command->add_option("--epochs", options->args.epochs, "Epochs (per stage unless the stage says)")->capture_default_str();
-  command->add_option("--max-steps", options->args.max_steps, "Stop after this many optimizer steps");
-  command->add_option("--lr", options->args.learning_rate, "Peak learning rate")->capture_default_str();
+  command->add_option("--epochs", options->args.epochs, "Epochs (per stage unless the stage says)")
+      ->capture_default_str();
+  add_optimization_options(*command, options->args);
   command->add_option("--optimizer", options->args.optimizer, "adamw or sgd")->capture_default_str();
-  command->add_option("--weight-decay", options->args.weight_decay, "Decoupled weight decay (not on biases/LayerNorm)");
-  command->add_option("--scheduler", options->args.lr_scheduler, "constant, constant_with_warmup, linear, cosine")
-      ->capture_default_str();
-  command->add_option("--warmup-steps", options->args.warmup_steps, "Linear warmup steps");
-  command->add_option("--warmup-ratio", options->args.warmup_ratio, "Warmup as a fraction of the steps");
-  command->add_option("--max-grad-norm", options->args.max_grad_norm, "Clip the global gradient norm (0: off)")
-      ->capture_default_str();
-  command->add_option("--grad-accum", options->args.gradient_accumulation_steps, "Gradient accumulation steps");
-  command->add_option("--freeze", options->freeze,
-                      "Parameters to freeze: none, or comma-separated module patterns (distilbert, "
-                      "distilbert.transformer.layer.[0-3])")
+  command
+      ->add_option("--freeze", options->freeze,
+                   "Parameters to freeze: none, or comma-separated module patterns (distilbert, "
+                   "distilbert.transformer.layer.[0-3])")
       ->capture_default_str();
   command->add_option("--stage", options->stage_specs,
                       "A training stage \"freeze=PATTERNS,epochs=N,lr=X\" (repeat for several; '+' joins patterns)");
@@ -290,11 +283,9 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--early-stopping", options->args.early_stopping_patience,
                       "Stop after this many evaluations without improvement");
-  command->add_option("--logging-steps", options->args.logging_steps, "Log every N steps")->capture_default_str();
   command->add_option("--seed", options->args.seed, "Seed for initialisation, shuffling and dropout")
       ->capture_default_str();
   command->add_flag("--resume", options->resume, "Continue from the newest checkpoint in --output");
-  command->add_flag("!--no-progress", options->args.progress_bar, "No progress bar");
   command->callback([options] { run_train(*options); });
 }
 
