@@ -3,6 +3,7 @@
 
 #include "graft/core/parallel.h"
 #include "graft/kernels/kernels.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace graft::kernels {
 namespace {
@@ -12,9 +13,11 @@ constexpr float kInvSqrt2 = 0.70710678118654752F;
 constexpr float kInvSqrt2Pi = 0.39894228040143268F;
 
 // Exact (erf) GELU, as transformers' "gelu".
-inline float gelu(float x) { return 0.5F * x * (1.0F + std::erf(x * kInvSqrt2)); }
+inline float gelu(float x) {
+  return 0.5F * x * (1.0F + vec::erf(x * kInvSqrt2));
+}
 inline float gelu_derivative(float x) {
-  return 0.5F * (1.0F + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5F * x * x);
+  return 0.5F * (1.0F + vec::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * vec::exp(-0.5F * x * x);
 }
 
 }  // namespace
@@ -77,12 +80,8 @@ void softmax_rows(float* out, const float* in, int64_t rows, int64_t columns) {
       float* y = out + r * columns;
       float largest = x[0];
       for (int64_t c = 1; c < columns; ++c) largest = std::fmax(largest, x[c]);
-      float sum = 0.0F;
-      for (int64_t c = 0; c < columns; ++c) {
-        y[c] = std::exp(x[c] - largest);
-        sum += y[c];
-      }
-      const float inv = 1.0F / sum;
+      for (int64_t c = 0; c < columns; ++c) y[c] = vec::exp(x[c] - largest);
+      const float inv = 1.0F / static_cast<float>(vec::sum(y, columns));
       for (int64_t c = 0; c < columns; ++c) y[c] *= inv;
     }
   });

@@ -4,6 +4,7 @@
 
 #include "graft/core/parallel.h"
 #include "graft/kernels/kernels.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace graft::kernels {
 namespace {
@@ -15,18 +16,13 @@ struct ExpSum {
   double log_sum_exp() const { return std::log(sum) + largest; }
 };
 
-// One pass of exp over a row, in float as torch computes it, summed in double so that 30,000-class rows
-// keep their precision; exp(x - largest) is left in `exps` when it is given.
+// One pass of exp over a row into `exps`, in float as torch computes it, summed in double so that
+// 30,000-class rows keep their precision.
 ExpSum exp_sum(const float* x, int64_t classes, float* exps) {
   float largest = x[0];
-  for (int64_t c = 1; c < classes; ++c) largest = x[c] > largest ? x[c] : largest;
-  double sum = 0.0;
-  for (int64_t c = 0; c < classes; ++c) {
-    const float e = std::exp(x[c] - largest);
-    if (exps != nullptr) exps[c] = e;
-    sum += e;
-  }
-  return {largest, sum};
+  for (int64_t c = 1; c < classes; ++c) largest = std::max(largest, x[c]);
+  for (int64_t c = 0; c < classes; ++c) exps[c] = vec::exp(x[c] - largest);
+  return {largest, vec::sum(exps, classes)};
 }
 
 }  // namespace
@@ -41,6 +37,7 @@ float cross_entropy(const float* logits, const int64_t* labels, float* dlogits, 
   for (int64_t r = 0; r < rows; ++r) weight_sum += labels[r] == ignore_index ? 0.0 : weight_of(r);
   std::vector<double> row_loss(static_cast<size_t>(rows), 0.0);
   parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(dlogits != nullptr ? 0 : static_cast<size_t>(classes));  // exps when no gradient
     for (int64_t r = begin; r < end; ++r) {
       const float* x = logits + r * classes;
       float* g = dlogits != nullptr ? dlogits + r * classes : nullptr;
@@ -48,7 +45,7 @@ float cross_entropy(const float* logits, const int64_t* labels, float* dlogits, 
         if (g != nullptr) std::fill_n(g, classes, 0.0F);
         continue;
       }
-      const ExpSum row = exp_sum(x, classes, g);
+      const ExpSum row = exp_sum(x, classes, g != nullptr ? g : scratch.data());
       row_loss[static_cast<size_t>(r)] = weight_of(r) * (row.log_sum_exp() - x[labels[r]]);
       if (g == nullptr) continue;
       const auto factor = static_cast<float>(weight_of(r) / weight_sum * scale);
