@@ -49,8 +49,13 @@ TEST_P(Parity, ForwardAndBackwardMatchTransformers) {
   const SafetensorsFile golden = SafetensorsFile::open(folder + "/forward_backward.safetensors");
   auto model = Model::from_pretrained(folder + "/checkpoint");
   model->set_training(true);  // dropout is 0 in these configs, so train and eval agree
+  model->encoder().output_hidden_states = true;
+  model->encoder().output_attentions = true;
   const Batch batch = golden_batch(golden);
   const ModelOutput output = model->forward(batch);
+  const auto layers = static_cast<size_t>(model->config().num_hidden_layers);
+  ASSERT_EQ(output.encoder.hidden_states.size(), layers + 1);
+  ASSERT_EQ(output.encoder.attentions.size(), layers);
 
   double worst_hidden = 0.0;
   for (size_t i = 0; i < output.encoder.hidden_states.size(); ++i) {
@@ -65,8 +70,8 @@ TEST_P(Parity, ForwardAndBackwardMatchTransformers) {
     worst_attention = std::max(worst_attention, test::max_abs_diff(output.encoder.attentions[i], expected));
   }
   const bool masked_lm = golden.contains("masked_positions");
-  const Tensor logits = masked_lm ? gather_positions(output.logits, golden.load("masked_positions", DType::I64))
-                                  : output.logits;
+  const Tensor logits =
+      masked_lm ? gather_positions(output.logits, golden.load("masked_positions", DType::I64)) : output.logits;
   const Tensor expected_logits = golden.load(masked_lm ? "logits_at_masked_positions" : "logits");
   ASSERT_EQ(logits.shape(), expected_logits.shape());
   const double logits_diff = test::max_abs_diff(logits, expected_logits);
@@ -94,7 +99,8 @@ TEST_P(Parity, ForwardAndBackwardMatchTransformers) {
     ASSERT_TRUE(parameters.count(name)) << "graft has no parameter " << name;
     Parameter& parameter = *parameters[name];
     ASSERT_GT(parameter.grad.numel(), 0) << name << " got no gradient";
-    const Tensor actual = rows ? test::gather_rows(parameter.grad, golden.load("used_token_ids", DType::I64)) : parameter.grad;
+    const Tensor actual =
+        rows ? test::gather_rows(parameter.grad, golden.load("used_token_ids", DType::I64)) : parameter.grad;
     const Tensor expected = golden.load(key);
     ASSERT_EQ(actual.shape(), expected.shape()) << name;
     const double scale = std::max(test::max_abs(expected), 1e-3 * largest_gradient);

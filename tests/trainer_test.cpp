@@ -1,15 +1,20 @@
 // The Trainer's bookkeeping: an interrupted run resumed from its checkpoint ends exactly where an
 // uninterrupted one does (weights, optimizer state, schedule, shuffling and dropout), and gradient
-// accumulation over two half batches equals one step on the whole batch.
+// accumulation over two half batches equals one step on the whole batch; with the encoder frozen, training
+// the head on cached features follows the same trajectory as running the encoder every step.
+#include "graft/train/trainer.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
+#include "graft/core/error.h"
 #include "graft/models/model.h"
 #include "graft/tokenizer/tokenizer.h"
 #include "graft/train/batch_source.h"
 #include "graft/train/collator.h"
-#include "graft/train/trainer.h"
+#include "graft/train/feature_cache.h"
+#include "graft/train/freezing.h"
 #include "graft/train/training_step.h"
 #include "test_support.h"
 
@@ -17,12 +22,14 @@ namespace graft {
 namespace {
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kTexts = {"the quick brown fox", "hello world !", "the lazy dog", "play ##ing is fun",
-                                         "cafe naive", "the fox is quick", "hello dog", "un ##aff ##able world",
-                                         "zero width", "the brown dog played"};
+const std::vector<std::string> kTexts = {
+    "the quick brown fox", "hello world !", "the lazy dog",          "play ##ing is fun", "cafe naive",
+    "the fox is quick",    "hello dog",     "un ##aff ##able world", "zero width",        "the brown dog played"};
 const std::vector<int64_t> kClasses = {2, 1, 0, 2, 1, 2, 1, 0, 0, 2};
 
-std::string fixture() { return test::fixtures_dir() + "/tiny-distilbert"; }
+std::string fixture() {
+  return test::fixtures_dir() + "/tiny-distilbert";
+}
 
 EncodedSource fixture_data(int64_t batch_size) {
   const Tokenizer tokenizer = Tokenizer::from_pretrained(fixture());
@@ -117,6 +124,82 @@ TEST(Trainer, GradientAccumulationEqualsOneLargeBatch) {
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_LE(test::max_abs_diff(a[i].second->grad, b[i].second->grad), 1e-6) << a[i].first;
     EXPECT_LE(test::max_abs_diff(a[i].second->value, b[i].second->value), 1e-7) << a[i].first;
+  }
+}
+
+// The fixture has no dropout, so the encoder gives the same features in train and eval mode and the two
+// runs may differ only by rounding (the cache runs examples in other batches, longest first).
+TEST(FeatureCache, TrainingTheHeadOnCachedFeaturesFollowsTheUncachedTrajectory) {
+  const EncodedSource data = fixture_data(4);
+  std::vector<std::unique_ptr<Model>> models;
+  std::vector<TrainResult> results;
+  for (const bool cache : {false, true}) {
+    models.push_back(Model::from_pretrained(fixture()));
+    apply_freeze_spec(*models.back(), "distilbert");
+    TrainingArguments args = arguments("");
+    args.eval_strategy = "no";
+    args.cache_frozen_features = cache;
+    results.push_back(Trainer(*models.back(), args).train(data));
+  }
+  EXPECT_NEAR(results[0].train_loss, results[1].train_loss, 1e-5);
+  const auto uncached = models[0]->named_parameters();
+  const auto cached = models[1]->named_parameters();
+  for (size_t i = 0; i < uncached.size(); ++i) {
+    EXPECT_LE(test::max_abs_diff(cached[i].second->value, uncached[i].second->value), 1e-5) << cached[i].first;
+  }
+  EXPECT_GT(test::max_abs_diff(models[1]->named_parameters().back().second->value,
+                               Model::from_pretrained(fixture())->named_parameters().back().second->value),
+            1e-3)
+      << "the head did not train";
+}
+
+TEST(FeatureCache, FeaturesAreWhatTheHeadReadsAndBatchesKeepTheirExamplesAndLabels) {
+  const EncodedSource data = fixture_data(3);
+  auto model = Model::from_pretrained(fixture());
+  apply_freeze_spec(*model, "distilbert");
+  ASSERT_TRUE(can_cache_features(*model));
+  const FeatureSource features(*model, data);
+  ASSERT_EQ(features.features().shape(), (Shape{10, model->config().hidden_size}));
+  model->set_training(false);
+  for (int64_t index = 0; index < data.batches_per_epoch(); ++index) {
+    const Batch tokens = data.batch(1, index);
+    const Batch cached = features.batch(1, index);
+    EXPECT_EQ(test::max_abs_diff(cached.labels, tokens.labels), 0.0);
+    const Tensor expected = model->head()->read(model->forward(tokens).encoder);
+    EXPECT_LE(test::max_abs_diff(cached.features, expected), 1e-6);
+  }
+}
+
+TEST(FeatureCache, OnlyAFrozenEncoderUnderAOneVectorHeadIsCached) {
+  auto model = Model::from_pretrained(fixture());
+  EXPECT_FALSE(can_cache_features(*model));  // the encoder trains
+  apply_freeze_spec(*model, "distilbert");
+  EXPECT_TRUE(can_cache_features(*model));
+  LoadOptions as_tagger;
+  as_tagger.task = TaskHead::TokenClassification;
+  auto tagger = Model::from_pretrained(fixture(), as_tagger);
+  apply_freeze_spec(*tagger, "distilbert");
+  EXPECT_FALSE(can_cache_features(*tagger));  // reads every token
+  const EncodedSource data = fixture_data(4);
+  try {
+    const FeatureSource features(*tagger, data);
+    FAIL() << "a token classifier's features were cached";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("frozen"), std::string::npos) << error.what();
+  }
+}
+
+TEST(FeatureCache, BackwardIntoATrainableEncoderAfterAForwardOnFeaturesIsAnError) {
+  auto model = Model::from_pretrained(fixture());
+  Batch batch;
+  batch.features = Tensor::zeros({2, model->config().hidden_size});
+  set_class_labels(batch, {0, 1});
+  model->forward(batch);
+  try {
+    model->backward();
+    FAIL() << "backward ran into an encoder that never saw the batch";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("precomputed features"), std::string::npos) << error.what();
   }
 }
 

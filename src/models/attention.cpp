@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "graft/core/error.h"
+#include "graft/core/grad_mode.h"
 #include "graft/models/encoder.h"
 
 namespace graft {
@@ -17,22 +18,24 @@ Tensor SelfAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v,
   const kernels::AttentionShape shape = shape_of(q);
   check(shape.width() == q.dim(2), "attention",
         "width " + std::to_string(q.dim(2)) + " is not divisible by " + std::to_string(heads_) + " heads");
-  q_ = q;
-  k_ = k;
-  v_ = v;
-  probs_ = Tensor::empty({shape.batch, shape.heads, shape.tokens, shape.tokens});
+  Tensor probs = Tensor::empty({shape.batch, shape.heads, shape.tokens, shape.tokens});
   dropout_.set_training(training);
-  keep_ = dropout_.sample_mask(probs_.shape());
+  const Tensor keep = dropout_.sample_mask(probs.shape());
   Tensor context = Tensor::empty(q.shape());
   const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
-  kernels::attention_forward(context.data<float>(), probs_.data<float>(), q.data<float>(), k.data<float>(),
-                             v.data<float>(), key_mask.data<int64_t>(),
-                             keep_.numel() > 0 ? keep_.data<float>() : nullptr, shape, scale);
+  kernels::attention_forward(context.data<float>(), probs.data<float>(), q.data<float>(), k.data<float>(),
+                             v.data<float>(), key_mask.data<int64_t>(), keep.numel() > 0 ? keep.data<float>() : nullptr,
+                             shape, scale);
+  q_ = kept_for_backward(q);
+  k_ = kept_for_backward(k);
+  v_ = kept_for_backward(v);
+  keep_ = kept_for_backward(keep);
+  probs_ = keep_probabilities_ ? probs : kept_for_backward(probs);
   return context;
 }
 
 std::vector<Tensor> SelfAttention::backward(const Tensor& dcontext) {
-  const kernels::AttentionShape shape = shape_of(q_);
+  const kernels::AttentionShape shape = shape_of(saved_for_backward(q_, "attention"));
   Tensor dq = Tensor::empty(q_.shape());
   Tensor dk = Tensor::empty(k_.shape());
   Tensor dv = Tensor::empty(v_.shape());

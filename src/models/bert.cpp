@@ -204,11 +204,12 @@ class BertModel : public Encoder {
         batch.token_type_ids.numel() > 0 ? batch.token_type_ids : Tensor::zeros(batch.input_ids.shape(), DType::I64);
     EncoderOutput output;
     Tensor x = embeddings.forward(batch.input_ids, types);
-    output.hidden_states.push_back(x);
+    if (output_hidden_states) output.hidden_states.push_back(x);
     for (auto& block : blocks) {
+      block->attention.self.core.keep_probabilities(output_attentions);
       x = block->forward(x, mask);
-      output.hidden_states.push_back(x);
-      output.attentions.push_back(block->attention.self.core.probabilities());
+      if (output_hidden_states) output.hidden_states.push_back(x);
+      if (output_attentions) output.attentions.push_back(block->attention.self.core.probabilities());
     }
     output.last_hidden_state = x;
     if (pooler) output.pooled = pooler->forward(x);

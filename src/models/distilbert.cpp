@@ -103,9 +103,7 @@ class FeedForward : public Module {
   }
 
   Tensor forward(const Tensor& x) { return dropout.forward(lin2.forward(activation.forward(lin1.forward(x)))); }
-  Tensor backward(const Tensor& dy) {
-    return lin1.backward(activation.backward(lin2.backward(dropout.backward(dy))));
-  }
+  Tensor backward(const Tensor& dy) { return lin1.backward(activation.backward(lin2.backward(dropout.backward(dy)))); }
 
   Linear lin1;
   ActivationLayer activation;
@@ -161,11 +159,12 @@ class DistilBertModel : public Encoder {
     const Tensor mask = attention_mask_or_ones(batch);
     EncoderOutput output;
     Tensor x = embeddings.forward(batch.input_ids);
-    output.hidden_states.push_back(x);
+    if (output_hidden_states) output.hidden_states.push_back(x);
     for (auto& block : blocks) {
+      block->attention.core.keep_probabilities(output_attentions);
       x = block->forward(x, mask);
-      output.hidden_states.push_back(x);
-      output.attentions.push_back(block->attention.core.probabilities());
+      if (output_hidden_states) output.hidden_states.push_back(x);
+      if (output_attentions) output.attentions.push_back(block->attention.core.probabilities());
     }
     output.last_hidden_state = x;
     return output;

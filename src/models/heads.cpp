@@ -69,27 +69,19 @@ std::unique_ptr<Head> masked_lm(const ModelConfig& config, Encoder& encoder) {
 
 }  // namespace
 
-Head::Head(HeadInput input) : input_(input) { register_module("", layers_); }
-
-Tensor Head::forward(const EncoderOutput& encoded) {
-  hidden_shape_ = encoded.last_hidden_state.shape();
-  switch (input_) {
-    case HeadInput::FirstToken: return layers_.forward(first_token(encoded.last_hidden_state));
-    case HeadInput::Pooled:
-      check(encoded.pooled.numel() > 0, "head", "this head reads the pooler output, but the encoder has no pooler");
-      return layers_.forward(encoded.pooled);
-    case HeadInput::AllTokens: return layers_.forward(encoded.last_hidden_state);
-  }
-  return {};
+Head::Head(HeadInput input) : input_(input) {
+  register_module("", layers_);
 }
 
-void Head::backward(const Tensor& dlogits, Tensor& dlast_hidden_state, Tensor& dpooled) {
-  const Tensor dinput = layers_.backward(dlogits);
+Tensor Head::read(const EncoderOutput& encoded) const {
   switch (input_) {
-    case HeadInput::FirstToken: dlast_hidden_state = first_token_backward(dinput, hidden_shape_); break;
-    case HeadInput::Pooled: dpooled = dinput; break;
-    case HeadInput::AllTokens: dlast_hidden_state = dinput; break;
+    case HeadInput::FirstToken: return first_token(encoded.last_hidden_state);
+    case HeadInput::Pooled:
+      check(encoded.pooled.numel() > 0, "head", "this head reads the pooler output, but the encoder has no pooler");
+      return encoded.pooled;
+    case HeadInput::AllTokens: return encoded.last_hidden_state;
   }
+  return {};
 }
 
 std::unique_ptr<Head> make_head(TaskHead task, const ModelConfig& config, Encoder& encoder, Generator* generator) {

@@ -3,11 +3,14 @@
 #include <cstring>
 
 #include "graft/core/error.h"
+#include "graft/core/grad_mode.h"
 
 namespace graft {
 namespace {
 
-int64_t rows_of(const Tensor& x) { return x.numel() / x.dim(-1); }
+int64_t rows_of(const Tensor& x) {
+  return x.numel() / x.dim(-1);
+}
 
 float* grad_or_null(Parameter& parameter) {
   if (!parameter.trainable || parameter.value.numel() == 0) return nullptr;
@@ -22,6 +25,15 @@ Shape with_last(const Shape& shape, int64_t last) {
 }
 
 }  // namespace
+
+Tensor kept_for_backward(const Tensor& value) {
+  return grad_enabled() ? value : Tensor();
+}
+
+const Tensor& saved_for_backward(const Tensor& saved, const char* layer) {
+  check(saved.ndim() > 0, layer, "backward() after a forward that ran under NoGradGuard, which keeps no activations");
+  return saved;
+}
 
 Generator& default_generator() {
   static Generator generator(0);
@@ -41,7 +53,7 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias) {
 Tensor Linear::forward(const Tensor& x) {
   check(x.dim(-1) == in_features(), "linear",
         "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features()) + " features");
-  input_ = x;
+  input_ = kept_for_backward(x);
   Tensor y = Tensor::empty(with_last(x.shape(), out_features()));
   kernels::linear_forward(y.data<float>(), x.data<float>(), weight.value.data<float>(),
                           bias.value.numel() > 0 ? bias.value.data<float>() : nullptr, rows_of(x), in_features(),
@@ -50,9 +62,10 @@ Tensor Linear::forward(const Tensor& x) {
 }
 
 Tensor Linear::backward(const Tensor& dy) {
-  Tensor dx = Tensor::empty(input_.shape());
+  const Tensor& input = saved_for_backward(input_, "linear");
+  Tensor dx = Tensor::empty(input.shape());
   kernels::linear_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
-                           input_.data<float>(), weight.value.data<float>(), rows_of(input_), in_features(),
+                           input.data<float>(), weight.value.data<float>(), rows_of(input), in_features(),
                            out_features());
   return dx;
 }
@@ -68,35 +81,39 @@ LayerNorm::LayerNorm(int64_t channels, float eps) : eps_(eps) {
 
 Tensor LayerNorm::forward(const Tensor& x) {
   const int64_t channels = weight.value.numel();
-  check(x.dim(-1) == channels, "layer_norm", "input " + shape_string(x.shape()) + " does not end in " +
-                                                 std::to_string(channels) + " channels");
-  input_ = x;
-  mean_ = Tensor::empty({rows_of(x)});
-  rstd_ = Tensor::empty({rows_of(x)});
+  check(x.dim(-1) == channels, "layer_norm",
+        "input " + shape_string(x.shape()) + " does not end in " + std::to_string(channels) + " channels");
+  Tensor mean = Tensor::empty({rows_of(x)});
+  Tensor rstd = Tensor::empty({rows_of(x)});
   Tensor y = Tensor::empty(x.shape());
-  kernels::layer_norm_forward(y.data<float>(), mean_.data<float>(), rstd_.data<float>(), x.data<float>(),
+  kernels::layer_norm_forward(y.data<float>(), mean.data<float>(), rstd.data<float>(), x.data<float>(),
                               weight.value.data<float>(), bias.value.data<float>(), rows_of(x), channels, eps_);
+  input_ = kept_for_backward(x);
+  mean_ = kept_for_backward(mean);
+  rstd_ = kept_for_backward(rstd);
   return y;
 }
 
 Tensor LayerNorm::backward(const Tensor& dy) {
-  Tensor dx = Tensor::empty(input_.shape());
+  const Tensor& input = saved_for_backward(input_, "layer_norm");
+  Tensor dx = Tensor::empty(input.shape());
   kernels::layer_norm_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
-                               input_.data<float>(), mean_.data<float>(), rstd_.data<float>(),
-                               weight.value.data<float>(), rows_of(input_), weight.value.numel());
+                               input.data<float>(), mean_.data<float>(), rstd_.data<float>(),
+                               weight.value.data<float>(), rows_of(input), weight.value.numel());
   return dx;
 }
 
 Tensor ActivationLayer::forward(const Tensor& x) {
   Tensor y = Tensor::empty(x.shape());
   kernels::activation_forward(activation_, y.data<float>(), x.data<float>(), x.numel());
-  saved_ = activation_ == kernels::Activation::Tanh ? y : x;
+  saved_ = kept_for_backward(activation_ == kernels::Activation::Tanh ? y : x);
   return y;
 }
 
 Tensor ActivationLayer::backward(const Tensor& dy) {
   Tensor dx = Tensor::empty(dy.shape());
-  kernels::activation_backward(activation_, dx.data<float>(), dy.data<float>(), saved_.data<float>(), dy.numel());
+  kernels::activation_backward(activation_, dx.data<float>(), dy.data<float>(),
+                               saved_for_backward(saved_, "activation").data<float>(), dy.numel());
   return dx;
 }
 
@@ -147,7 +164,7 @@ Tensor Embedding::forward(const Tensor& ids) {
     check(values[i] >= 0 && values[i] < count, "embedding",
           "index " + std::to_string(values[i]) + " out of range for a table of " + std::to_string(count) + " rows");
   }
-  ids_ = ids;
+  ids_ = kept_for_backward(ids);
   Shape shape = ids.shape();
   shape.push_back(weight.value.dim(1));
   Tensor y = Tensor::empty(shape);
@@ -158,7 +175,8 @@ Tensor Embedding::forward(const Tensor& ids) {
 void Embedding::backward(const Tensor& dy) {
   float* dtable = grad_or_null(weight);
   if (dtable == nullptr) return;
-  kernels::embedding_backward(dtable, ids_.data<int64_t>(), dy.data<float>(), ids_.numel(), weight.value.dim(1));
+  const Tensor& ids = saved_for_backward(ids_, "embedding");
+  kernels::embedding_backward(dtable, ids.data<int64_t>(), dy.data<float>(), ids.numel(), weight.value.dim(1));
 }
 
 TiedLinear::TiedLinear(Parameter& shared_weight) : weight_(shared_weight) {
@@ -172,7 +190,7 @@ Tensor TiedLinear::forward(const Tensor& x) {
   const int64_t out_features = weight_.value.dim(0);
   check(x.dim(-1) == in_features, "tied_linear",
         "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features) + " features");
-  input_ = x;
+  input_ = kept_for_backward(x);
   Tensor y = Tensor::empty(with_last(x.shape(), out_features));
   kernels::linear_forward(y.data<float>(), x.data<float>(), weight_.value.data<float>(), bias.value.data<float>(),
                           rows_of(x), in_features, out_features);
@@ -180,10 +198,11 @@ Tensor TiedLinear::forward(const Tensor& x) {
 }
 
 Tensor TiedLinear::backward(const Tensor& dy) {
-  Tensor dx = Tensor::empty(input_.shape());
+  const Tensor& input = saved_for_backward(input_, "tied_linear");
+  Tensor dx = Tensor::empty(input.shape());
   kernels::linear_backward(dx.data<float>(), grad_or_null(weight_), grad_or_null(bias), dy.data<float>(),
-                           input_.data<float>(), weight_.value.data<float>(), rows_of(input_),
-                           weight_.value.dim(1), weight_.value.dim(0));
+                           input.data<float>(), weight_.value.data<float>(), rows_of(input), weight_.value.dim(1),
+                           weight_.value.dim(0));
   return dx;
 }
 
@@ -206,8 +225,8 @@ Tensor Sequential::backward(const Tensor& dy) {
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  check(a.shape() == b.shape(), "add", "shapes " + shape_string(a.shape()) + " and " + shape_string(b.shape()) +
-                                           " differ");
+  check(a.shape() == b.shape(), "add",
+        "shapes " + shape_string(a.shape()) + " and " + shape_string(b.shape()) + " differ");
   Tensor sum = a.clone();
   kernels::add_inplace(sum.data<float>(), b.data<float>(), sum.numel());
   return sum;

@@ -170,25 +170,34 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
 }
 
 ModelOutput Model::forward(const Batch& batch) {
-  check(batch.input_ids.ndim() == 2 && batch.input_ids.dtype() == DType::I64, "model",
-        "input_ids must be I64 [batch, tokens], got " + std::string(dtype_name(batch.input_ids.dtype())) + " " +
-            shape_string(batch.input_ids.shape()));
   ModelOutput output;
-  output.encoder = encoder_->forward(batch);
-  if (!head_) return output;
   last_labels_ = batch.labels;
-  labelled_positions_ = predicts_sparsely(batch) ? labelled_positions(batch.labels) : Tensor();
-  if (labelled_positions_.numel() > 0) {
-    last_hidden_shape_ = output.encoder.last_hidden_state.shape();
-    EncoderOutput labelled;
-    labelled.last_hidden_state = gather_rows(output.encoder.last_hidden_state, labelled_positions_);
-    output.logits = head_->forward(labelled);
-    last_labels_ = Tensor::empty({labelled_positions_.numel()}, DType::I64);
-    for (int64_t i = 0; i < labelled_positions_.numel(); ++i) {
-      last_labels_.data<int64_t>()[i] = batch.labels.data<int64_t>()[labelled_positions_.data<int64_t>()[i]];
-    }
+  labelled_positions_ = Tensor();
+  ran_encoder_ = batch.features.ndim() == 0;
+  if (!ran_encoder_) {
+    check(head_ != nullptr && head_->input() != HeadInput::AllTokens && batch.features.ndim() == 2 &&
+              batch.features.dim(1) == config_.hidden_size,
+          "model",
+          "precomputed features must be F32 [batch, " + std::to_string(config_.hidden_size) +
+              "] for a head that reads one vector per sequence, got " + shape_string(batch.features.shape()));
+    output.logits = head_->forward(batch.features);
   } else {
-    output.logits = head_->forward(output.encoder);
+    check(batch.input_ids.ndim() == 2 && batch.input_ids.dtype() == DType::I64, "model",
+          "input_ids must be I64 [batch, tokens], got " + std::string(dtype_name(batch.input_ids.dtype())) + " " +
+              shape_string(batch.input_ids.shape()));
+    output.encoder = encoder_->forward(batch);
+    if (!head_) return output;
+    last_hidden_shape_ = output.encoder.last_hidden_state.shape();
+    if (predicts_sparsely(batch)) {
+      labelled_positions_ = labelled_positions(batch.labels);
+      output.logits = head_->forward(gather_rows(output.encoder.last_hidden_state, labelled_positions_));
+      last_labels_ = Tensor::empty({labelled_positions_.numel()}, DType::I64);
+      for (int64_t i = 0; i < labelled_positions_.numel(); ++i) {
+        last_labels_.data<int64_t>()[i] = batch.labels.data<int64_t>()[labelled_positions_.data<int64_t>()[i]];
+      }
+    } else {
+      output.logits = head_->forward(head_->read(output.encoder));
+    }
   }
   last_logits_ = output.logits;
   if (batch.labels.numel() > 0) {
@@ -206,16 +215,25 @@ void Model::backward() {
 
 void Model::backward(const Tensor& dlogits) {
   check(head_ != nullptr, "model", "a base model has no logits to back-propagate");
+  const Tensor dfeatures = head_->backward(dlogits);
+  if (!encoder_->has_trainable_parameters()) return;
+  check(ran_encoder_, "model",
+        "the encoder has trainable parameters but the last forward ran on precomputed "
+        "features: freeze the encoder or train on input_ids");
   Tensor dlast_hidden_state;
   Tensor dpooled;
-  head_->backward(dlogits, dlast_hidden_state, dpooled);
   if (labelled_positions_.numel() > 0) {
-    Tensor scattered = Tensor::zeros(last_hidden_shape_);
-    kernels::embedding_backward(scattered.data<float>(), labelled_positions_.data<int64_t>(),
-                                dlast_hidden_state.data<float>(), labelled_positions_.numel(), scattered.dim(-1));
-    dlast_hidden_state = scattered;
+    dlast_hidden_state = Tensor::zeros(last_hidden_shape_);
+    kernels::embedding_backward(dlast_hidden_state.data<float>(), labelled_positions_.data<int64_t>(),
+                                dfeatures.data<float>(), labelled_positions_.numel(), last_hidden_shape_.back());
+  } else if (head_->input() == HeadInput::FirstToken) {
+    dlast_hidden_state = first_token_backward(dfeatures, last_hidden_shape_);
+  } else if (head_->input() == HeadInput::Pooled) {
+    dpooled = dfeatures;
+  } else {
+    dlast_hidden_state = dfeatures;
   }
-  if (encoder_->has_trainable_parameters()) encoder_->backward(dlast_hidden_state, dpooled);
+  encoder_->backward(dlast_hidden_state, dpooled);
 }
 
 float Model::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const {

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "graft/core/error.h"
+#include "graft/core/grad_mode.h"
 #include "pipelines/pipeline_support.h"
 
 namespace graft {
@@ -114,6 +115,7 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings,
   const auto step = static_cast<size_t>(options_.batch_size);
   for (size_t first = 0; first < encodings.size(); first += step) {
     const size_t end = std::min(encodings.size(), first + step);
+    const NoGradGuard no_grad;
     consume(first, model_->forward(collate(encodings, first, end, tokenizer_.pad_id())));
   }
 }

@@ -58,31 +58,39 @@ std::vector<int64_t> EncodedSource::order(int64_t epoch) const {
   return indices;
 }
 
-Batch EncodedSource::batch(int64_t epoch, int64_t index) const {
+std::vector<int64_t> EncodedSource::members(int64_t epoch, int64_t index) const {
   const std::vector<int64_t> indices = order(epoch);
   const auto begin = static_cast<size_t>(index * batch_size_);
   const size_t end = std::min(indices.size(), begin + static_cast<size_t>(batch_size_));
-  check(begin < end, "train", "batch " + std::to_string(index) + " is past the end of the dataset");
-  std::vector<const Encoding*> members;
-  for (size_t i = begin; i < end; ++i) members.push_back(&encodings_[static_cast<size_t>(indices[i])]);
-  Batch batch = pad_batch(members, pad_id_, pad_to_multiple_of_);
+  check(index >= 0 && begin < end, "train", "batch " + std::to_string(index) + " is past the end of the dataset");
+  return {indices.begin() + static_cast<std::ptrdiff_t>(begin), indices.begin() + static_cast<std::ptrdiff_t>(end)};
+}
+
+void EncodedSource::add_labels(Batch& batch, const std::vector<int64_t>& examples) const {
   if (!labels_.classes.empty()) {
     std::vector<int64_t> classes;
-    for (size_t i = begin; i < end; ++i) classes.push_back(labels_.classes[static_cast<size_t>(indices[i])]);
+    for (const int64_t example : examples) classes.push_back(labels_.classes[static_cast<size_t>(example)]);
     set_class_labels(batch, classes);
   } else if (!labels_.targets.empty()) {
     std::vector<float> targets;
-    for (size_t i = begin; i < end; ++i) {
-      const auto row = static_cast<size_t>(indices[i] * labels_.columns);
-      targets.insert(targets.end(), labels_.targets.begin() + static_cast<std::ptrdiff_t>(row),
-                     labels_.targets.begin() + static_cast<std::ptrdiff_t>(row + static_cast<size_t>(labels_.columns)));
+    for (const int64_t example : examples) {
+      const auto row = labels_.targets.begin() + static_cast<std::ptrdiff_t>(example * labels_.columns);
+      targets.insert(targets.end(), row, row + static_cast<std::ptrdiff_t>(labels_.columns));
     }
     set_float_labels(batch, targets, labels_.columns);
   } else if (!labels_.per_token.empty()) {
     std::vector<std::vector<int64_t>> rows;
-    for (size_t i = begin; i < end; ++i) rows.push_back(labels_.per_token[static_cast<size_t>(indices[i])]);
+    for (const int64_t example : examples) rows.push_back(labels_.per_token[static_cast<size_t>(example)]);
     set_token_labels(batch, rows);
   }
+}
+
+Batch EncodedSource::batch(int64_t epoch, int64_t index) const {
+  const std::vector<int64_t> examples = members(epoch, index);
+  std::vector<const Encoding*> encodings;
+  for (const int64_t example : examples) encodings.push_back(&encodings_[static_cast<size_t>(example)]);
+  Batch batch = pad_batch(encodings, pad_id_, pad_to_multiple_of_);
+  add_labels(batch, examples);
   return batch;
 }
 

@@ -12,8 +12,9 @@ namespace {
 constexpr const char* kWhere = "collator";
 
 int64_t rows_of(const Batch& batch) {
-  check(batch.input_ids.ndim() == 2, kWhere, "the batch has no input_ids [B, T]; call pad_batch first");
-  return batch.input_ids.dim(0);
+  check(batch.input_ids.ndim() == 2 || batch.features.ndim() == 2, kWhere,
+        "the batch has no input_ids [B, T]; call pad_batch first");
+  return batch.rows();
 }
 
 int64_t round_up(int64_t length, int64_t multiple) {

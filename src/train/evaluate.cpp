@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "graft/core/error.h"
+#include "graft/core/grad_mode.h"
 
 namespace graft {
 namespace {
@@ -46,6 +47,7 @@ EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead tas
                     const std::vector<std::string>& label_names) {
   const bool was_training = model.training();
   model.set_training(false);
+  const NoGradGuard no_grad;
   EvalResult result;
   double loss_sum = 0.0;
   std::vector<int64_t> truth, predicted;
@@ -62,7 +64,7 @@ EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead tas
     result.examples += rows;
     classes = output.logits.dim(-1);
     if (problem.empty() && task == TaskHead::SequenceClassification) {
-      problem = classes == 1 ? "regression"
+      problem = classes == 1                         ? "regression"
                 : batch.labels.dtype() == DType::I64 ? "single_label_classification"
                                                      : "multi_label_classification";
     }
@@ -96,9 +98,8 @@ EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead tas
     result.table = result.report.dump(2);
   } else if (problem == "multi_label_classification") {
     const MultiLabelReport report = multilabel_report(multi_truth, multi_predicted);
-    result.metrics = {{"subset_accuracy", report.subset_accuracy},
-                      {"micro_f1", report.micro_f1},
-                      {"macro_f1", report.macro_f1}};
+    result.metrics = {
+        {"subset_accuracy", report.subset_accuracy}, {"micro_f1", report.micro_f1}, {"macro_f1", report.macro_f1}};
     result.report = report.to_json(names);
     result.table = result.report.dump(2);
   } else if (task == TaskHead::MaskedLM) {

@@ -10,6 +10,7 @@
 #include "graft/io/checkpoint.h"
 #include "graft/io/file.h"
 #include "graft/io/safetensors.h"
+#include "graft/train/feature_cache.h"
 #include "graft/train/freezing.h"
 #include "graft/train/progress.h"
 #include "graft/train/schedule.h"
@@ -81,7 +82,7 @@ struct Trainer::Run {
   int64_t global_step = 0;
   int64_t steps_per_epoch = 1;
   int64_t total_steps = 0;
-  double loss_sum = 0.0;          // over the run, for the mean training loss
+  double loss_sum = 0.0;  // over the run, for the mean training loss
   double loss_since_log = 0.0;
   int64_t steps_since_log = 0;
   int64_t examples_seen = 0;
@@ -115,6 +116,7 @@ nlohmann::json TrainingArguments::to_json() const {
           {"max_grad_norm", max_grad_norm},
           {"layerwise_lr_decay", layerwise_lr_decay},
           {"gradual_unfreezing", gradual_unfreezing},
+          {"cache_frozen_features", cache_frozen_features},
           {"eval_strategy", eval_strategy},
           {"eval_steps", eval_steps},
           {"metric_for_best_model", metric_for_best_model},
@@ -132,7 +134,10 @@ bool TrainingArguments::greater_is_better() const {
 
 Trainer::Trainer(TrainableModel& model, TrainingArguments args, TaskHead task, std::string problem_type,
                  std::vector<std::string> label_names)
-    : model_(model), args_(std::move(args)), task_(task), problem_type_(std::move(problem_type)),
+    : model_(model),
+      args_(std::move(args)),
+      task_(task),
+      problem_type_(std::move(problem_type)),
       label_names_(std::move(label_names)) {
   model_.name_parameters();
   if (const auto* full = dynamic_cast<const Model*>(&model_)) {
@@ -159,9 +164,9 @@ std::unique_ptr<Optimizer> Trainer::make_optimizer() const {
     groups.push_back({model_.parameters(), 1.0});
   }
   if (args_.optimizer == "adamw") {
-    return std::make_unique<AdamW>(std::move(groups), AdamWOptions{args_.learning_rate, args_.adam_beta1,
-                                                                   args_.adam_beta2, args_.adam_epsilon,
-                                                                   args_.weight_decay});
+    return std::make_unique<AdamW>(
+        std::move(groups),
+        AdamWOptions{args_.learning_rate, args_.adam_beta1, args_.adam_beta2, args_.adam_epsilon, args_.weight_decay});
   }
   check(args_.optimizer == "sgd", "trainer", "unknown optimizer '" + args_.optimizer + "' (adamw or sgd)");
   return std::make_unique<SGD>(std::move(groups),
@@ -198,8 +203,7 @@ bool Trainer::evaluate_and_checkpoint(Run& run, const BatchSource* eval_data) {
       run.has_best = true;
       run.best_eval = result;
       run.evals_without_improvement = 0;
-    } else if (args_.early_stopping_patience > 0 &&
-               ++run.evals_without_improvement >= args_.early_stopping_patience) {
+    } else if (args_.early_stopping_patience > 0 && ++run.evals_without_improvement >= args_.early_stopping_patience) {
       run.stop = true;
     }
   }
@@ -278,13 +282,22 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
   run.steps_per_epoch = std::max<int64_t>(1, (train_data.batches_per_epoch() + accumulation - 1) / accumulation);
   run.total_steps = args_.max_steps > 0 ? args_.max_steps : args_.epochs * run.steps_per_epoch;
   const LRSchedule schedule(parse_schedule(args_.lr_scheduler), args_.learning_rate,
-                            warmup_steps_for(args_.warmup_steps, args_.warmup_ratio, run.total_steps),
-                            run.total_steps);
+                            warmup_steps_for(args_.warmup_steps, args_.warmup_ratio, run.total_steps), run.total_steps);
   if (resume && resume_from_latest(run)) {
     std::cerr << "Resuming from step " << run.global_step << " of " << run.total_steps << '\n';
   }
   auto* full = dynamic_cast<Model*>(&model_);
   check(!args_.gradual_unfreezing || full != nullptr, "trainer", "gradual unfreezing needs a Model");
+  const auto* encoded = dynamic_cast<const EncodedSource*>(&train_data);
+  std::unique_ptr<FeatureSource> cached;
+  if (args_.cache_frozen_features && !args_.gradual_unfreezing && encoded != nullptr && can_cache_features(model_)) {
+    const auto extraction_started = Clock::now();
+    cached = std::make_unique<FeatureSource>(*full, *encoded);
+    std::cerr << "Encoder frozen: features of " << encoded->examples() << " examples computed once in "
+              << static_cast<int64_t>(seconds_since(extraction_started) * 1000.0)
+              << " ms; the head trains on them (cache_frozen_features)\n";
+  }
+  const BatchSource& batches = cached ? *cached : train_data;
   ProgressBar progress(run.total_steps, args_.progress_bar);
   model_.set_training(true);
   const int64_t examples_at_start = run.examples_seen;
@@ -296,12 +309,12 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
     std::vector<Batch> micro_batches;
     for (int64_t i = 0; i < accumulation; ++i) {
       const int64_t index = step_in_epoch * accumulation + i;
-      if (index >= train_data.batches_per_epoch() && i > 0) break;
-      micro_batches.push_back(train_data.batch(epoch, index % train_data.batches_per_epoch()));
-      run.examples_seen += micro_batches.back().input_ids.dim(0);
+      if (index >= batches.batches_per_epoch() && i > 0) break;
+      micro_batches.push_back(batches.batch(epoch, index % batches.batches_per_epoch()));
+      run.examples_seen += micro_batches.back().rows();
     }
-    const StepResult step = training_step(model_, *run.optimizer, schedule, run.global_step, micro_batches,
-                                          args_.max_grad_norm);
+    const StepResult step =
+        training_step(model_, *run.optimizer, schedule, run.global_step, micro_batches, args_.max_grad_norm);
     ++run.global_step;
     run.loss_sum += step.loss;
     run.loss_since_log += step.loss;

@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "graft/core/error.h"
+#include "graft/core/grad_mode.h"
 #include "graft/core/parallel.h"
 #include "graft/kernels/kernels.h"
 #include "graft/models/model.h"
@@ -197,6 +198,7 @@ void bench_inference(const std::string& workload, const BenchOptions& options, i
   const Batch batch = random_batch(batch_size, tokens, shapes.vocab, false, random);
   const auto model = Model::from_config(bench_config(shapes), TaskHead::SequenceClassification, options.seed);
   model->set_training(false);
+  const NoGradGuard no_grad;
   const auto seconds = time_runs(warmups, repeats, [&] { model->forward(batch); });
   report(workload, seconds, shape_fields(shapes, batch_size, tokens));
 }

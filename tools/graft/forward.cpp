@@ -62,6 +62,8 @@ void run_forward(const ForwardOptions& options) {
   const Batch batch = read_batch(inputs);
   check(!options.backward || batch.labels.numel() > 0, "forward",
         "--backward needs a 'labels' tensor in " + options.inputs);
+  model->encoder().output_hidden_states = true;
+  model->encoder().output_attentions = true;
   const ModelOutput output = model->forward(batch);
   auto tensors = output_tensors(output);
   if (options.backward) {

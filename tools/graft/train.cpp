@@ -274,6 +274,8 @@ void add_train_command(CLI::App& app) {
                       "Each layer below the head learns this factor slower (discriminative learning rates)");
   command->add_flag("--gradual-unfreezing", options->args.gradual_unfreezing,
                     "Unfreeze one more layer group from the top each epoch (ULMFiT)");
+  command->add_flag("!--no-feature-cache", options->args.cache_frozen_features,
+                    "With the base frozen, run it on every step (dropout on) instead of once per example");
   command->add_option("--dropout", options->dropout, "Override every dropout probability (0 for determinism)");
   command->add_option("--class-weights", options->class_weights, "balanced, or one weight per label (w0,w1,...)");
   command->add_option("--init", options->init, "pretrained (default) or random (same architecture from scratch)");

@@ -18,13 +18,19 @@ struct Batch {
   Tensor attention_mask;  // I64 [B, T]: 1 = token, 0 = padding; all ones when undefined
   Tensor token_type_ids;  // I64 [B, T]: BERT segment ids; zeros when undefined
   Tensor labels;          // optional: I64 [B] or [B, T] class ids (-100 = ignore); F32 [B] or [B, C] targets
+  // F32 [B, D]: what the head reads, computed beforehand by a frozen encoder (feature extraction,
+  // train/feature_cache.h). When set, the model runs only its head and input_ids may be empty.
+  Tensor features;
+
+  // Sequences in the batch.
+  int64_t rows() const { return features.ndim() == 2 ? features.dim(0) : input_ids.dim(0); }
 };
 
 struct EncoderOutput {
   Tensor last_hidden_state;           // [B, T, D]
   Tensor pooled;                      // [B, D]: BERT's tanh pooler on [CLS]; undefined for DistilBERT
-  std::vector<Tensor> hidden_states;  // embeddings output, then each layer's output
-  std::vector<Tensor> attentions;     // per layer, softmax probabilities [B, H, T, T]
+  std::vector<Tensor> hidden_states;  // embeddings output, then each layer's output (output_hidden_states)
+  std::vector<Tensor> attentions;     // per layer, softmax probabilities [B, H, T, T] (output_attentions)
 };
 
 class Encoder : public Module {
@@ -38,6 +44,11 @@ class Encoder : public Module {
   // The name transformers gives the encoder inside a model with a head: "distilbert" or "bert".
   virtual std::string prefix() const = 0;
   const ModelConfig& config() const { return config_; }
+
+  // What forward returns besides the last hidden state, as transformers' flags of the same names: each
+  // costs a [B, T, D] or [B, H, T, T] tensor per layer held until the output is dropped.
+  bool output_hidden_states = false;
+  bool output_attentions = false;
 
  protected:
   explicit Encoder(ModelConfig config) : config_(std::move(config)) {}
@@ -55,13 +66,16 @@ class SelfAttention {
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask, bool training);
   // Returns dq, dk, dv for the last forward.
   std::vector<Tensor> backward(const Tensor& dcontext);
+  // The probabilities of the last forward: kept while gradients are on, or when asked for.
   const Tensor& probabilities() const { return probs_; }
+  void keep_probabilities(bool keep) { keep_probabilities_ = keep; }
 
  private:
   kernels::AttentionShape shape_of(const Tensor& q) const;
 
   int64_t heads_;
   Dropout dropout_;
+  bool keep_probabilities_ = false;
   Tensor q_, k_, v_, probs_, keep_;
 };
 

@@ -21,14 +21,16 @@ class Head : public Module {
   explicit Head(HeadInput input);
   // The layers; registered at the model's top level, so their names are the transformers names.
   Sequential& layers() { return layers_; }
-  Tensor forward(const EncoderOutput& encoded);
-  // dlogits -> the gradients for the encoder output the head read (the other stays undefined).
-  void backward(const Tensor& dlogits, Tensor& dlast_hidden_state, Tensor& dpooled);
+  HeadInput input() const { return input_; }
+  // The view of the encoder output this head reads: its features, [B, D] or [B, T, D].
+  Tensor read(const EncoderOutput& encoded) const;
+  Tensor forward(const Tensor& features) { return layers_.forward(features); }
+  // dlogits -> dL/d(features) for the last forward.
+  Tensor backward(const Tensor& dlogits) { return layers_.backward(dlogits); }
 
  private:
   HeadInput input_;
   Sequential layers_;
-  Shape hidden_shape_;
 };
 
 // The head transformers builds for `task` on this family (DistilBertForSequenceClassification, ...).

@@ -127,6 +127,12 @@ class Sequential : public Layer {
 // The generator Dropout layers use when none is given (seed it with default_generator() = Generator(seed)).
 Generator& default_generator();
 
+// What a layer stores for its backward: `value` while gradients are on, nothing under a NoGradGuard
+// (graft/core/grad_mode.h).
+Tensor kept_for_backward(const Tensor& value);
+// A stored tensor, or graft::Error naming `layer` when its forward ran under a NoGradGuard.
+const Tensor& saved_for_backward(const Tensor& saved, const char* layer);
+
 // Small tensor helpers the layers and models share.
 Tensor add(const Tensor& a, const Tensor& b);
 // Rows [B, T, D] -> the first token of each sequence [B, D], and its backward.

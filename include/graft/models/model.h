@@ -84,7 +84,9 @@ class Model : public TrainableModel {
   const ModelConfig& config() const { return config_; }
   TaskHead task() const { return task_; }
   Encoder& encoder() { return *encoder_; }
+  const Encoder& encoder() const { return *encoder_; }
   Head* head() { return head_.get(); }
+  const Head* head() const { return head_.get(); }
   Generator& generator() { return generator_; }
 
  private:
@@ -103,6 +105,7 @@ class Model : public TrainableModel {
   Tensor last_labels_;
   Tensor labelled_positions_;  // I64 [M] row-major positions, when the last forward predicted sparsely
   Shape last_hidden_shape_;
+  bool ran_encoder_ = true;  // false when the last forward read precomputed features
 };
 
 // Initialises parameters as transformers does: Linear and Embedding weights normal(0, std), biases 0,

@@ -54,6 +54,12 @@ class EncodedSource : public BatchSource {
   int64_t examples() const override { return static_cast<int64_t>(encodings_.size()); }
   const std::vector<Encoding>& encodings() const { return encodings_; }
   const Labels& labels() const { return labels_; }
+  int64_t batch_size() const { return batch_size_; }
+  int64_t pad_id() const { return pad_id_; }
+  // The examples (indices into encodings()) of batch `index` of `epoch`, in batch order.
+  std::vector<int64_t> members(int64_t epoch, int64_t index) const;
+  // Sets batch.labels to the labels of `examples`, collated as batch() collates them.
+  void add_labels(Batch& batch, const std::vector<int64_t>& examples) const;
 
  private:
   std::vector<int64_t> order(int64_t epoch) const;

@@ -3,11 +3,10 @@
 // warmup and decay, clipping, accumulation, evaluation with metrics, the best checkpoint kept, early
 // stopping, atomic checkpoints that resume exactly, a progress bar and JSON-lines logs.
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "graft/models/model.h"
 #include "graft/train/batch_source.h"
@@ -17,27 +16,30 @@
 namespace graft {
 
 struct TrainingArguments {
-  std::string output_dir;            // checkpoints and log.jsonl go here; empty: nothing is written
+  std::string output_dir;  // checkpoints and log.jsonl go here; empty: nothing is written
   int64_t epochs = 3;
-  int64_t max_steps = 0;             // > 0: stop after this many optimizer steps (overrides epochs)
+  int64_t max_steps = 0;  // > 0: stop after this many optimizer steps (overrides epochs)
   int64_t gradient_accumulation_steps = 1;
-  std::string optimizer = "adamw";   // adamw | sgd
+  std::string optimizer = "adamw";  // adamw | sgd
   double learning_rate = 5e-5;
   double weight_decay = 0.0;
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
-  double momentum = 0.9;             // sgd
+  double momentum = 0.9;                // sgd
   std::string lr_scheduler = "linear";  // constant | constant_with_warmup | linear | cosine
   int64_t warmup_steps = 0;
   double warmup_ratio = 0.0;
-  double max_grad_norm = 1.0;        // <= 0: no clipping
-  double layerwise_lr_decay = 1.0;   // < 1: each layer below the head learns decay times slower
-  bool gradual_unfreezing = false;   // ULMFiT: one more layer group from the top each epoch
+  double max_grad_norm = 1.0;       // <= 0: no clipping
+  double layerwise_lr_decay = 1.0;  // < 1: each layer below the head learns decay times slower
+  bool gradual_unfreezing = false;  // ULMFiT: one more layer group from the top each epoch
+  // With the encoder frozen, run it once per example and train the head on the stored features
+  // (train/feature_cache.h). The encoder then sees no dropout; false runs it every step, as transformers.
+  bool cache_frozen_features = true;
   std::string eval_strategy = "epoch";  // no | epoch | steps
   int64_t eval_steps = 0;
   std::string metric_for_best_model = "loss";
   int64_t early_stopping_patience = 0;  // evaluations without improvement before stopping; 0 = never
   bool load_best_model_at_end = true;
-  int64_t save_total_limit = 2;      // checkpoints kept (the best is always kept)
+  int64_t save_total_limit = 2;  // checkpoints kept (the best is always kept)
   int64_t logging_steps = 10;
   uint64_t seed = 42;
   bool progress_bar = true;
@@ -48,7 +50,7 @@ struct TrainingArguments {
 
 struct TrainResult {
   int64_t global_step = 0;
-  double train_loss = 0.0;           // mean over the run
+  double train_loss = 0.0;  // mean over the run
   double seconds = 0.0;
   double samples_per_second = 0.0;
   std::optional<EvalResult> best_eval;

@@ -1,0 +1,99 @@
+// NoGradGuard (torch.no_grad): the same outputs, nothing kept for backward, and a clear error for a
+// backward that has nothing to work with. On the repo's tiny DistilBERT and BERT fixtures.
+#include "graft/core/grad_mode.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "graft/core/error.h"
+#include "graft/models/model.h"
+#include "test_support.h"
+
+namespace graft {
+namespace {
+
+Batch two_sentences() {
+  Batch batch;
+  batch.input_ids = Tensor::from_vector(std::vector<int64_t>{2, 7, 9, 11, 3, 2, 8, 3, 0, 0}, {2, 5});
+  batch.attention_mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 5});
+  batch.labels = Tensor::from_vector(std::vector<int64_t>{1, 0}, {2});
+  return batch;
+}
+
+class GradMode : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<Model> load() const {
+    LoadOptions options;
+    options.task = TaskHead::SequenceClassification;  // tiny-bert is a token classifier
+    auto model = Model::from_pretrained(test::fixtures_dir() + "/" + GetParam(), options);
+    model->set_training(false);
+    return model;
+  }
+};
+
+TEST_P(GradMode, TheGuardNestsAndRestores) {
+  EXPECT_TRUE(grad_enabled());
+  {
+    const NoGradGuard outer;
+    EXPECT_FALSE(grad_enabled());
+    {
+      const NoGradGuard inner;
+      EXPECT_FALSE(grad_enabled());
+    }
+    EXPECT_FALSE(grad_enabled());
+  }
+  EXPECT_TRUE(grad_enabled());
+}
+
+TEST_P(GradMode, ForwardWithoutGradientsGivesTheSameLogitsAndLoss) {
+  auto model = load();
+  const Batch batch = two_sentences();
+  const ModelOutput with_gradients = model->forward(batch);
+  const NoGradGuard no_grad;
+  const ModelOutput without = model->forward(batch);
+  EXPECT_EQ(test::max_abs_diff(without.logits, with_gradients.logits), 0.0);
+  EXPECT_EQ(without.loss.data<float>()[0], with_gradients.loss.data<float>()[0]);
+}
+
+TEST_P(GradMode, BackwardAfterANoGradForwardIsAnError) {
+  auto model = load();
+  {
+    const NoGradGuard no_grad;
+    model->forward(two_sentences());
+  }
+  try {
+    model->backward();
+    FAIL() << "backward() ran without saved activations";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("NoGradGuard"), std::string::npos) << error.what();
+  }
+  model->forward(two_sentences());
+  EXPECT_NO_THROW(model->backward());
+}
+
+TEST_P(GradMode, HiddenStatesAndAttentionsOnlyWhenAskedFor) {
+  auto model = load();
+  const auto layers = static_cast<size_t>(model->config().num_hidden_layers);
+  const NoGradGuard no_grad;
+  const ModelOutput plain = model->forward(two_sentences());
+  EXPECT_TRUE(plain.encoder.hidden_states.empty());
+  EXPECT_TRUE(plain.encoder.attentions.empty());
+  model->encoder().output_hidden_states = true;
+  model->encoder().output_attentions = true;
+  const ModelOutput full = model->forward(two_sentences());
+  ASSERT_EQ(full.encoder.hidden_states.size(), layers + 1);
+  ASSERT_EQ(full.encoder.attentions.size(), layers);
+  EXPECT_EQ(test::max_abs_diff(full.encoder.hidden_states.back(), full.encoder.last_hidden_state), 0.0);
+  EXPECT_EQ(full.encoder.attentions[0].shape(), (Shape{2, model->config().num_attention_heads, 5, 5}));
+  // Each row of probabilities sums to 1 and padding gets none of it.
+  const float* probs = full.encoder.attentions[0].data<float>();
+  const int64_t last_row = full.encoder.attentions[0].numel() / 5 - 1;
+  EXPECT_NEAR(probs[last_row * 5] + probs[last_row * 5 + 1] + probs[last_row * 5 + 2], 1.0, 1e-6);
+  EXPECT_EQ(probs[last_row * 5 + 3], 0.0F);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, GradMode, ::testing::Values("tiny-distilbert", "tiny-bert"));
+
+}  // namespace
+}  // namespace graft
