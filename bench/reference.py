@@ -271,7 +271,13 @@ def random_batch(batch, tokens, vocab):
     return ids, torch.ones_like(ids), torch.randint(0, 3, (batch,))
 
 
+# --fp32: every workload in fp32, for CPUs without bf16 units (there torch's bf16 is a scalar fallback).
+FP32_ONLY = False
+
+
 def precision_of(workload):
+    if FP32_ONLY:
+        return "fp32"
     return "bf16" if workload.endswith("_bf16") or workload == "frozen_head_epoch" else "fp32"
 
 
@@ -424,6 +430,7 @@ def main():
     parser.add_argument("--workload", action="append", choices=WORKLOADS,
                         help="workload to run (repeatable; default: all, the FPB epochs only with --fpb-ids)")
     parser.add_argument("--tiny", action="store_true", help="a 2-layer, dim-64 model and 8 x 32 batches")
+    parser.add_argument("--fp32", action="store_true", help="run the bf16 workloads in fp32 too (no bf16 units)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repetitions after the warm-up")
     parser.add_argument("--epoch-repeats", type=int, default=0, help="timed FPB epochs (default: --repeats)")
     parser.add_argument("--batch", type=int, default=0, help="training and throughput batch size (32, tiny 8)")
@@ -434,6 +441,8 @@ def main():
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
+    global FP32_ONLY
+    FP32_ONLY = args.fp32
     torch.set_num_threads(args.threads)
     if args.check:
         check(Path(args.check))

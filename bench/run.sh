@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh: graft against PyTorch on the workloads of issue 5, one after the other in the same run.
 #
-#   bench/run.sh [--tiny] [--repeats N] [--epoch-repeats N] [--workloads a,b,...] [--out DIR]
+#   bench/run.sh [--tiny] [--fp32] [--repeats N] [--epoch-repeats N] [--workloads a,b,...] [--out DIR]
 #
+# --fp32 runs the bf16 workloads in fp32 on the PyTorch side too, for CPUs without bf16 units.
 # Builds nothing: it runs $GRAFT (default build/graft) and bench/reference.py under $PYTHON (default Debian's
 # /usr/bin/python3, which has python3-torch). Each workload runs in its own process on each side, PyTorch first,
 # so that a ratio compares two measurements taken seconds apart and each peak RSS is that workload's own.
@@ -19,18 +20,20 @@ TOKENIZER=${TOKENIZER:-../shared/golden/tokenizer}
 repeats=3
 epoch_repeats=0
 tiny=0
+fp32=0
 out=""
 workloads="gemm_fp32,gemm_bf16,train_fp32,train_bf16,infer_b32_fp32,infer_b32_bf16,latency_b1_s32_fp32"
 workloads+=",latency_b1_s32_bf16,fpb_epoch_bf16,frozen_head_epoch"
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --tiny) tiny=1 ;;
+    --fp32) fp32=1 ;;
     --repeats) repeats=$2; shift ;;
     --epoch-repeats) epoch_repeats=$2; shift ;;
     --workloads) workloads=$2; shift ;;
@@ -43,9 +46,9 @@ done
 
 [[ -x "$GRAFT" ]] || { echo "run.sh: no $GRAFT (build graft_cli first, or set GRAFT=path)" >&2; exit 1; }
 "$PYTHON" -c "import torch" 2>/dev/null || { echo "run.sh: $PYTHON cannot import torch (python3-torch)" >&2; exit 1; }
-if [[ $tiny == 0 ]] && ! grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo; then
+if [[ $tiny == 0 && $fp32 == 0 ]] && ! grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo; then
   echo "run.sh: warning: this CPU has neither AVX512-BF16 nor AMX, so PyTorch's bf16 workloads (*_bf16," \
-    "frozen_head_epoch) run on a scalar fallback and take hours; --workloads can leave them out" >&2
+    "frozen_head_epoch) run on a scalar fallback and take hours; --fp32 runs them in fp32 on both sides" >&2
 fi
 [[ -n "$out" ]] || out=$(mktemp -d /tmp/graft-bench.XXXXXX)
 mkdir -p "$out"
@@ -55,6 +58,8 @@ echo "run.sh: JSON lines in $out" >&2
 
 common=(--repeats "$repeats" --epoch-repeats "$epoch_repeats" --threads 2 --fpb-ids "$out/fpb_ids.jsonl")
 if [[ $tiny == 1 ]]; then common+=(--tiny); fi
+reference_flags=()
+if [[ $fp32 == 1 ]]; then reference_flags+=(--fp32); fi
 
 # Financial PhraseBank, tokenized once by graft's tokenizer so that both sides train on the same ids: labels as
 # sorted class ids (graft's LabelMap order), at most 128 tokens. --tiny keeps the first 512 sentences.
@@ -86,7 +91,7 @@ with open(f"{out}/fpb_ids.jsonl", "w") as f:
 EOF
 
 for workload in ${workloads//,/ }; do
-  "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" >> "$out/pytorch.jsonl"
+  "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" "${reference_flags[@]}" >> "$out/pytorch.jsonl"
   "$GRAFT" bench --workload "$workload" "${common[@]}" >> "$out/graft.jsonl"
 done
 
