@@ -5,9 +5,11 @@
 #
 #   scripts/pretrain-mini.sh                  phase 1: 1,400 steps from random weights, linear decay (~1 h on
 #                                             2 cores); RESUME=1 continues an interrupted run
-#   PHASE=2 STEPS=N scripts/pretrain-mini.sh  phase 2: continue from the shipped model at a constant learning
-#                                             rate up to step N; it always resumes its newest checkpoint, so a
-#                                             long run can be spread over several sessions
+#   PHASE=2 STEPS=N scripts/pretrain-mini.sh  phase 2: continue from the shipped model up to step N with the
+#                                             schedule SCHEDULER (default linear); it always resumes its newest
+#                                             checkpoint, so a long run can be spread over several sessions.
+#                                             The shipped model's phase 2 ran steps 1-400 with
+#                                             SCHEDULER=constant_with_warmup STEPS=400, then linear to STEPS=2600.
 #
 # Checkpoints stay in out/pretrain; the final folder, stored in fp16, replaces models/distilbert-mini-uncased.
 set -euo pipefail
@@ -20,7 +22,7 @@ common=(--corpus "$shared/data/corpus/moby_dick.txt" "$shared/data/corpus/sotu.t
 if [ "${PHASE:-1}" = 2 ]; then
   work=out/pretrain/continued
   build/graft pretrain --model models/distilbert-mini-uncased --output "$work" --max-steps "${STEPS:?STEPS=N}" \
-    --scheduler constant_with_warmup --resume "${common[@]}"
+    --scheduler "${SCHEDULER:-linear}" --resume "${common[@]}"
 else
   work=out/pretrain/distilbert-mini-uncased
   resume=()
