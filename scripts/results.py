@@ -195,9 +195,10 @@ def write_report(results, seconds, quick):
              f"seed {SEED}, no early stopping; two-stage = `--stage \"{HEAD}\" --stage \"{FULL}\"`; "
              f"from scratch = `--stage \"{SCRATCH}\"`: both train every weight for the same two epochs, two-stage "
              "after a head-only epoch on features the frozen base computes once per example (a few seconds). "
-             "fastText: `fasttext supervised {' '.join(FASTTEXT)}` on "
+             f"fastText: `fasttext supervised {' '.join(FASTTEXT)}` on "
              "lower-cased text with punctuation split off. Samples/s is training throughput per stage "
-             "(fastText: examples x epochs / training time).", ""]
+             "(fastText: examples x epochs / training time); for a head stage on cached features it counts the head's "
+             "steps only, while the training time includes the frozen base's one pass over the data.", ""]
     for name, train, test, rows in results:
         lines += [f"## {name}", "", f"Train `{os.path.relpath(train, ROOT)}`, test `{os.path.relpath(test, ROOT)}`.", "",
                   "| Run | Accuracy | Macro-F1 | Training time (s) | Samples/s |", "|---|---|---|---|---|"]
