@@ -45,8 +45,8 @@ FeatureSource::FeatureSource(Model& model, const EncodedSource& source) : source
     const size_t end = std::min(longest_first.size(), begin + batch_size);
     std::vector<const Encoding*> members;
     for (size_t i = begin; i < end; ++i) members.push_back(&encodings[static_cast<size_t>(longest_first[i])]);
-    const ModelOutput output = model.forward(pad_batch(members, source.pad_id()));
-    const Tensor batch_features = model.head()->read(output.encoder);
+    // The encoder alone: the head's logits for these rows would be thrown away.
+    const Tensor batch_features = model.head()->read(model.encoder().forward(pad_batch(members, source.pad_id())));
     for (size_t i = begin; i < end; ++i) {
       copy_row(batch_features, static_cast<int64_t>(i - begin), features_, longest_first[i]);
     }
