@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   Labels labels;
   labels.classes = {1, 1, 0, 0, 1, 0, 1, 0};  // 0 negative, 1 positive
   const EncodedSource data(tokenizer.encode_batch(texts, {}), labels, /*batch_size=*/4, tokenizer.pad_id(),
-                           /*shuffle=*/true, /*seed=*/42);
+                           BatchOrder::Shuffled, /*seed=*/42);
 
   // The base: the encoder alone (any head in the checkpoint is left out).
   auto base = EncoderWithHead::load_base(dir);

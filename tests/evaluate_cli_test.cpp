@@ -115,7 +115,7 @@ TEST(EvaluateCli, JsonLossMatchesTheLibrary) {
   auto model = Model::from_pretrained(tiny_distilbert());
   const Tokenizer tokenizer = Tokenizer::from_pretrained(tiny_distilbert());
   const LabelMap labels = LabelMap::from_id2label(model->config().id2label);
-  const auto loaded = load_text_classification(data, {}, tokenizer, labels, 64, 3, false, 0);
+  const auto loaded = load_text_classification(data, {}, tokenizer, labels, 64, 3, BatchOrder::LongestFirst, 0);  // as the CLI batches
   const EvalResult expected = evaluate(*model, *loaded.source, model->task(), "", labels.names());
   const auto result = graft_cli("evaluate --model " + tiny_distilbert() + " --data " + data + " --batch-size 3 --json");
   ASSERT_EQ(result.exit_code, 0) << result.output;
@@ -174,7 +174,7 @@ TEST(TextDatasetSource, TokenizesPairsTruncatedAndMapsLabels) {
   options.text_column = "premise";
   const Tokenizer tokenizer = Tokenizer::from_pretrained(tiny_distilbert());
   const LabelMap labels = LabelMap::from_labels({"negative", "neutral", "positive"});
-  const auto loaded = load_text_classification(data, options, tokenizer, labels, 8, 2, false, 0);
+  const auto loaded = load_text_classification(data, options, tokenizer, labels, 8, 2, BatchOrder::InOrder, 0);
   EXPECT_EQ(loaded.source->labels().classes, (std::vector<int64_t>{1, 2}));
   ASSERT_EQ(loaded.source->encodings().size(), 2U);
   EXPECT_EQ(loaded.source->encodings()[0].size(), 8U);

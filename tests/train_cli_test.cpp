@@ -125,6 +125,11 @@ TEST(TrainCli, GraftsANewHeadAndRejectsUnknownLabels) {
   const auto config = read_json_file(out + "/config.json");
   EXPECT_EQ(config["id2label"]["0"], "down");
   EXPECT_EQ(config["id2label"]["1"], "up");
+  EXPECT_EQ(read_json_file(out + "/training_args.json")[0]["group_by_length"], true);  // batches of similar length
+  const auto shuffled = train("--model " + model + " --train " + data + " --output " + out + "-shuffled --epochs 1" +
+                              " --no-group-by-length");
+  ASSERT_EQ(shuffled.exit_code, 0) << shuffled.output;
+  EXPECT_EQ(read_json_file(out + "-shuffled/training_args.json")[0]["group_by_length"], false);
 
   const std::string eval = out + "-eval.csv";
   std::ofstream(eval) << "sentence,label\nprofit rose,up\nprofit fell,sideways\n";

@@ -37,7 +37,7 @@ EncodedSource fixture_data(int64_t batch_size) {
   for (const auto& text : kTexts) encodings.push_back(tokenizer.encode(text));
   Labels labels;
   labels.classes = kClasses;
-  return EncodedSource(encodings, labels, batch_size, tokenizer.pad_id(), true, 7);
+  return EncodedSource(encodings, labels, batch_size, tokenizer.pad_id(), BatchOrder::Shuffled, 7);
 }
 
 std::unique_ptr<Model> fixture_model() {

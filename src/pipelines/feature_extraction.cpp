@@ -51,12 +51,12 @@ FeatureExtractionPipeline::FeatureExtractionPipeline(std::unique_ptr<Model> mode
 std::vector<std::vector<float>> FeatureExtractionPipeline::operator()(const std::vector<std::string>& texts) {
   const std::vector<Encoding> encodings = encode_truncated(texts);
   std::vector<std::vector<float>> embeddings(texts.size());
-  run_batches(encodings, [&](size_t first, const ModelOutput& output) {
+  run_batches(encodings, [&](const std::vector<size_t>& members, const ModelOutput& output) {
     const Tensor& hidden = output.encoder.last_hidden_state;  // [B, T, D]
     const int64_t width = hidden.dim(1);
     const int64_t dim = hidden.dim(2);
     for (int64_t row = 0; row < hidden.dim(0); ++row) {
-      const size_t text = first + static_cast<size_t>(row);
+      const size_t text = members[static_cast<size_t>(row)];
       const float* states = hidden.data<float>() + row * width * dim;
       embeddings[text] = pooling_ == Pooling::Cls ? std::vector<float>(states, states + dim)
                                                   : mean_over_tokens(states, dim, encodings[text].attention_mask);

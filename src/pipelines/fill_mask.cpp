@@ -44,11 +44,11 @@ std::vector<std::vector<std::vector<MaskFill>>> FillMaskPipeline::operator()(con
               " tokens: \"" + texts[text] + "\"");
   }
   std::vector<std::vector<std::vector<MaskFill>>> results(texts.size());
-  run_batches(encodings, [&](size_t first, const ModelOutput& output) {
+  run_batches(encodings, [&](const std::vector<size_t>& members, const ModelOutput& output) {
     const int64_t tokens = output.logits.dim(1);
     const int64_t vocabulary = output.logits.dim(2);
     for (int64_t row = 0; row < output.logits.dim(0); ++row) {
-      const size_t text = first + static_cast<size_t>(row);
+      const size_t text = members[static_cast<size_t>(row)];
       for (const int64_t position : masks[text]) {
         const float* logits = output.logits.data<float>() + (row * tokens + position) * vocabulary;
         const auto probabilities = pipelines::softmax({logits, static_cast<size_t>(vocabulary)});

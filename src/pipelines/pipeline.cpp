@@ -6,36 +6,10 @@
 
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
+#include "graft/train/collator.h"
 #include "pipelines/pipeline_support.h"
 
 namespace graft {
-namespace {
-
-// Pads encodings [begin, end) to the longest of them: the padding has id pad_id and mask 0.
-Batch collate(const std::vector<Encoding>& encodings, size_t begin, size_t end, int64_t pad_id) {
-  size_t longest = 0;
-  for (size_t i = begin; i < end; ++i) longest = std::max(longest, encodings[i].size());
-  const auto rows = static_cast<int64_t>(end - begin);
-  const auto width = static_cast<int64_t>(longest);
-  Batch batch;
-  batch.input_ids = Tensor::empty({rows, width}, DType::I64);
-  batch.attention_mask = Tensor::zeros({rows, width}, DType::I64);
-  batch.token_type_ids = Tensor::zeros({rows, width}, DType::I64);
-  int64_t* ids = batch.input_ids.data<int64_t>();
-  int64_t* mask = batch.attention_mask.data<int64_t>();
-  int64_t* types = batch.token_type_ids.data<int64_t>();
-  std::fill_n(ids, rows * width, pad_id);
-  for (int64_t row = 0; row < rows; ++row) {
-    const Encoding& encoding = encodings[begin + static_cast<size_t>(row)];
-    std::copy(encoding.ids.begin(), encoding.ids.end(), ids + row * width);
-    std::copy(encoding.attention_mask.begin(), encoding.attention_mask.end(), mask + row * width);
-    std::copy(encoding.type_ids.begin(), encoding.type_ids.end(), types + row * width);
-  }
-  return batch;
-}
-
-}  // namespace
-
 namespace pipelines {
 
 std::vector<float> softmax(std::span<const float> logits) {
@@ -110,13 +84,19 @@ std::vector<Encoding> Pipeline::encode_truncated(const std::vector<std::string>&
   return tokenizer_.encode_batch(texts, encode, pairs);
 }
 
-void Pipeline::run_batches(const std::vector<Encoding>& encodings,
-                           const std::function<void(size_t first, const ModelOutput& output)>& consume) {
+void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchConsumer& consume) {
+  const std::vector<int64_t> order = longest_first_order(encodings);
   const auto step = static_cast<size_t>(options_.batch_size);
-  for (size_t first = 0; first < encodings.size(); first += step) {
-    const size_t end = std::min(encodings.size(), first + step);
+  for (size_t first = 0; first < order.size(); first += step) {
+    const size_t end = std::min(order.size(), first + step);
+    std::vector<size_t> members;
+    std::vector<const Encoding*> batch;
+    for (size_t i = first; i < end; ++i) {
+      members.push_back(static_cast<size_t>(order[i]));
+      batch.push_back(&encodings[members.back()]);
+    }
     const NoGradGuard no_grad;
-    consume(first, model_->forward(collate(encodings, first, end, tokenizer_.pad_id())));
+    consume(members, model_->forward(pad_batch(batch, tokenizer_.pad_id())));
   }
 }
 

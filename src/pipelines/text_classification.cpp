@@ -90,10 +90,10 @@ std::vector<std::vector<float>> TextClassificationPipeline::mean_scores(const st
                                                                         size_t texts) {
   std::vector<std::vector<float>> sums(texts, std::vector<float>(labels_.size(), 0.0F));
   std::vector<int64_t> counts(texts, 0);
-  run_batches(encodings, [&](size_t first, const ModelOutput& output) {
+  run_batches(encodings, [&](const std::vector<size_t>& members, const ModelOutput& output) {
     const int64_t classes = output.logits.dim(1);
     for (int64_t row = 0; row < output.logits.dim(0); ++row) {
-      const size_t text = owner[first + static_cast<size_t>(row)];
+      const size_t text = owner[members[static_cast<size_t>(row)]];
       const float* logits = output.logits.data<float>() + row * classes;
       const auto scores = apply(function_, {logits, static_cast<size_t>(classes)});
       for (size_t label = 0; label < scores.size(); ++label) sums[text][label] += scores[label];

@@ -41,10 +41,10 @@ EntityGroup merge(const std::vector<TokenEntity>& pieces, const std::u32string& 
   return group;
 }
 
-// The index in `full` of the token a window's first text token is: windows are consecutive slices of the
-// full token sequence, so the first match at or after `from` is the one.
-size_t locate(const Encoding& full, const std::pair<int64_t, int64_t>& offset, size_t from) {
-  for (size_t i = from; i < full.size(); ++i) {
+// The index in `full` of the token a window's first text token is: no two tokens of a text share a
+// character span.
+size_t locate(const Encoding& full, const std::pair<int64_t, int64_t>& offset) {
+  for (size_t i = 0; i < full.size(); ++i) {
     if (full.special_tokens_mask[i] == 0 && full.offsets[i] == offset) return i;
   }
   throw Error("[token-classification] a window's token is not in the text's encoding");
@@ -121,11 +121,11 @@ std::vector<TokenClassificationPipeline::Prediction> TokenClassificationPipeline
   }
   std::vector<Encoding> encodings;
   for (const auto& prediction : predictions) encodings.push_back(prediction.encoding);
-  run_batches(encodings, [&](size_t first, const ModelOutput& output) {
+  run_batches(encodings, [&](const std::vector<size_t>& members, const ModelOutput& output) {
     const int64_t width = output.logits.dim(1);
     const int64_t classes = output.logits.dim(2);
     for (int64_t row = 0; row < output.logits.dim(0); ++row) {
-      Prediction& prediction = predictions[first + static_cast<size_t>(row)];
+      Prediction& prediction = predictions[members[static_cast<size_t>(row)]];
       for (size_t t = 0; t < prediction.encoding.size(); ++t) {
         const float* logits = output.logits.data<float>() + (row * width + static_cast<int64_t>(t)) * classes;
         std::tie(prediction.labels[t], prediction.scores[t]) = best_label(logits, classes);
@@ -142,22 +142,24 @@ TokenClassificationPipeline::Prediction TokenClassificationPipeline::predict_win
   const size_t tokens = prediction.encoding.size();
   prediction.labels.assign(tokens, 0);
   prediction.scores.assign(tokens, 0.0F);
-  std::vector<int64_t> best_centrality(tokens, -1);
+  // (centrality, -window index) of the window each token's prediction comes from: batches may come in any
+  // order of windows.
+  std::vector<std::pair<int64_t, int64_t>> best(tokens, {-1, 0});
   const std::vector<Encoding> windows = tokenizer().encode_windows(text, max_length(), options().stride);
-  size_t window_start = 0;
-  run_batches(windows, [&](size_t first, const ModelOutput& output) {
+  run_batches(windows, [&](const std::vector<size_t>& members, const ModelOutput& output) {
     const int64_t width = output.logits.dim(1);
     const int64_t classes = output.logits.dim(2);
     for (int64_t row = 0; row < output.logits.dim(0); ++row) {
-      const Encoding& window = windows[first + static_cast<size_t>(row)];
+      const size_t window_index = members[static_cast<size_t>(row)];
+      const Encoding& window = windows[window_index];
       const int64_t text_tokens = static_cast<int64_t>(window.size()) - 2;  // between [CLS] and [SEP]
       if (text_tokens <= 0) continue;
-      window_start = locate(prediction.encoding, window.offsets[1], window_start);
+      const size_t window_start = locate(prediction.encoding, window.offsets[1]);
       for (int64_t p = 0; p < text_tokens; ++p) {
         const size_t token = window_start + static_cast<size_t>(p);
-        const int64_t centrality = std::min(p, text_tokens - 1 - p);
-        if (centrality <= best_centrality[token]) continue;
-        best_centrality[token] = centrality;
+        const std::pair<int64_t, int64_t> rank{std::min(p, text_tokens - 1 - p), -static_cast<int64_t>(window_index)};
+        if (rank <= best[token]) continue;
+        best[token] = rank;
         const float* logits = output.logits.data<float>() + (row * width + p + 1) * classes;
         std::tie(prediction.labels[token], prediction.scores[token]) = best_label(logits, classes);
       }

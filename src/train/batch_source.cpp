@@ -23,12 +23,12 @@ int64_t PretokenizedSource::examples() const {
 }
 
 EncodedSource::EncodedSource(std::vector<Encoding> encodings, Labels labels, int64_t batch_size, int64_t pad_id,
-                             bool shuffle, uint64_t seed, int64_t pad_to_multiple_of)
+                             BatchOrder order, uint64_t seed, int64_t pad_to_multiple_of)
     : encodings_(std::move(encodings)),
       labels_(std::move(labels)),
       batch_size_(batch_size),
       pad_id_(pad_id),
-      shuffle_(shuffle),
+      batch_order_(order),
       seed_(seed),
       pad_to_multiple_of_(pad_to_multiple_of) {
   check(!encodings_.empty(), "train", "the dataset is empty");
@@ -50,20 +50,51 @@ std::vector<int64_t> shuffled_order(int64_t count, uint64_t seed, int64_t epoch)
   return indices;
 }
 
-std::vector<int64_t> EncodedSource::order(int64_t epoch) const {
+namespace {
+
+// transformers' LengthGroupedSampler uses windows of 50 batches ("megabatches").
+constexpr int64_t kBatchesPerLengthWindow = 50;
+
+void sort_windows_longest_first(std::vector<int64_t>& indices, const std::vector<Encoding>& encodings,
+                                int64_t window) {
+  for (size_t begin = 0; begin < indices.size(); begin += static_cast<size_t>(window)) {
+    const size_t end = std::min(indices.size(), begin + static_cast<size_t>(window));
+    std::stable_sort(indices.begin() + static_cast<std::ptrdiff_t>(begin),
+                     indices.begin() + static_cast<std::ptrdiff_t>(end), [&](int64_t a, int64_t b) {
+                       return encodings[static_cast<size_t>(a)].size() > encodings[static_cast<size_t>(b)].size();
+                     });
+  }
+}
+
+}  // namespace
+
+std::vector<int64_t> EncodedSource::make_order(int64_t epoch) const {
   const auto count = static_cast<int64_t>(encodings_.size());
-  if (shuffle_) return shuffled_order(count, seed_, epoch);
+  switch (batch_order_) {
+    case BatchOrder::Shuffled: return shuffled_order(count, seed_, epoch);
+    case BatchOrder::GroupedByLength: {
+      std::vector<int64_t> indices = shuffled_order(count, seed_, epoch);
+      sort_windows_longest_first(indices, encodings_, kBatchesPerLengthWindow * batch_size_);
+      return indices;
+    }
+    case BatchOrder::LongestFirst: return longest_first_order(encodings_);
+    case BatchOrder::InOrder: break;
+  }
   std::vector<int64_t> indices(static_cast<size_t>(count));
   std::iota(indices.begin(), indices.end(), 0);
   return indices;
 }
 
 std::vector<int64_t> EncodedSource::members(int64_t epoch, int64_t index) const {
-  const std::vector<int64_t> indices = order(epoch);
+  const std::lock_guard<std::mutex> lock(order_mutex_);
+  if (epoch != ordered_epoch_) {  // every batch of an epoch needs the epoch's order: make it once
+    ordered_ = make_order(epoch);
+    ordered_epoch_ = epoch;
+  }
   const auto begin = static_cast<size_t>(index * batch_size_);
-  const size_t end = std::min(indices.size(), begin + static_cast<size_t>(batch_size_));
+  const size_t end = std::min(ordered_.size(), begin + static_cast<size_t>(batch_size_));
   check(index >= 0 && begin < end, "train", "batch " + std::to_string(index) + " is past the end of the dataset");
-  return {indices.begin() + static_cast<std::ptrdiff_t>(begin), indices.begin() + static_cast<std::ptrdiff_t>(end)};
+  return {ordered_.begin() + static_cast<std::ptrdiff_t>(begin), ordered_.begin() + static_cast<std::ptrdiff_t>(end)};
 }
 
 void EncodedSource::add_labels(Batch& batch, const std::vector<int64_t>& examples) const {

@@ -1,6 +1,7 @@
 #include "graft/train/collator.h"
 
 #include <algorithm>
+#include <numeric>
 #include <string>
 #include <unordered_set>
 
@@ -36,6 +37,15 @@ void copy_row(const std::vector<int64_t>& values, int64_t row, int64_t length, i
 }
 
 }  // namespace
+
+std::vector<int64_t> longest_first_order(const std::vector<Encoding>& encodings) {
+  std::vector<int64_t> indices(encodings.size());
+  std::iota(indices.begin(), indices.end(), 0);
+  std::stable_sort(indices.begin(), indices.end(), [&](int64_t a, int64_t b) {
+    return encodings[static_cast<size_t>(a)].size() > encodings[static_cast<size_t>(b)].size();
+  });
+  return indices;
+}
 
 Batch pad_batch(const std::vector<const Encoding*>& encodings, int64_t pad_id, int64_t pad_to_multiple_of) {
   check(!encodings.empty(), kWhere, "cannot pad an empty batch");

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <numeric>
 #include <vector>
 
 #include "graft/core/error.h"
@@ -31,11 +30,7 @@ FeatureSource::FeatureSource(Model& model, const EncodedSource& source) : source
   check(can_cache_features(model), "train",
         "features can be cached only for a sequence-classification model whose encoder is frozen");
   const std::vector<Encoding>& encodings = source.encodings();
-  std::vector<int64_t> longest_first(encodings.size());
-  std::iota(longest_first.begin(), longest_first.end(), 0);
-  std::stable_sort(longest_first.begin(), longest_first.end(), [&](int64_t a, int64_t b) {
-    return encodings[static_cast<size_t>(a)].ids.size() > encodings[static_cast<size_t>(b)].ids.size();
-  });
+  const std::vector<int64_t> longest_first = longest_first_order(encodings);
   const bool was_training = model.training();
   model.set_training(false);
   const NoGradGuard no_grad;

@@ -42,7 +42,7 @@ bool is_placeholder(const std::map<int64_t, std::string>& id2label) {
 
 TextClassificationData encode_text_classification(TextDataset dataset, const Tokenizer& tokenizer,
                                                    const LabelMap& labels, int64_t max_length, int64_t batch_size,
-                                                   bool shuffle, uint64_t seed, int64_t pad_to_multiple_of) {
+                                                   BatchOrder order, uint64_t seed, int64_t pad_to_multiple_of) {
   check(max_length > 1, "data", "max length must be at least 2 tokens, got " + std::to_string(max_length));
   check(!dataset.examples.empty(), "data", dataset.path + ": no examples");
   TextClassificationData data;
@@ -51,15 +51,15 @@ TextClassificationData encode_text_classification(TextDataset dataset, const Tok
   Labels targets;
   targets.classes = class_ids(data.dataset, labels);
   data.source = std::make_unique<EncodedSource>(tokenize(data.dataset, tokenizer, max_length), std::move(targets),
-                                                batch_size, tokenizer.pad_id(), shuffle, seed, pad_to_multiple_of);
+                                                batch_size, tokenizer.pad_id(), order, seed, pad_to_multiple_of);
   return data;
 }
 
 TextClassificationData load_text_classification(const std::string& path, const ReadOptions& options,
                                                  const Tokenizer& tokenizer, const LabelMap& labels,
-                                                 int64_t max_length, int64_t batch_size, bool shuffle,
+                                                 int64_t max_length, int64_t batch_size, BatchOrder order,
                                                  uint64_t seed, int64_t pad_to_multiple_of) {
-  return encode_text_classification(read_dataset(path, options), tokenizer, labels, max_length, batch_size, shuffle,
+  return encode_text_classification(read_dataset(path, options), tokenizer, labels, max_length, batch_size, order,
                                     seed, pad_to_multiple_of);
 }
 

@@ -117,6 +117,7 @@ nlohmann::json TrainingArguments::to_json() const {
           {"layerwise_lr_decay", layerwise_lr_decay},
           {"gradual_unfreezing", gradual_unfreezing},
           {"cache_frozen_features", cache_frozen_features},
+          {"group_by_length", group_by_length},
           {"eval_strategy", eval_strategy},
           {"eval_steps", eval_steps},
           {"metric_for_best_model", metric_for_best_model},

@@ -231,7 +231,7 @@ EncodedSource read_fpb_ids(const std::string& path, int64_t batch_size, uint64_t
     labels.classes.push_back(row.at("label").get<int64_t>());
   }
   // File order, not shuffled: reference.py pads the very same batches, so both sides do the same work.
-  return {std::move(encodings), std::move(labels), batch_size, 0, false, seed};
+  return {std::move(encodings), std::move(labels), batch_size, 0, BatchOrder::InOrder, seed};
 }
 
 Line epoch_fields(const EncodedSource& source) {

@@ -53,7 +53,7 @@ void run_evaluate(const EvaluateOptions& options) {
   const int64_t max_length =
       options.max_length > 0 ? options.max_length : model_input_limit(tokenizer, model->config());
   const TextClassificationData data = load_text_classification(options.data, options.read, tokenizer, labels,
-                                                               max_length, options.batch_size, false, 0);
+                                                               max_length, options.batch_size, BatchOrder::LongestFirst, 0);
   const EvalResult result = evaluate(*model, *data.source, model->task(), "", labels.names());
   std::cout << options.data << ": " << data.summary << '\n'
             << "loss " << format_score(static_cast<float>(result.loss)) << "\n\n"

@@ -124,14 +124,15 @@ Data load_text_data(const TrainOptions& options, const Tokenizer& tokenizer, con
     train_set = std::move(kept);
     eval_set = std::move(held_out);
   }
-  auto train = encode_text_classification(std::move(train_set), tokenizer, labels, max_length, options.batch_size, true,
-                                          options.args.seed, options.pad_to_multiple_of);
+  const BatchOrder train_order = options.args.group_by_length ? BatchOrder::GroupedByLength : BatchOrder::Shuffled;
+  auto train = encode_text_classification(std::move(train_set), tokenizer, labels, max_length, options.batch_size,
+                                          train_order, options.args.seed, options.pad_to_multiple_of);
   data.train_classes = train.source->labels().classes;
   data.train_summary = train.summary;
   data.train = std::move(train.source);
   if (eval_set) {
-    auto eval = encode_text_classification(std::move(*eval_set), tokenizer, labels, max_length, kEvalBatchSize, false,
-                                           options.args.seed, options.pad_to_multiple_of);
+    auto eval = encode_text_classification(std::move(*eval_set), tokenizer, labels, max_length, kEvalBatchSize,
+                                           BatchOrder::LongestFirst, options.args.seed, options.pad_to_multiple_of);
     data.eval_summary = eval.summary;
     data.eval = std::move(eval.source);
   }
@@ -259,6 +260,8 @@ void add_train_command(CLI::App& app) {
   command->add_option("--max-length", options->max_length, "Truncate texts to this many tokens")->capture_default_str();
   command->add_option("--batch-size", options->batch_size, "Examples per batch")->capture_default_str();
   command->add_option("--pad-to-multiple-of", options->pad_to_multiple_of, "Round padded lengths up to a multiple");
+  command->add_flag("!--no-group-by-length", options->args.group_by_length,
+                    "Shuffle freely instead of batching examples of similar length (which saves padding)");
   command->add_option("--epochs", options->args.epochs, "Epochs (per stage unless the stage says)")
       ->capture_default_str();
   add_optimization_options(*command, options->args);

@@ -40,9 +40,10 @@ class Pipeline {
   std::vector<Encoding> encode_truncated(const std::vector<std::string>& texts,
                                          const std::vector<std::string>* pairs = nullptr) const;
   // Runs the model over the encodings, options().batch_size at a time, and hands each batch's output to
-  // `consume` with the index of the batch's first encoding.
-  void run_batches(const std::vector<Encoding>& encodings,
-                   const std::function<void(size_t first, const ModelOutput& output)>& consume);
+  // `consume` with the indices of its rows' encodings. Batches are cut from the encodings sorted longest
+  // first (equal lengths in their given order), so that little of a batch is padding.
+  using BatchConsumer = std::function<void(const std::vector<size_t>& members, const ModelOutput& output)>;
+  void run_batches(const std::vector<Encoding>& encodings, const BatchConsumer& consume);
   // Throws unless the model has the head this pipeline reads.
   void require_task(TaskHead task, const char* pipeline) const;
 

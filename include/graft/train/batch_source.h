@@ -2,11 +2,13 @@
 // Where the Trainer's batches come from. A batch is a pure function of (epoch, index), so a resumed run
 // sees exactly the batches the interrupted one would have seen.
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "graft/core/random.h"
 #include "graft/models/encoder.h"
 #include "graft/tokenizer/tokenizer.h"
+#include "graft/train/collator.h"
 
 namespace graft {
 
@@ -44,10 +46,22 @@ struct Labels {
   std::vector<std::vector<int64_t>> per_token;
 };
 
-// Tokenized examples, shuffled each epoch (seeded) and padded per batch to the batch's longest.
+// How an epoch's examples are dealt into batches. A batch is padded to its longest member, so the order
+// decides how many pad tokens the model computes on.
+enum class BatchOrder {
+  InOrder,   // dataset order
+  Shuffled,  // a fresh seeded permutation each epoch
+  // Shuffled, then sorted longest-first within windows of 50 batches (transformers' group_by_length):
+  // a batch holds examples of similar length, while the windows keep the epoch random.
+  GroupedByLength,
+  // Longest first, for evaluation and inference, where order does not matter and padding is waste.
+  LongestFirst,
+};
+
+// Tokenized examples in the given order, padded per batch to the batch's longest.
 class EncodedSource : public BatchSource {
  public:
-  EncodedSource(std::vector<Encoding> encodings, Labels labels, int64_t batch_size, int64_t pad_id, bool shuffle,
+  EncodedSource(std::vector<Encoding> encodings, Labels labels, int64_t batch_size, int64_t pad_id, BatchOrder order,
                 uint64_t seed, int64_t pad_to_multiple_of = 0);
   int64_t batches_per_epoch() const override;
   Batch batch(int64_t epoch, int64_t index) const override;
@@ -62,15 +76,18 @@ class EncodedSource : public BatchSource {
   void add_labels(Batch& batch, const std::vector<int64_t>& examples) const;
 
  private:
-  std::vector<int64_t> order(int64_t epoch) const;
+  std::vector<int64_t> make_order(int64_t epoch) const;
 
   std::vector<Encoding> encodings_;
   Labels labels_;
   int64_t batch_size_;
   int64_t pad_id_;
-  bool shuffle_;
+  BatchOrder batch_order_;
   uint64_t seed_;
   int64_t pad_to_multiple_of_;
+  mutable std::mutex order_mutex_;  // guards the cached order of the latest epoch asked for
+  mutable int64_t ordered_epoch_ = -1;
+  mutable std::vector<int64_t> ordered_;
 };
 
 }  // namespace graft

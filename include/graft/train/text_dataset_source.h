@@ -23,13 +23,13 @@ struct TextClassificationData {
 // is a graft::Error naming FILE:LINE.
 TextClassificationData encode_text_classification(TextDataset dataset, const Tokenizer& tokenizer,
                                                    const LabelMap& labels, int64_t max_length, int64_t batch_size,
-                                                   bool shuffle, uint64_t seed, int64_t pad_to_multiple_of = 0);
+                                                   BatchOrder order, uint64_t seed, int64_t pad_to_multiple_of = 0);
 
 // read_dataset, then encode_text_classification. Texts (and text pairs, when options.text_pair_column is set) are truncated longest-first to max_length
 // tokens. A label the LabelMap does not know is a graft::Error naming FILE:LINE.
 TextClassificationData load_text_classification(const std::string& path, const ReadOptions& options,
                                                  const Tokenizer& tokenizer, const LabelMap& labels,
-                                                 int64_t max_length, int64_t batch_size, bool shuffle,
+                                                 int64_t max_length, int64_t batch_size, BatchOrder order,
                                                  uint64_t seed, int64_t pad_to_multiple_of = 0);
 
 // The labels to train with: the config's own mapping when it names exactly the dataset's labels;

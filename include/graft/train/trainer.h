@@ -34,6 +34,9 @@ struct TrainingArguments {
   // With the encoder frozen, run it once per example and train the head on the stored features
   // (train/feature_cache.h). The encoder then sees no dropout; false runs it every step, as transformers.
   bool cache_frozen_features = true;
+  // Batches of similar length (BatchOrder::GroupedByLength), so that little of each step is padding.
+  // Read by whoever builds the training source (the CLI does); transformers' default is false.
+  bool group_by_length = true;
   std::string eval_strategy = "epoch";  // no | epoch | steps
   int64_t eval_steps = 0;
   std::string metric_for_best_model = "loss";
