@@ -400,7 +400,8 @@ def bench_epoch(workload, args):
     shapes = shapes_for(args)
     ids, labels = read_fpb_ids(args.fpb_ids)
     size = args.fpb_batch
-    # File order, not shuffled: graft bench pads the very same batches, so both sides do the same work.
+    # File order, padded per batch (transformers' default, group_by_length=False); graft bench trains on the
+    # same examples in batches of similar length, its default. Both report how many tokens they padded to.
     starts = range(0, len(ids), size)
     repeats = args.epoch_repeats or args.repeats
     trainee = Trainee(shapes, precision_of(workload), 1 + repeats * len(starts),

@@ -161,6 +161,11 @@ for w in ("gemm_fp32", "gemm_bf16"):
     if w in order:
         print(f"{w}: PyTorch {torch_rows[w]['gflops']:.1f} GFLOP/s, graft {graft_rows[w]['gflops']:.1f} GFLOP/s "
               f"({graft_rows[w]['precision']})")
+for w in order:
+    if "padded_tokens" in graft_rows[w]:
+        real = graft_rows[w]["real_tokens"]
+        print(f"{w}: {real} real tokens; padded to {torch_rows[w]['padded_tokens']} by PyTorch (file order), "
+              f"{graft_rows[w]['padded_tokens']} by graft (similar lengths batched)")
 mixed = [w for w in order if torch_rows[w]["precision"] != graft_rows[w]["precision"]]
 if mixed:
     print("precision a/b: PyTorch ran a, graft ran b (graft has no bf16 path yet): " + ", ".join(mixed))

@@ -191,7 +191,8 @@ def write_report(results, seconds, quick):
              f"{time.strftime('%Y-%m-%d')}, {cpu_name()}, {os.cpu_count()} cores, in {seconds / 60:.0f} minutes.", "",
              "Model: `models/distilbert-mini-uncased` (graft's own masked-LM pretraining, see its card). "
              "From scratch is `graft train --init random`: the same architecture and tokenizer with fresh weights.", "",
-             f"Recipe for every graft row: max length {MAX_LENGTH} tokens, batch {BATCH}, AdamW with linear decay, "
+             f"Recipe for every graft row: max length {MAX_LENGTH} tokens, batch {BATCH} of examples of similar length "
+             "(graft's default, transformers' `group_by_length`), AdamW with linear decay, "
              f"seed {SEED}, no early stopping; two-stage = `--stage \"{HEAD}\" --stage \"{FULL}\"`; "
              f"from scratch = `--stage \"{SCRATCH}\"`: both train every weight for the same two epochs, two-stage "
              "after a head-only epoch on features the frozen base computes once per example (a few seconds). "

@@ -230,8 +230,9 @@ EncodedSource read_fpb_ids(const std::string& path, int64_t batch_size, uint64_t
     encodings.push_back(std::move(encoding));
     labels.classes.push_back(row.at("label").get<int64_t>());
   }
-  // File order, not shuffled: reference.py pads the very same batches, so both sides do the same work.
-  return {std::move(encodings), std::move(labels), batch_size, 0, BatchOrder::InOrder, seed};
+  // graft train's default: batches of similar length. reference.py pads batches cut in file order, as
+  // transformers' Trainer does by default (group_by_length=False); both report their padded token counts.
+  return {std::move(encodings), std::move(labels), batch_size, 0, BatchOrder::GroupedByLength, seed};
 }
 
 Line epoch_fields(const EncodedSource& source) {
