@@ -3,9 +3,11 @@
 // in fp32, so agreement is to about 1e-3).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
+#include "graft/core/parallel.h"
 #include "graft/core/random.h"
 #include "graft/kernels/kernels.h"
 #include "graft/models/encoder.h"
@@ -111,6 +113,26 @@ TEST(GradCheck, DropoutUsesTheSameMaskForward) {
   EXPECT_LT(zeros, 48);
   dropout.set_training(false);
   EXPECT_EQ(dropout.forward(x).to_float_vector(), x.to_float_vector());
+}
+
+// The mask is drawn on every thread in fixed chunks, so a run's dropout does not depend on its thread count;
+// about p of a large tensor is dropped.
+TEST(GradCheck, DropoutMaskIsTheSameOnAnyThreadCount) {
+  const int threads = num_threads();
+  const Tensor x = Tensor::full({3, 70'000}, 1.0F);
+  const auto mask_with = [&](int count) {
+    set_num_threads(count);
+    Generator generator(21);
+    Dropout dropout(0.1F, &generator);
+    dropout.set_training(true);
+    return dropout.forward(x).to_float_vector();
+  };
+  const std::vector<float> single = mask_with(1);
+  const std::vector<float> multi = mask_with(std::max(2, threads));
+  set_num_threads(threads);
+  EXPECT_EQ(single, multi);
+  const auto dropped = std::count(single.begin(), single.end(), 0.0F);
+  EXPECT_NEAR(static_cast<double>(dropped) / static_cast<double>(single.size()), 0.1, 0.005);
 }
 
 TEST(GradCheck, Embedding) {

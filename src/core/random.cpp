@@ -43,9 +43,6 @@ PhiloxCounter block_counter(uint64_t index) {
 
 constexpr size_t kStateWords = 5;
 constexpr int kBlockWords = 4;
-// init_normal draws each chunk of this many elements from its own fork, so the values do not depend on
-// how parallel_for splits the tensor.
-constexpr int64_t kInitChunk = 1 << 14;
 
 }  // namespace
 
@@ -127,17 +124,7 @@ void Generator::set_state(const std::vector<uint64_t>& state) {
 
 void init_normal(Tensor& tensor, float std, Generator& generator) {
   check(std >= 0.0f, "init_normal", "standard deviation must be >= 0, got " + std::to_string(std));
-  float* values = tensor.data<float>();
-  const Generator call_streams = generator.fork(generator.next_u64());
-  const int64_t numel = tensor.numel();
-  const int64_t chunks = (numel + kInitChunk - 1) / kInitChunk;
-  parallel_for(0, chunks, 1, [&](int64_t first_chunk, int64_t end_chunk) {
-    for (int64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
-      Generator chunk_stream = call_streams.fork(static_cast<uint64_t>(chunk));
-      const int64_t end = std::min(numel, (chunk + 1) * kInitChunk);
-      for (int64_t index = chunk * kInitChunk; index < end; ++index) values[index] = std * chunk_stream.normal();
-    }
-  });
+  parallel_draw(tensor.data<float>(), tensor.numel(), generator, [std](Generator& stream) { return std * stream.normal(); });
 }
 
 }  // namespace graft

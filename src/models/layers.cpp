@@ -4,6 +4,7 @@
 
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
+#include "graft/core/parallel.h"
 
 namespace graft {
 namespace {
@@ -125,32 +126,34 @@ Tensor Dropout::sample_mask(const Shape& shape) {
   if (!training() || p_ == 0.0F) return {};
   Generator& generator = generator_ != nullptr ? *generator_ : default_generator();
   Tensor mask = Tensor::empty(shape);
-  float* values = mask.data<float>();
-  const float kept = 1.0F / (1.0F - p_);
-  for (int64_t i = 0; i < mask.numel(); ++i) values[i] = generator.uniform() < p_ ? 0.0F : kept;
+  const float p = p_;
+  const float kept = 1.0F / (1.0F - p);
+  parallel_draw(mask.data<float>(), mask.numel(), generator,
+                [p, kept](Generator& stream) { return stream.uniform() < p ? 0.0F : kept; });
   return mask;
 }
 
-Tensor Dropout::forward(const Tensor& x) {
-  mask_ = sample_mask(x.shape());
-  if (mask_.numel() == 0) return x;
+namespace {
+
+Tensor times_mask(const Tensor& x, const Tensor& mask) {
   Tensor y = Tensor::empty(x.shape());
   const float* in = x.data<float>();
-  const float* keep = mask_.data<float>();
+  const float* keep = mask.data<float>();
   float* out = y.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) out[i] = in[i] * keep[i];
+  parallel_for(0, x.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = in[i] * keep[i];
+  });
   return y;
 }
 
-Tensor Dropout::backward(const Tensor& dy) {
-  if (mask_.numel() == 0) return dy;
-  Tensor dx = Tensor::empty(dy.shape());
-  const float* in = dy.data<float>();
-  const float* keep = mask_.data<float>();
-  float* out = dx.data<float>();
-  for (int64_t i = 0; i < dy.numel(); ++i) out[i] = in[i] * keep[i];
-  return dx;
+}  // namespace
+
+Tensor Dropout::forward(const Tensor& x) {
+  mask_ = sample_mask(x.shape());
+  return mask_.numel() == 0 ? x : times_mask(x, mask_);
 }
+
+Tensor Dropout::backward(const Tensor& dy) { return mask_.numel() == 0 ? dy : times_mask(dy, mask_); }
 
 Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
   weight.value = Tensor::zeros({num_embeddings, dim});

@@ -2,10 +2,12 @@
 // Graft's random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3"),
 // a counter-based generator. Being counter-based makes forks cheap and independent (a fork is a new key),
 // and makes the whole state a few integers, so a resumed run continues the exact sequence.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
 
+#include "graft/core/parallel.h"
 #include "graft/core/tensor.h"
 
 namespace graft {
@@ -44,6 +46,21 @@ class Generator {
   bool has_spare_normal_ = false;
   float spare_normal_ = 0.0f;
 };
+
+// values[i] = draw(stream) for i in [0, count), on every thread: each chunk of 16,384 values comes from its own
+// fork of one draw of `generator`, so the values do not depend on the thread count.
+template <class Draw>
+void parallel_draw(float* values, int64_t count, Generator& generator, const Draw& draw) {
+  constexpr int64_t kChunk = int64_t{1} << 14;
+  const Generator call_streams = generator.fork(generator.next_u64());
+  parallel_for(0, (count + kChunk - 1) / kChunk, 1, [&](int64_t first_chunk, int64_t end_chunk) {
+    for (int64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
+      Generator stream = call_streams.fork(static_cast<uint64_t>(chunk));
+      const int64_t end = std::min(count, (chunk + 1) * kChunk);
+      for (int64_t index = chunk * kChunk; index < end; ++index) values[index] = draw(stream);
+    }
+  });
+}
 
 // Fills an F32 tensor with normal(0, std) values, as Hugging Face's _init_weights does for Linear and
 // Embedding weights (std = config.initializer_range). The values do not depend on the thread count.
