@@ -9,7 +9,8 @@
 #                                             schedule SCHEDULER (default linear); it always resumes its newest
 #                                             checkpoint, so a long run can be spread over several sessions.
 #                                             The shipped model's phase 2 ran steps 1-400 with
-#                                             SCHEDULER=constant_with_warmup STEPS=400, then linear to STEPS=2600.
+#                                             SCHEDULER=constant_with_warmup STEPS=400, then linear to STEPS=2600,
+#                                             then linear to STEPS=5400 (its card has the details).
 #
 # Checkpoints stay in out/pretrain; the final folder, stored in fp16, replaces models/distilbert-mini-uncased.
 set -euo pipefail

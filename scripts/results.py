@@ -6,11 +6,13 @@ read back from `graft evaluate --json`. Tooling only: graft itself never runs Py
 
     scripts/results.py [--shared ../shared] [--quick]
 
-GRAFT_RESULTS_MODEL=DIR runs it on another base model.
+GRAFT_RESULTS_MODEL=DIR runs it on another base model. Each graft row is kept in out/results/ with a key made of
+its command line, the model's weights and the graft binary; a rerun reuses the rows whose key still matches.
 
 --quick trains on the first 300 examples of each set and tests on the first 200 (checks the plumbing in
 about a minute; its figures mean nothing)."""
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -27,6 +29,11 @@ OUT = os.path.join(ROOT, "out", "results")
 
 # The recipe shared by every row.
 MAX_LENGTH, BATCH, SEED = 64, 32, 42
+# The two small data sets are also trained with these seeds (two-stage and from scratch), for the spread.
+SPREAD_SEEDS = (43, 44)
+SPREAD_DATASETS = ("Financial PhraseBank", "SpamAssassin")
+# Every data set again with only its first FEW_LABELS training examples (same test set): where labels are scarce.
+FEW_LABELS = 500
 HEAD = "freeze=distilbert,epochs=1,lr=1e-3"   # new head on the frozen base
 FULL = "freeze=none,epochs=2,lr=1e-4"         # everything at a low learning rate: the budget of SCRATCH
 SCRATCH = "freeze=none,epochs=2,lr=1e-4"      # random weights: the same architecture, two full epochs
@@ -91,11 +98,41 @@ def samples_per_second(stderr):
     return [float(value) for value in re.findall(r"steps, ([0-9.e+]+) samples/s", stderr)]
 
 
-def graft_row(name, train, test, stages, init, out):
+def file_digest(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cached_row(key, path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+        return saved["row"] if saved["key"] == key else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def graft_row(name, train, test, stages, init, out, seed=SEED):
     command = [GRAFT, "train", "--model", MODEL, "--train", train, "--output", out, "--max-length", str(MAX_LENGTH),
-               "--batch-size", str(BATCH), "--seed", str(SEED), "--eval-strategy", "no", "--no-progress", "--init", init]
+               "--batch-size", str(BATCH), "--seed", str(seed), "--eval-strategy", "no", "--no-progress", "--init", init]
     for stage in stages:
         command += ["--stage", stage]
+    key = hashlib.sha256(json.dumps([command, file_digest(os.path.join(MODEL, "model.safetensors")),
+                                     file_digest(GRAFT), file_digest(train), file_digest(test)]).encode()).hexdigest()
+    row = cached_row(key, f"{out}.json")
+    if row is not None:
+        print(f"  {name}: accuracy {row['accuracy']:.4f}, macro-F1 {row['macro_f1']:.4f} (kept from an earlier run)")
+        return row
+    row = train_and_evaluate(name, command, test, out)
+    with open(f"{out}.json", "w", encoding="utf-8") as handle:
+        json.dump({"key": key, "row": row}, handle)
+    return row
+
+
+def train_and_evaluate(name, command, test, out):
     trained, seconds = run(command)
     evaluated, _ = run([GRAFT, "evaluate", "--model", out, "--data", test, "--max-length", str(MAX_LENGTH), "--json"])
     metrics = json.loads(evaluated.stdout.strip().splitlines()[-1])
@@ -180,7 +217,20 @@ def main():
         rows["from scratch (random weights, 2 epochs)"] = graft_row(
             "scratch", train, test, [SCRATCH], "random", f"{OUT}/{slug}-scratch")
         rows["fastText (bigrams, 25 epochs)"] = fasttext_row(train, test, f"{OUT}/{slug}-fasttext")
-        results.append((name, train, test, rows))
+        spread = {}
+        if name in SPREAD_DATASETS:
+            for seed in SPREAD_SEEDS:
+                spread[("two-stage", seed)] = graft_row(f"two-stage seed {seed}", train, test, [HEAD, FULL],
+                                                        "pretrained", f"{OUT}/{slug}-two-stage-seed{seed}", seed)
+                spread[("scratch", seed)] = graft_row(f"scratch seed {seed}", train, test, [SCRATCH], "random",
+                                                      f"{OUT}/{slug}-scratch-seed{seed}", seed)
+        few_train = write_subset(train, FEW_LABELS, f"{OUT}/{slug}-first{FEW_LABELS}{os.path.splitext(train)[1]}")
+        few = {"pretrained, two-stage": graft_row(f"{FEW_LABELS} labels, two-stage", few_train, test, [HEAD, FULL],
+                                                  "pretrained", f"{OUT}/{slug}-few-two-stage"),
+               "from scratch": graft_row(f"{FEW_LABELS} labels, scratch", few_train, test, [SCRATCH], "random",
+                                         f"{OUT}/{slug}-few-scratch"),
+               "fastText": fasttext_row(few_train, test, f"{OUT}/{slug}-few-fasttext")}
+        results.append((name, train, test, rows, spread, few))
         # Rewritten after every data set, so that an interrupted run keeps what it measured.
         write_report(results, time.time() - started, args.quick)
 
@@ -200,7 +250,7 @@ def write_report(results, seconds, quick):
              "lower-cased text with punctuation split off. Samples/s is training throughput per stage "
              "(fastText: examples x epochs / training time); for a head stage on cached features it counts the head's "
              "steps only, while the training time includes the frozen base's one pass over the data.", ""]
-    for name, train, test, rows in results:
+    for name, train, test, rows, _, _ in results:
         lines += [f"## {name}", "", f"Train `{os.path.relpath(train, ROOT)}`, test `{os.path.relpath(test, ROOT)}`.", "",
                   "| Run | Accuracy | Macro-F1 | Training time (s) | Samples/s |", "|---|---|---|---|---|"]
         for run_name, row in rows.items():
@@ -212,10 +262,55 @@ def write_report(results, seconds, quick):
         lines += ["", f"Pretrained two-stage minus from scratch: accuracy {100 * (pretrained['accuracy'] - scratch['accuracy']):+.1f} "
                   f"points, macro-F1 {100 * (pretrained['macro_f1'] - scratch['macro_f1']):+.1f} points. "
                   f"fastText minus pretrained two-stage: accuracy {100 * (fasttext['accuracy'] - pretrained['accuracy']):+.1f} points.", ""]
+    lines += spread_section(results) + few_labels_section(results)
     target = os.path.join(OUT, "quick.md") if quick else os.path.join(ROOT, "results", "README.md")
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with open(target, "w", encoding="utf-8") as out:
         out.write("\n".join(lines) + "\n")
+
+
+def spread_section(results):
+    """Two-stage and from scratch at seeds SEED and SPREAD_SEEDS, to show how much of a difference is noise."""
+    seeds = (SEED,) + SPREAD_SEEDS
+    lines = []
+    for name, _, _, rows, spread, _ in results:
+        if not spread:
+            continue
+        if not lines:
+            lines = ["## Seed spread", "",
+                     f"The two small data sets, trained again with seeds {', '.join(map(str, SPREAD_SEEDS))} (the seed "
+                     "sets the head's initialisation, the shuffling and dropout; from scratch, also the weights). "
+                     "Accuracy / macro-F1:", ""]
+        lines += [f"### {name}", "", "| Run | " + " | ".join(f"seed {seed}" for seed in seeds) + " | mean |",
+                  "|---|" + "---|" * (len(seeds) + 1)]
+        means = {}
+        for run_name, label in (("two-stage", "pretrained, two-stage (head 1 epoch, then all 2)"),
+                                ("scratch", "from scratch (random weights, 2 epochs)")):
+            runs = [rows[label]] + [spread[(run_name, seed)] for seed in SPREAD_SEEDS]
+            means[run_name] = [sum(run[metric] for run in runs) / len(runs) for metric in ("accuracy", "macro_f1")]
+            cells = [f"{run['accuracy']:.4f} / {run['macro_f1']:.4f}" for run in runs]
+            lines.append(f"| {run_name} | " + " | ".join(cells) +
+                         f" | {means[run_name][0]:.4f} / {means[run_name][1]:.4f} |")
+        lines += ["", f"Mean of pretrained two-stage minus from scratch: accuracy "
+                  f"{100 * (means['two-stage'][0] - means['scratch'][0]):+.1f} points, macro-F1 "
+                  f"{100 * (means['two-stage'][1] - means['scratch'][1]):+.1f} points.", ""]
+    return lines
+
+
+def few_labels_section(results):
+    lines = ["## Few labels", "",
+             f"Each data set with only the first {FEW_LABELS} examples of its training file (the same test set, "
+             "recipe and seed). Accuracy / macro-F1:", "",
+             "| Data set | pretrained, two-stage | from scratch | difference (points) | fastText |",
+             "|---|---|---|---|---|"]
+    for name, _, _, _, _, few in results:
+        pretrained, scratch, fasttext = few["pretrained, two-stage"], few["from scratch"], few["fastText"]
+        lines.append(f"| {name} | {pretrained['accuracy']:.4f} / {pretrained['macro_f1']:.4f} | "
+                     f"{scratch['accuracy']:.4f} / {scratch['macro_f1']:.4f} | "
+                     f"{100 * (pretrained['accuracy'] - scratch['accuracy']):+.1f} / "
+                     f"{100 * (pretrained['macro_f1'] - scratch['macro_f1']):+.1f} | "
+                     f"{fasttext['accuracy']:.4f} / {fasttext['macro_f1']:.4f} |")
+    return lines + [""]
 
 
 if __name__ == "__main__":
