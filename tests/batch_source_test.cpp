@@ -42,7 +42,8 @@ std::vector<int64_t> epoch_order(const EncodedSource& data, int64_t epoch) {
 
 int64_t padded_tokens(const EncodedSource& data, int64_t epoch) {
   int64_t total = 0;
-  for (int64_t index = 0; index < data.batches_per_epoch(); ++index) total += data.batch(epoch, index).input_ids.numel();
+  for (int64_t index = 0; index < data.batches_per_epoch(); ++index)
+    total += data.batch(epoch, index).input_ids.numel();
   return total;
 }
 

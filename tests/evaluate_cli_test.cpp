@@ -115,7 +115,8 @@ TEST(EvaluateCli, JsonLossMatchesTheLibrary) {
   auto model = Model::from_pretrained(tiny_distilbert());
   const Tokenizer tokenizer = Tokenizer::from_pretrained(tiny_distilbert());
   const LabelMap labels = LabelMap::from_id2label(model->config().id2label);
-  const auto loaded = load_text_classification(data, {}, tokenizer, labels, 64, 3, BatchOrder::LongestFirst, 0);  // as the CLI batches
+  const auto loaded =
+      load_text_classification(data, {}, tokenizer, labels, 64, 3, BatchOrder::LongestFirst, 0);  // as the CLI batches
   const EvalResult expected = evaluate(*model, *loaded.source, model->task(), "", labels.names());
   const auto result = graft_cli("evaluate --model " + tiny_distilbert() + " --data " + data + " --batch-size 3 --json");
   ASSERT_EQ(result.exit_code, 0) << result.output;

@@ -48,7 +48,8 @@ void expect_gradient(Tensor& variable, const Tensor& analytic, const std::functi
     values[i] = saved;
     const double numeric = (up - down) / (2.0 * kStep);
     const double exact = analytic.data<float>()[i];
-    EXPECT_NEAR(exact, numeric, kAbsoluteTolerance + kRelativeTolerance * std::fabs(numeric)) << what << "[" << i << "]";
+    EXPECT_NEAR(exact, numeric, kAbsoluteTolerance + kRelativeTolerance * std::fabs(numeric))
+        << what << "[" << i << "]";
   }
 }
 
@@ -145,8 +146,8 @@ TEST(GradCheck, Embedding) {
   embedding.weight.zero_grad();
   embedding.backward(r);
   const Tensor analytic = embedding.weight.grad.clone();
-  expect_gradient(embedding.weight.value, analytic, [&] { return weighted_sum(embedding.forward(ids), r); },
-                  "embedding");
+  expect_gradient(
+      embedding.weight.value, analytic, [&] { return weighted_sum(embedding.forward(ids), r); }, "embedding");
 }
 
 TEST(GradCheck, MaskedSelfAttention) {
@@ -175,26 +176,28 @@ TEST(GradCheck, Losses) {
   const std::vector<int64_t> labels = {2, -100, 0, 1};
   Tensor dlogits = Tensor::empty({4, 3});
   kernels::cross_entropy(logits.data<float>(), labels.data(), dlogits.data<float>(), 4, 3);
-  expect_gradient(logits, dlogits,
-                  [&] { return kernels::cross_entropy(logits.data<float>(), labels.data(), nullptr, 4, 3); },
-                  "cross_entropy");
+  expect_gradient(
+      logits, dlogits, [&] { return kernels::cross_entropy(logits.data<float>(), labels.data(), nullptr, 4, 3); },
+      "cross_entropy");
   const std::vector<float> weights = {0.5F, 2.0F, 1.0F};
   kernels::cross_entropy(logits.data<float>(), labels.data(), dlogits.data<float>(), 4, 3, -100, weights.data());
-  expect_gradient(logits, dlogits, [&] {
-    return kernels::cross_entropy(logits.data<float>(), labels.data(), nullptr, 4, 3, -100, weights.data());
-  }, "weighted cross_entropy");
+  expect_gradient(
+      logits, dlogits,
+      [&] { return kernels::cross_entropy(logits.data<float>(), labels.data(), nullptr, 4, 3, -100, weights.data()); },
+      "weighted cross_entropy");
 
   Tensor targets = Tensor::from_vector(std::vector<float>{1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0}, {12});
   Tensor flat = logits.reshape({12});
   Tensor dflat = Tensor::empty({12});
   kernels::binary_cross_entropy_with_logits(flat.data<float>(), targets.data<float>(), dflat.data<float>(), 12);
-  expect_gradient(flat, dflat, [&] {
-    return kernels::binary_cross_entropy_with_logits(flat.data<float>(), targets.data<float>(), nullptr, 12);
-  }, "bce");
+  expect_gradient(
+      flat, dflat,
+      [&] { return kernels::binary_cross_entropy_with_logits(flat.data<float>(), targets.data<float>(), nullptr, 12); },
+      "bce");
   kernels::mean_squared_error(flat.data<float>(), targets.data<float>(), dflat.data<float>(), 12);
-  expect_gradient(flat, dflat, [&] {
-    return kernels::mean_squared_error(flat.data<float>(), targets.data<float>(), nullptr, 12);
-  }, "mse");
+  expect_gradient(
+      flat, dflat, [&] { return kernels::mean_squared_error(flat.data<float>(), targets.data<float>(), nullptr, 12); },
+      "mse");
 }
 
 TEST(Losses, MatchClosedForms) {

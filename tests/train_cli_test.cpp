@@ -67,10 +67,11 @@ TEST(TrainCli, TwoStageTransferLearningOnFinancialPhraseBank) {
   if (!fs::exists(data)) GTEST_SKIP() << data << " not found";
   const std::string base = test::golden_dir() + "/distilbert_seqcls/checkpoint";
   const std::string out = temp_dir("fpb");
-  const auto result = train("--model " + base + " --train " + data +
-                            " --text-column sentence --label-column label --validation-split 0.1 --max-length 48"
-                            " --batch-size 32 --output " + out +
-                            " --stage \"freeze=distilbert,epochs=1,lr=1e-3\" --stage \"freeze=none,epochs=1,lr=1e-4\"");
+  const auto result =
+      train("--model " + base + " --train " + data +
+            " --text-column sentence --label-column label --validation-split 0.1 --max-length 48"
+            " --batch-size 32 --output " +
+            out + " --stage \"freeze=distilbert,epochs=1,lr=1e-3\" --stage \"freeze=none,epochs=1,lr=1e-4\"");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   std::printf("%s\n", result.output.substr(result.output.size() > 1500 ? result.output.size() - 1500 : 0).c_str());
 
@@ -107,7 +108,8 @@ TEST(TrainCli, TwoStageTransferLearningOnFinancialPhraseBank) {
   EXPECT_EQ(reloaded->config().id2label.at(0), "negative");
   auto pipeline = TextClassificationPipeline::from_pretrained(out);
   const auto first = pipeline({"Operating profit rose to EUR 13.1 mn from EUR 8.7 mn."});
-  const auto again = TextClassificationPipeline::from_pretrained(out)({"Operating profit rose to EUR 13.1 mn from EUR 8.7 mn."});
+  const auto again =
+      TextClassificationPipeline::from_pretrained(out)({"Operating profit rose to EUR 13.1 mn from EUR 8.7 mn."});
   EXPECT_EQ(first[0][0].label, again[0][0].label);
   EXPECT_FLOAT_EQ(first[0][0].score, again[0][0].score);
 }

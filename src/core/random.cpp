@@ -124,7 +124,8 @@ void Generator::set_state(const std::vector<uint64_t>& state) {
 
 void init_normal(Tensor& tensor, float std, Generator& generator) {
   check(std >= 0.0f, "init_normal", "standard deviation must be >= 0, got " + std::to_string(std));
-  parallel_draw(tensor.data<float>(), tensor.numel(), generator, [std](Generator& stream) { return std * stream.normal(); });
+  parallel_draw(tensor.data<float>(), tensor.numel(), generator,
+                [std](Generator& stream) { return std * stream.normal(); });
 }
 
 }  // namespace graft

@@ -153,7 +153,9 @@ Tensor Dropout::forward(const Tensor& x) {
   return mask_.numel() == 0 ? x : times_mask(x, mask_);
 }
 
-Tensor Dropout::backward(const Tensor& dy) { return mask_.numel() == 0 ? dy : times_mask(dy, mask_); }
+Tensor Dropout::backward(const Tensor& dy) {
+  return mask_.numel() == 0 ? dy : times_mask(dy, mask_);
+}
 
 Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
   weight.value = Tensor::zeros({num_embeddings, dim});

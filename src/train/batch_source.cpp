@@ -55,8 +55,7 @@ namespace {
 // transformers' LengthGroupedSampler uses windows of 50 batches ("megabatches").
 constexpr int64_t kBatchesPerLengthWindow = 50;
 
-void sort_windows_longest_first(std::vector<int64_t>& indices, const std::vector<Encoding>& encodings,
-                                int64_t window) {
+void sort_windows_longest_first(std::vector<int64_t>& indices, const std::vector<Encoding>& encodings, int64_t window) {
   for (size_t begin = 0; begin < indices.size(); begin += static_cast<size_t>(window)) {
     const size_t end = std::min(indices.size(), begin + static_cast<size_t>(window));
     std::stable_sort(indices.begin() + static_cast<std::ptrdiff_t>(begin),

@@ -41,8 +41,8 @@ bool is_placeholder(const std::map<int64_t, std::string>& id2label) {
 }  // namespace
 
 TextClassificationData encode_text_classification(TextDataset dataset, const Tokenizer& tokenizer,
-                                                   const LabelMap& labels, int64_t max_length, int64_t batch_size,
-                                                   BatchOrder order, uint64_t seed, int64_t pad_to_multiple_of) {
+                                                  const LabelMap& labels, int64_t max_length, int64_t batch_size,
+                                                  BatchOrder order, uint64_t seed, int64_t pad_to_multiple_of) {
   check(max_length > 1, "data", "max length must be at least 2 tokens, got " + std::to_string(max_length));
   check(!dataset.examples.empty(), "data", dataset.path + ": no examples");
   TextClassificationData data;
@@ -56,11 +56,11 @@ TextClassificationData encode_text_classification(TextDataset dataset, const Tok
 }
 
 TextClassificationData load_text_classification(const std::string& path, const ReadOptions& options,
-                                                 const Tokenizer& tokenizer, const LabelMap& labels,
-                                                 int64_t max_length, int64_t batch_size, BatchOrder order,
-                                                 uint64_t seed, int64_t pad_to_multiple_of) {
-  return encode_text_classification(read_dataset(path, options), tokenizer, labels, max_length, batch_size, order,
-                                    seed, pad_to_multiple_of);
+                                                const Tokenizer& tokenizer, const LabelMap& labels, int64_t max_length,
+                                                int64_t batch_size, BatchOrder order, uint64_t seed,
+                                                int64_t pad_to_multiple_of) {
+  return encode_text_classification(read_dataset(path, options), tokenizer, labels, max_length, batch_size, order, seed,
+                                    pad_to_multiple_of);
 }
 
 int64_t model_input_limit(const Tokenizer& tokenizer, const ModelConfig& config) {

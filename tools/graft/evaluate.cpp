@@ -2,6 +2,8 @@
 // [--format F] [--batch-size N] [--max-length N] [--json]: loss, accuracy, macro F1, the per-class report
 // and the confusion matrix of a sequence-classification model on a labelled file. With --json the last
 // line is one JSON object, for scripts.
+#include "graft/train/evaluate.h"
+
 #include <iostream>
 #include <memory>
 
@@ -10,7 +12,6 @@
 #include "graft/core/error.h"
 #include "graft/io/hub.h"
 #include "graft/models/model.h"
-#include "graft/train/evaluate.h"
 #include "graft/train/text_dataset_source.h"
 
 namespace graft::cli {
@@ -26,9 +27,9 @@ struct EvaluateOptions {
 };
 
 void check_single_label_classifier(const Model& model) {
-  check(model.task() == TaskHead::SequenceClassification, "evaluate",
-        "graft evaluate needs a sequence-classification model, this one is " +
-            std::string(task_head_name(model.task())));
+  check(
+      model.task() == TaskHead::SequenceClassification, "evaluate",
+      "graft evaluate needs a sequence-classification model, this one is " + std::string(task_head_name(model.task())));
   const std::string problem = model.config().problem_type.value_or("single_label_classification");
   check(problem == "single_label_classification", "evaluate",
         "graft evaluate supports single-label classification, this model's problem_type is " + problem);
@@ -52,8 +53,8 @@ void run_evaluate(const EvaluateOptions& options) {
   const LabelMap labels = LabelMap::from_id2label(model->config().id2label);
   const int64_t max_length =
       options.max_length > 0 ? options.max_length : model_input_limit(tokenizer, model->config());
-  const TextClassificationData data = load_text_classification(options.data, options.read, tokenizer, labels,
-                                                               max_length, options.batch_size, BatchOrder::LongestFirst, 0);
+  const TextClassificationData data = load_text_classification(
+      options.data, options.read, tokenizer, labels, max_length, options.batch_size, BatchOrder::LongestFirst, 0);
   const EvalResult result = evaluate(*model, *data.source, model->task(), "", labels.names());
   std::cout << options.data << ": " << data.summary << '\n'
             << "loss " << format_score(static_cast<float>(result.loss)) << "\n\n"
@@ -65,8 +66,7 @@ void add_evaluate_command(CLI::App& app) {
   auto* command = app.add_subcommand("evaluate", "Measure a classifier on a labelled CSV/TSV/JSONL file");
   auto options = std::make_shared<EvaluateOptions>();
   command->add_option("--model", options->model, "Model folder or Hub id ORG/NAME[@REVISION]")->required();
-  command->add_option("--data", options->data, "Labelled examples (.csv, .tsv, .jsonl, PhraseBank .txt)")
-      ->required();
+  command->add_option("--data", options->data, "Labelled examples (.csv, .tsv, .jsonl, PhraseBank .txt)")->required();
   command->add_option("--text-column", options->read.text_column, "Text column (name or 0-based index)");
   command->add_option("--text-pair-column", options->read.text_pair_column, "Second text column, for pairs");
   command->add_option("--label-column", options->read.label_column, "Label column (name or 0-based index)");

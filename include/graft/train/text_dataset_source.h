@@ -22,15 +22,15 @@ struct TextClassificationData {
 // dataset has them) are truncated longest-first to max_length tokens; a label the LabelMap does not know
 // is a graft::Error naming FILE:LINE.
 TextClassificationData encode_text_classification(TextDataset dataset, const Tokenizer& tokenizer,
-                                                   const LabelMap& labels, int64_t max_length, int64_t batch_size,
-                                                   BatchOrder order, uint64_t seed, int64_t pad_to_multiple_of = 0);
+                                                  const LabelMap& labels, int64_t max_length, int64_t batch_size,
+                                                  BatchOrder order, uint64_t seed, int64_t pad_to_multiple_of = 0);
 
-// read_dataset, then encode_text_classification. Texts (and text pairs, when options.text_pair_column is set) are truncated longest-first to max_length
-// tokens. A label the LabelMap does not know is a graft::Error naming FILE:LINE.
+// read_dataset, then encode_text_classification. Texts (and text pairs, when options.text_pair_column is set) are
+// truncated longest-first to max_length tokens. A label the LabelMap does not know is a graft::Error naming FILE:LINE.
 TextClassificationData load_text_classification(const std::string& path, const ReadOptions& options,
-                                                 const Tokenizer& tokenizer, const LabelMap& labels,
-                                                 int64_t max_length, int64_t batch_size, BatchOrder order,
-                                                 uint64_t seed, int64_t pad_to_multiple_of = 0);
+                                                const Tokenizer& tokenizer, const LabelMap& labels, int64_t max_length,
+                                                int64_t batch_size, BatchOrder order, uint64_t seed,
+                                                int64_t pad_to_multiple_of = 0);
 
 // The labels to train with: the config's own mapping when it names exactly the dataset's labels;
 // otherwise (placeholder "LABEL_i" names, or a different label set) the dataset's labels, sorted, for
