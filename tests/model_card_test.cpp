@@ -96,9 +96,9 @@ TEST(ModelCard, LocalBaseModelPathStaysOutOfTheMetadata) {
 
 TEST(ModelCard, HasEverySection) {
   const std::string card = render_model_card(two_stage_inputs());
-  for (const char* section : {"## Model description\n", "## Training data\n", "## Training procedure\n",
-                              "## Evaluation results\n", "## Intended uses\n", "## Limitations and bias\n",
-                              "## How to use\n"}) {
+  for (const char* section :
+       {"## Model description\n", "## Training data\n", "## Training procedure\n", "## Evaluation results\n",
+        "## Intended uses\n", "## Limitations and bias\n", "## How to use\n"}) {
     EXPECT_TRUE(contains(card, section)) << section;
   }
   EXPECT_TRUE(contains(card, "It predicts one of 3 labels: `negative`, `neutral`, `positive`."));
@@ -109,16 +109,37 @@ TEST(ModelCard, HasEverySection) {
 
 TEST(ModelCard, ListsEachStageWithItsHyperparameters) {
   const std::string card = render_model_card(two_stage_inputs());
-  EXPECT_TRUE(contains(card, "### Stage 1: head only\n\n- freeze: distilbert\n- num_train_epochs: 2\n"
-                             "- max_steps: 0\n- learning_rate: 0.001\n- batch_size: 16\n"))
+  EXPECT_TRUE(contains(card,
+                       "### Stage 1: head only\n\n- freeze: distilbert\n- num_train_epochs: 2\n"
+                       "- max_steps: 0\n- learning_rate: 0.001\n- batch_size: 16\n"))
       << card;
   EXPECT_TRUE(contains(card, "- lr_scheduler_type: constant\n"));
   EXPECT_TRUE(contains(card, "40 optimizer steps in 12.0 s (250.0 samples/s)."));
-  EXPECT_TRUE(contains(card, "### Stage 2: full fine-tuning\n\n- freeze: none\n- num_train_epochs: 3\n"
-                             "- max_steps: 0\n- learning_rate: 5e-05\n- batch_size: 32\n"));
+  EXPECT_TRUE(contains(card,
+                       "### Stage 2: full fine-tuning\n\n- freeze: none\n- num_train_epochs: 3\n"
+                       "- max_steps: 0\n- learning_rate: 5e-05\n- batch_size: 32\n"));
   EXPECT_TRUE(contains(card, "- warmup_ratio: 0.1\n- weight_decay: 0.01\n"));
   EXPECT_TRUE(contains(card, "60 optimizer steps in 30.5 s (98.0 samples/s)."));
   EXPECT_FALSE(contains(card, "output_dir"));
+}
+
+TEST(ModelCard, AResumedStageSaysWhichStepsItsTimeCovers) {
+  ModelCardInputs inputs = two_stage_inputs();
+  inputs.stages[1].first_step = 45;
+  const std::string card = render_model_card(inputs);
+  EXPECT_TRUE(contains(card,
+                       "60 optimizer steps; the last run resumed at step 45 and took 30.5 s for steps 46-60 "
+                       "(98.0 samples/s)."))
+      << card;
+}
+
+TEST(TrainingArguments, RecordsOnlyTheChosenOptimizersSettings) {
+  TrainingArguments args;
+  EXPECT_TRUE(args.to_json().contains("adam_beta2"));
+  EXPECT_FALSE(args.to_json().contains("momentum"));
+  args.optimizer = "sgd";
+  EXPECT_EQ(args.to_json().at("momentum"), 0.9);
+  EXPECT_FALSE(args.to_json().contains("adam_epsilon"));
 }
 
 TEST(ModelCard, ReportsAccuracyPerClassAndConfusion) {
@@ -126,8 +147,9 @@ TEST(ModelCard, ReportsAccuracyPerClassAndConfusion) {
   EXPECT_TRUE(contains(card, "| Accuracy | 0.7500 |\n")) << card;
   EXPECT_TRUE(contains(card, "| Loss | 0.5000 |\n"));
   EXPECT_TRUE(contains(card, "| positive | 1.0000 | 0.5000 | 0.6667 | 2 |\n"));
-  EXPECT_TRUE(contains(card, "| true \\ predicted | negative | neutral | positive |\n|---|---|---|---|\n"
-                             "| negative | 1 | 0 | 0 |\n| neutral | 0 | 1 | 0 |\n| positive | 0 | 1 | 1 |\n"));
+  EXPECT_TRUE(contains(card,
+                       "| true \\ predicted | negative | neutral | positive |\n|---|---|---|---|\n"
+                       "| negative | 1 | 0 | 0 |\n| neutral | 0 | 1 | 0 |\n| positive | 0 | 1 | 1 |\n"));
 }
 
 TEST(ModelCard, WithoutEvaluationSaysSo) {

@@ -58,10 +58,8 @@ constexpr int64_t kBatchesPerLengthWindow = 50;
 void sort_windows_longest_first(std::vector<int64_t>& indices, const std::vector<Encoding>& encodings, int64_t window) {
   for (size_t begin = 0; begin < indices.size(); begin += static_cast<size_t>(window)) {
     const size_t end = std::min(indices.size(), begin + static_cast<size_t>(window));
-    std::stable_sort(indices.begin() + static_cast<std::ptrdiff_t>(begin),
-                     indices.begin() + static_cast<std::ptrdiff_t>(end), [&](int64_t a, int64_t b) {
-                       return encodings[static_cast<size_t>(a)].size() > encodings[static_cast<size_t>(b)].size();
-                     });
+    sort_longest_first(indices.begin() + static_cast<std::ptrdiff_t>(begin),
+                       indices.begin() + static_cast<std::ptrdiff_t>(end), encodings);
   }
 }
 

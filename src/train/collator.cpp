@@ -38,12 +38,17 @@ void copy_row(const std::vector<int64_t>& values, int64_t row, int64_t length, i
 
 }  // namespace
 
+void sort_longest_first(std::vector<int64_t>::iterator first, std::vector<int64_t>::iterator last,
+                        const std::vector<Encoding>& encodings) {
+  std::stable_sort(first, last, [&](int64_t a, int64_t b) {
+    return encodings[static_cast<size_t>(a)].size() > encodings[static_cast<size_t>(b)].size();
+  });
+}
+
 std::vector<int64_t> longest_first_order(const std::vector<Encoding>& encodings) {
   std::vector<int64_t> indices(encodings.size());
   std::iota(indices.begin(), indices.end(), 0);
-  std::stable_sort(indices.begin(), indices.end(), [&](int64_t a, int64_t b) {
-    return encodings[static_cast<size_t>(a)].size() > encodings[static_cast<size_t>(b)].size();
-  });
+  sort_longest_first(indices.begin(), indices.end(), encodings);
   return indices;
 }
 

@@ -6,14 +6,16 @@
 
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
+#include "graft/kernels/kernels.h"
 #include "graft/train/collator.h"
 
 namespace graft {
 namespace {
 
-void copy_row(const Tensor& from, int64_t from_row, Tensor& to, int64_t to_row) {
-  const int64_t width = from.dim(1);
-  std::memcpy(to.data<float>() + to_row * width, from.data<float>() + from_row * width,
+// features[example] = batch_features[row]: the inverse of the gather that batch() does.
+void store_row(const Tensor& batch_features, int64_t row, Tensor& features, int64_t example) {
+  const int64_t width = batch_features.dim(1);
+  std::memcpy(features.data<float>() + example * width, batch_features.data<float>() + row * width,
               static_cast<size_t>(width) * sizeof(float));
 }
 
@@ -43,7 +45,7 @@ FeatureSource::FeatureSource(Model& model, const EncodedSource& source) : source
     // The encoder alone: the head's logits for these rows would be thrown away.
     const Tensor batch_features = model.head()->read(model.encoder().forward(pad_batch(members, source.pad_id())));
     for (size_t i = begin; i < end; ++i) {
-      copy_row(batch_features, static_cast<int64_t>(i - begin), features_, longest_first[i]);
+      store_row(batch_features, static_cast<int64_t>(i - begin), features_, longest_first[i]);
     }
   }
   model.set_training(was_training);
@@ -52,9 +54,10 @@ FeatureSource::FeatureSource(Model& model, const EncodedSource& source) : source
 Batch FeatureSource::batch(int64_t epoch, int64_t index) const {
   const std::vector<int64_t> examples = source_.members(epoch, index);
   Batch batch;
-  batch.features = Tensor::empty({static_cast<int64_t>(examples.size()), features_.dim(1)});
-  for (size_t i = 0; i < examples.size(); ++i)
-    copy_row(features_, examples[i], batch.features, static_cast<int64_t>(i));
+  const auto rows = static_cast<int64_t>(examples.size());
+  batch.features = Tensor::empty({rows, features_.dim(1)});
+  kernels::embedding_forward(batch.features.data<float>(), examples.data(), features_.data<float>(), rows,
+                             features_.dim(1));
   source_.add_labels(batch, examples);
   return batch;
 }

@@ -148,6 +148,17 @@ std::string hyperparameter_list(const StageSummary& stage) {
   return text;
 }
 
+// "1200 optimizer steps in 80.0 s (...)"; a resumed run timed only its own steps, and says so.
+std::string step_summary(const StageSummary& stage, const std::string& rate_unit) {
+  const std::string rate = " (" + fixed(stage.samples_per_second, 1) + " " + rate_unit + ").\n\n";
+  if (stage.first_step == 0) {
+    return std::to_string(stage.steps) + " optimizer steps in " + fixed(stage.seconds, 1) + " s" + rate;
+  }
+  return std::to_string(stage.steps) + " optimizer steps; the last run resumed at step " +
+         std::to_string(stage.first_step) + " and took " + fixed(stage.seconds, 1) + " s for steps " +
+         std::to_string(stage.first_step + 1) + "-" + std::to_string(stage.steps) + rate;
+}
+
 std::string procedure_section(const ModelCardInputs& inputs) {
   std::string text = "## Training procedure\n\n";
   if (inputs.stages.size() > 1) {
@@ -156,8 +167,7 @@ std::string procedure_section(const ModelCardInputs& inputs) {
   for (size_t i = 0; i < inputs.stages.size(); ++i) {
     const StageSummary& stage = inputs.stages[i];
     text += "### Stage " + std::to_string(i + 1) + ": " + stage.name + "\n\n" + hyperparameter_list(stage) + "\n";
-    text += std::to_string(stage.steps) + " optimizer steps in " + fixed(stage.seconds, 1) + " s (" +
-            fixed(stage.samples_per_second, 1) + " samples/s).\n\n";
+    text += step_summary(stage, "samples/s");
   }
   return text;
 }
@@ -361,8 +371,7 @@ std::string render_pretraining_card(const PretrainingCardInputs& inputs) {
   for (const auto& file : inputs.corpus_files) card += "- `" + file + "`\n";
   card += "\n```text\n" + trim_newlines(inputs.corpus_summary) + "\n```\n\n";
   card += "## Training procedure\n\n" + hyperparameter_list(inputs.training) + "\n";
-  card += std::to_string(inputs.training.steps) + " optimizer steps in " + fixed(inputs.training.seconds, 1) + " s (" +
-          fixed(inputs.training.samples_per_second, 1) + " blocks/s).\n\n";
+  card += step_summary(inputs.training, "blocks/s");
   if (!inputs.loss_curve.empty()) card += "### Loss curve\n\n" + loss_curve_rows(inputs.loss_curve) + "\n";
   card += "## Evaluation results\n\nOn the held-out blocks (the same masks at every evaluation):\n\n";
   card += "```json\n" + inputs.eval_results.dump(2) + "\n```\n\n";

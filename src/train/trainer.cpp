@@ -99,33 +99,38 @@ struct Trainer::Run {
 };
 
 nlohmann::json TrainingArguments::to_json() const {
-  return {{"output_dir", output_dir},
-          {"num_train_epochs", epochs},
-          {"max_steps", max_steps},
-          {"gradient_accumulation_steps", gradient_accumulation_steps},
-          {"optim", optimizer},
-          {"learning_rate", learning_rate},
-          {"weight_decay", weight_decay},
-          {"adam_beta1", adam_beta1},
-          {"adam_beta2", adam_beta2},
-          {"adam_epsilon", adam_epsilon},
-          {"momentum", momentum},
-          {"lr_scheduler_type", lr_scheduler},
-          {"warmup_steps", warmup_steps},
-          {"warmup_ratio", warmup_ratio},
-          {"max_grad_norm", max_grad_norm},
-          {"layerwise_lr_decay", layerwise_lr_decay},
-          {"gradual_unfreezing", gradual_unfreezing},
-          {"cache_frozen_features", cache_frozen_features},
-          {"group_by_length", group_by_length},
-          {"eval_strategy", eval_strategy},
-          {"eval_steps", eval_steps},
-          {"metric_for_best_model", metric_for_best_model},
-          {"early_stopping_patience", early_stopping_patience},
-          {"load_best_model_at_end", load_best_model_at_end},
-          {"save_total_limit", save_total_limit},
-          {"logging_steps", logging_steps},
-          {"seed", seed}};
+  nlohmann::json json = {{"output_dir", output_dir},
+                         {"num_train_epochs", epochs},
+                         {"max_steps", max_steps},
+                         {"gradient_accumulation_steps", gradient_accumulation_steps},
+                         {"optim", optimizer},
+                         {"learning_rate", learning_rate},
+                         {"weight_decay", weight_decay},
+                         {"lr_scheduler_type", lr_scheduler},
+                         {"warmup_steps", warmup_steps},
+                         {"warmup_ratio", warmup_ratio},
+                         {"max_grad_norm", max_grad_norm},
+                         {"layerwise_lr_decay", layerwise_lr_decay},
+                         {"gradual_unfreezing", gradual_unfreezing},
+                         {"cache_frozen_features", cache_frozen_features},
+                         {"group_by_length", group_by_length},
+                         {"eval_strategy", eval_strategy},
+                         {"eval_steps", eval_steps},
+                         {"metric_for_best_model", metric_for_best_model},
+                         {"early_stopping_patience", early_stopping_patience},
+                         {"load_best_model_at_end", load_best_model_at_end},
+                         {"save_total_limit", save_total_limit},
+                         {"logging_steps", logging_steps},
+                         {"seed", seed}};
+  // Only the chosen optimizer's settings: a card listing momentum for an AdamW run misleads.
+  if (optimizer == "sgd") {
+    json["momentum"] = momentum;
+  } else {
+    json["adam_beta1"] = adam_beta1;
+    json["adam_beta2"] = adam_beta2;
+    json["adam_epsilon"] = adam_epsilon;
+  }
+  return json;
 }
 
 bool TrainingArguments::greater_is_better() const {
@@ -302,6 +307,7 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
   ProgressBar progress(run.total_steps, args_.progress_bar);
   model_.set_training(true);
   const int64_t examples_at_start = run.examples_seen;
+  const int64_t first_step = run.global_step;
   const auto started = Clock::now();
   while (run.global_step < run.total_steps && !run.stop) {
     const int64_t epoch = run.global_step / run.steps_per_epoch;
@@ -348,6 +354,7 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
 
   TrainResult result;
   result.global_step = run.global_step;
+  result.first_step = first_step;
   result.train_loss = run.global_step > 0 ? run.loss_sum / static_cast<double>(run.global_step) : 0.0;
   result.seconds = seconds_since(started);
   result.samples_per_second = static_cast<double>(run.examples_seen - examples_at_start) / result.seconds;

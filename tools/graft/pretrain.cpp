@@ -163,8 +163,12 @@ void run_pretrain(PretrainOptions& options) {
   hyperparameters["batch_size"] = options.batch_size;
   hyperparameters["block_size"] = options.block_size;
   hyperparameters["mlm_probability"] = options.mlm_probability;
-  card.training = {"masked-LM pretraining", "none", hyperparameters, result.seconds, result.samples_per_second,
-                   result.global_step};
+  // Settings for labelled text that masked-LM blocks (all of one length, no labels) never use.
+  hyperparameters.erase("cache_frozen_features");
+  hyperparameters.erase("group_by_length");
+  card.training = {
+      "masked-LM pretraining", "none",           hyperparameters, result.seconds, result.samples_per_second,
+      result.global_step,      result.first_step};
   if (eval) {
     const EvalResult evaluation = trainer.evaluate(*eval);
     card.eval_results = evaluation.report;

@@ -220,7 +220,7 @@ void run_train(TrainOptions& options) {
       history.push_back(tagged);
     }
     card.stages.push_back({"stage " + std::to_string(i + 1), stage.freeze, stage_args, result.seconds,
-                           result.samples_per_second, result.global_step});
+                           result.samples_per_second, result.global_step, result.first_step});
     if (result.best_eval) final_eval = result.best_eval;
   }
   apply_freeze_spec(*model, "none");

@@ -17,8 +17,11 @@ inline constexpr int64_t kIgnoreIndex = -100;
 // a multiple of pad_to_multiple_of (when positive). Padding is pad_id, mask 0, segment 0.
 Batch pad_batch(const std::vector<const Encoding*>& encodings, int64_t pad_id, int64_t pad_to_multiple_of = 0);
 
-// Indices of the encodings sorted by length, longest first, ties in their given order: batches cut from
-// this order pad very little (for evaluation and inference, where the order of examples does not matter).
+// Sorts [first, last), indices into encodings, by encoding length, longest first, ties in their given order.
+void sort_longest_first(std::vector<int64_t>::iterator first, std::vector<int64_t>::iterator last,
+                        const std::vector<Encoding>& encodings);
+// All indices of the encodings, longest first: batches cut from this order pad very little (for evaluation
+// and inference, where the order of examples does not matter).
 std::vector<int64_t> longest_first_order(const std::vector<Encoding>& encodings);
 
 // Sequence classification: I64 [B] class ids.

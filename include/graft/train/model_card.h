@@ -17,6 +17,7 @@ struct StageSummary {
   double seconds = 0.0;
   double samples_per_second = 0.0;
   int64_t steps = 0;
+  int64_t first_step = 0;  // > 0: the run resumed there, and seconds cover only the steps after it
 };
 
 struct ModelCardInputs {

@@ -53,6 +53,7 @@ struct TrainingArguments {
 
 struct TrainResult {
   int64_t global_step = 0;
+  int64_t first_step = 0;   // where a resumed run started; seconds and samples_per_second cover the steps after it
   double train_loss = 0.0;  // mean over the run
   double seconds = 0.0;
   double samples_per_second = 0.0;
