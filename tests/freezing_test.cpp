@@ -122,6 +122,35 @@ TEST(SetTrainable, APatternThatNamesNothingListsModulePaths) {
   EXPECT_THROW(freeze(*model, {"classifier", "distilbert.transformer.layer.3"}), Error);
 }
 
+// The frozen bottom (embeddings, layer 0) runs without keeping activations; the layers above it must get the
+// gradients they get when everything trains.
+TEST(SetTrainable, AFrozenBottomLeavesTheGradientsAboveItUnchanged) {
+  for (const std::string family : {"distilbert", "bert"}) {
+    auto everything = Model::from_config(small_config(family), TaskHead::SequenceClassification, 5);
+    auto top_only = Model::from_config(small_config(family), TaskHead::SequenceClassification, 5);
+    const std::string prefix = family == "bert" ? "bert.encoder.layer" : "distilbert.transformer.layer";
+    freeze(*top_only, {family + ".embeddings", prefix + ".0"});
+    Batch batch;
+    batch.input_ids = Tensor::from_vector(std::vector<int64_t>{3, 7, 11, 2, 5, 9, 13, 0}, {2, 4});
+    batch.attention_mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 0}, {2, 4});
+    batch.labels = Tensor::from_vector(std::vector<int64_t>{1, 0}, {2});
+    for (auto* model : {everything.get(), top_only.get()}) {
+      model->set_training(false);  // no dropout: the two forwards are the same
+      model->forward(batch);
+      model->backward();
+    }
+    const auto full = everything->named_parameters();
+    const auto partial = top_only->named_parameters();
+    int compared = 0;
+    for (size_t i = 0; i < full.size(); ++i) {
+      if (!partial[i].second->trainable) continue;
+      EXPECT_LE(test::max_abs_diff(partial[i].second->grad, full[i].second->grad), 1e-6) << partial[i].first;
+      ++compared;
+    }
+    EXPECT_GT(compared, 10) << family;
+  }
+}
+
 TEST(SetTrainable, TheSinusoidalPositionTableStaysFrozen) {
   ModelConfig config = small_config("distilbert");
   config.sinusoidal_pos_embds = true;

@@ -189,6 +189,27 @@ TEST(FeatureCache, OnlyAFrozenEncoderUnderAOneVectorHeadIsCached) {
   }
 }
 
+// Like PyTorch with requires_grad=False: the head still trains, and the encoder held nothing for a backward
+// pass (unfreezing it afterwards finds no activations).
+TEST(FeatureCache, AFrozenEncoderKeepsNoActivationsWhenTrainingOnTokens) {
+  const EncodedSource data = fixture_data(5);
+  auto model = Model::from_pretrained(fixture());
+  apply_freeze_spec(*model, "distilbert");
+  model->set_training(true);
+  model->forward(data.batch(0, 0));
+  model->backward();
+  const Parameter* classifier = trainable_parameters(*model).back();
+  EXPECT_GT(test::max_abs(classifier->grad), 0.0) << "the head got no gradient";
+  model->forward(data.batch(0, 0));
+  apply_freeze_spec(*model, "none");
+  try {
+    model->backward();
+    FAIL() << "the frozen encoder kept its activations";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("keeps no activations"), std::string::npos) << error.what();
+  }
+}
+
 TEST(FeatureCache, BackwardIntoATrainableEncoderAfterAForwardOnFeaturesIsAnError) {
   auto model = Model::from_pretrained(fixture());
   Batch batch;

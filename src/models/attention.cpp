@@ -9,6 +9,11 @@ namespace graft {
 SelfAttention::SelfAttention(int64_t heads, float dropout, Generator* generator)
     : heads_(heads), dropout_(dropout, generator) {}
 
+kernels::DropoutMask SelfAttention::dropout_mask(const Tensor& keep) const {
+  if (keep.numel() == 0) return {};
+  return {keep.data<uint8_t>(), dropout_.scale()};
+}
+
 kernels::AttentionShape SelfAttention::shape_of(const Tensor& q) const {
   return {q.dim(0), q.dim(1), heads_, q.dim(2) / heads_};
 }
@@ -24,8 +29,7 @@ Tensor SelfAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v,
   Tensor context = Tensor::empty(q.shape());
   const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
   kernels::attention_forward(context.data<float>(), probs.data<float>(), q.data<float>(), k.data<float>(),
-                             v.data<float>(), key_mask.data<int64_t>(), keep.numel() > 0 ? keep.data<float>() : nullptr,
-                             shape, scale);
+                             v.data<float>(), key_mask.data<int64_t>(), dropout_mask(keep), shape, scale);
   q_ = kept_for_backward(q);
   k_ = kept_for_backward(k);
   v_ = kept_for_backward(v);
@@ -42,7 +46,7 @@ std::vector<Tensor> SelfAttention::backward(const Tensor& dcontext) {
   const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
   kernels::attention_backward(dq.data<float>(), dk.data<float>(), dv.data<float>(), dcontext.data<float>(),
                               probs_.data<float>(), q_.data<float>(), k_.data<float>(), v_.data<float>(),
-                              keep_.numel() > 0 ? keep_.data<float>() : nullptr, shape, scale);
+                              dropout_mask(keep_), shape, scale);
   return {dq, dk, dv};
 }
 

@@ -203,14 +203,17 @@ class BertModel : public Encoder {
     const Tensor types =
         batch.token_type_ids.numel() > 0 ? batch.token_type_ids : Tensor::zeros(batch.input_ids.shape(), DType::I64);
     EncoderOutput output;
+    FrozenBottom frozen(lowest_trainable_block(embeddings, blocks));
     Tensor x = embeddings.forward(batch.input_ids, types);
     if (output_hidden_states) output.hidden_states.push_back(x);
-    for (auto& block : blocks) {
-      block->attention.self.core.keep_probabilities(output_attentions);
-      x = block->forward(x, mask);
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      frozen.at_block(static_cast<int64_t>(i));
+      blocks[i]->attention.self.core.keep_probabilities(output_attentions);
+      x = blocks[i]->forward(x, mask);
       if (output_hidden_states) output.hidden_states.push_back(x);
-      if (output_attentions) output.attentions.push_back(block->attention.self.core.probabilities());
+      if (output_attentions) output.attentions.push_back(blocks[i]->attention.self.core.probabilities());
     }
+    frozen.past_blocks();
     output.last_hidden_state = x;
     if (pooler) output.pooled = pooler->forward(x);
     return output;

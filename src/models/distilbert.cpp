@@ -158,14 +158,17 @@ class DistilBertModel : public Encoder {
   EncoderOutput forward(const Batch& batch) override {
     const Tensor mask = attention_mask_or_ones(batch);
     EncoderOutput output;
+    FrozenBottom frozen(lowest_trainable_block(embeddings, blocks));
     Tensor x = embeddings.forward(batch.input_ids);
     if (output_hidden_states) output.hidden_states.push_back(x);
-    for (auto& block : blocks) {
-      block->attention.core.keep_probabilities(output_attentions);
-      x = block->forward(x, mask);
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      frozen.at_block(static_cast<int64_t>(i));
+      blocks[i]->attention.core.keep_probabilities(output_attentions);
+      x = blocks[i]->forward(x, mask);
       if (output_hidden_states) output.hidden_states.push_back(x);
-      if (output_attentions) output.attentions.push_back(block->attention.core.probabilities());
+      if (output_attentions) output.attentions.push_back(blocks[i]->attention.core.probabilities());
     }
+    frozen.past_blocks();
     output.last_hidden_state = x;
     return output;
   }

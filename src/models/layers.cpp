@@ -4,7 +4,6 @@
 
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
-#include "graft/core/parallel.h"
 
 namespace graft {
 namespace {
@@ -125,24 +124,18 @@ Dropout::Dropout(float p, Generator* generator) : p_(p), generator_(generator) {
 Tensor Dropout::sample_mask(const Shape& shape) {
   if (!training() || p_ == 0.0F) return {};
   Generator& generator = generator_ != nullptr ? *generator_ : default_generator();
-  Tensor mask = Tensor::empty(shape);
+  Tensor mask = Tensor::empty(shape, DType::U8);
   const float p = p_;
-  const float kept = 1.0F / (1.0F - p);
-  parallel_draw(mask.data<float>(), mask.numel(), generator,
-                [p, kept](Generator& stream) { return stream.uniform() < p ? 0.0F : kept; });
+  parallel_draw(mask.data<uint8_t>(), mask.numel(), generator,
+                [p](Generator& stream) { return static_cast<uint8_t>(stream.uniform() < p ? 0 : 1); });
   return mask;
 }
 
 namespace {
 
-Tensor times_mask(const Tensor& x, const Tensor& mask) {
+Tensor times_mask(const Tensor& x, const Tensor& mask, float scale) {
   Tensor y = Tensor::empty(x.shape());
-  const float* in = x.data<float>();
-  const float* keep = mask.data<float>();
-  float* out = y.data<float>();
-  parallel_for(0, x.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) out[i] = in[i] * keep[i];
-  });
+  kernels::apply_dropout(y.data<float>(), x.data<float>(), {mask.data<uint8_t>(), scale}, x.numel());
   return y;
 }
 
@@ -150,11 +143,11 @@ Tensor times_mask(const Tensor& x, const Tensor& mask) {
 
 Tensor Dropout::forward(const Tensor& x) {
   mask_ = sample_mask(x.shape());
-  return mask_.numel() == 0 ? x : times_mask(x, mask_);
+  return mask_.numel() == 0 ? x : times_mask(x, mask_, scale());
 }
 
 Tensor Dropout::backward(const Tensor& dy) {
-  return mask_.numel() == 0 ? dy : times_mask(dy, mask_);
+  return mask_.numel() == 0 ? dy : times_mask(dy, mask_, scale());
 }
 
 Embedding::Embedding(int64_t num_embeddings, int64_t dim) {

@@ -49,8 +49,8 @@ class Generator {
 
 // values[i] = draw(stream) for i in [0, count), on every thread: each chunk of 16,384 values comes from its own
 // fork of one draw of `generator`, so the values do not depend on the thread count.
-template <class Draw>
-void parallel_draw(float* values, int64_t count, Generator& generator, const Draw& draw) {
+template <class Value, class Draw>
+void parallel_draw(Value* values, int64_t count, Generator& generator, const Draw& draw) {
   constexpr int64_t kChunk = int64_t{1} << 14;
   const Generator call_streams = generator.fork(generator.next_u64());
   parallel_for(0, (count + kChunk - 1) / kChunk, 1, [&](int64_t first_chunk, int64_t end_chunk) {

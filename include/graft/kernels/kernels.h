@@ -10,8 +10,8 @@
 namespace graft::kernels {
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C, op = transpose when the flag is set. Row-major.
-void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
 // out[N,O] = in[N,I] * weight[O,I]^T + bias[O]   [nn.Linear]
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
@@ -21,8 +21,8 @@ void linear_backward(float* dinput, float* dweight, float* dbias, const float* d
                      const float* weight, int64_t rows, int64_t in_features, int64_t out_features);
 
 // out[N,C] = (in - mean) * rstd * gamma + beta; saves mean[N], rstd[N]   [nn.LayerNorm]
-void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma,
-                        const float* beta, int64_t rows, int64_t channels, float eps);
+void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma, const float* beta,
+                        int64_t rows, int64_t channels, float eps);
 void layer_norm_backward(float* dinput, float* dgamma, float* dbeta, const float* dout, const float* in,
                          const float* mean, const float* rstd, const float* gamma, int64_t rows, int64_t channels);
 
@@ -39,17 +39,20 @@ void embedding_backward(float* dtable, const int64_t* ids, const float* dout, in
 
 // Multi-head scaled dot-product self-attention over a padded batch. q, k, v, context: [B,T,H*Dh], the
 // head h in columns [h*Dh, (h+1)*Dh). key_mask[B,T]: 1 = attend, 0 = padding (never attended).
-// probs[B,H,T,T] are the softmax probabilities after the mask (before dropout); keep[B,H,T,T] (may be
-// null) is the dropout mask already divided by (1 - p).
+// probs[B,H,T,T] are the softmax probabilities after the mask (before dropout); dropout.keep[B,H,T,T] (may
+// be null: no dropout) is 1 where a probability is kept, 0 where it is dropped.
+struct DropoutMask {
+  const uint8_t* keep = nullptr;
+  float scale = 1.0F;  // 1 / (1 - p), for the kept values
+};
 struct AttentionShape {
   int64_t batch, tokens, heads, head_dim;
   int64_t width() const { return heads * head_dim; }
 };
 void attention_forward(float* context, float* probs, const float* q, const float* k, const float* v,
-                       const int64_t* key_mask, const float* keep, AttentionShape shape, float scale);
-void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs,
-                        const float* q, const float* k, const float* v, const float* keep, AttentionShape shape,
-                        float scale);
+                       const int64_t* key_mask, DropoutMask dropout, AttentionShape shape, float scale);
+void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs, const float* q,
+                        const float* k, const float* v, DropoutMask dropout, AttentionShape shape, float scale);
 
 // Softmax cross-entropy over logits[N,C]; rows whose label is ignore_index do not count.
 // Returns the mean loss over counted rows (0 when none); dlogits (may be null) gets d(mean)/dlogits * scale.
@@ -67,5 +70,8 @@ void softmax_rows(float* out, const float* in, int64_t rows, int64_t columns);
 
 // y += x, elementwise.
 void add_inplace(float* y, const float* x, int64_t count);
+
+// out = in * keep * scale, elementwise (out may alias in): inverted dropout with a drawn mask.
+void apply_dropout(float* out, const float* in, DropoutMask dropout, int64_t count);
 
 }  // namespace graft::kernels

@@ -1,9 +1,11 @@
 #pragma once
 // What every encoder family (distilbert.cpp, bert.cpp) offers the heads and the trainer.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "graft/core/grad_mode.h"
 #include "graft/core/random.h"
 #include "graft/core/tensor.h"
 #include "graft/io/config.h"
@@ -72,6 +74,7 @@ class SelfAttention {
 
  private:
   kernels::AttentionShape shape_of(const Tensor& q) const;
+  kernels::DropoutMask dropout_mask(const Tensor& keep) const;
 
   int64_t heads_;
   Dropout dropout_;
@@ -93,6 +96,24 @@ int64_t lowest_trainable_block(const Module& embeddings, const std::vector<std::
   }
   return static_cast<int64_t>(blocks.size());
 }
+
+// Backward stops at lowest_trainable_block, so the frozen bottom of an encoder (its embeddings and the blocks
+// below that one) keeps no activations, as autograd saves nothing below the first module whose weights
+// require grad. Made before the embeddings run; at_block(i) before block i, past_blocks() after the last.
+class FrozenBottom {
+ public:
+  explicit FrozenBottom(int64_t lowest_trainable) : lowest_(lowest_trainable) {
+    if (lowest_ >= 0) no_grad_.emplace();
+  }
+  void at_block(int64_t index) {
+    if (index == lowest_) no_grad_.reset();
+  }
+  void past_blocks() { no_grad_.reset(); }
+
+ private:
+  int64_t lowest_;
+  std::optional<NoGradGuard> no_grad_;
+};
 
 // Mask of ones [B, T] when the batch has none.
 Tensor attention_mask_or_ones(const Batch& batch);

@@ -19,8 +19,8 @@ void mask_scores(float* row, const int64_t* key_mask, int64_t tokens) {
 }
 
 struct HeadView {
-  int64_t offset;     // of the head's first element in a [B,T,H*Dh] buffer
-  int64_t scores;     // of the head's [T,T] block in a [B,H,T,T] buffer
+  int64_t offset;  // of the head's first element in a [B,T,H*Dh] buffer
+  int64_t scores;  // of the head's [T,T] block in a [B,H,T,T] buffer
   const int64_t* mask;
 };
 
@@ -34,12 +34,12 @@ HeadView head_view(const AttentionShape& shape, const int64_t* key_mask, int64_t
 }  // namespace
 
 void attention_forward(float* context, float* probs, const float* q, const float* k, const float* v,
-                       const int64_t* key_mask, const float* keep, AttentionShape shape, float scale) {
+                       const int64_t* key_mask, DropoutMask dropout, AttentionShape shape, float scale) {
   const int64_t t = shape.tokens;
   const int64_t d = shape.head_dim;
   const int64_t ld = shape.width();
   parallel_for(0, shape.batch * shape.heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> dropped(keep != nullptr ? static_cast<size_t>(t * t) : 0);
+    std::vector<float> dropped(dropout.keep != nullptr ? static_cast<size_t>(t * t) : 0);
     for (int64_t task = begin; task < end; ++task) {
       const HeadView view = head_view(shape, key_mask, task);
       float* p = probs + view.scores;
@@ -49,8 +49,8 @@ void attention_forward(float* context, float* probs, const float* q, const float
       }
       softmax_rows(p, p, t, t);
       const float* weights = p;
-      if (keep != nullptr) {
-        for (int64_t i = 0; i < t * t; ++i) dropped[static_cast<size_t>(i)] = p[i] * keep[view.scores + i];
+      if (dropout.keep != nullptr) {
+        apply_dropout(dropped.data(), p, {dropout.keep + view.scores, dropout.scale}, t * t);
         weights = dropped.data();
       }
       gemm(false, false, t, d, t, 1.0F, weights, t, v + view.offset, ld, 0.0F, context + view.offset, ld);
@@ -58,21 +58,20 @@ void attention_forward(float* context, float* probs, const float* q, const float
   });
 }
 
-void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs,
-                        const float* q, const float* k, const float* v, const float* keep, AttentionShape shape,
-                        float scale) {
+void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs, const float* q,
+                        const float* k, const float* v, DropoutMask dropout, AttentionShape shape, float scale) {
   const int64_t t = shape.tokens;
   const int64_t d = shape.head_dim;
   const int64_t ld = shape.width();
   parallel_for(0, shape.batch * shape.heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> dscores(static_cast<size_t>(t * t));
-    std::vector<float> dropped(keep != nullptr ? static_cast<size_t>(t * t) : 0);
+    std::vector<float> dropped(dropout.keep != nullptr ? static_cast<size_t>(t * t) : 0);
     for (int64_t task = begin; task < end; ++task) {
       const HeadView view = head_view(shape, nullptr, task);
       const float* p = probs + view.scores;
       const float* weights = p;
-      if (keep != nullptr) {
-        for (int64_t i = 0; i < t * t; ++i) dropped[static_cast<size_t>(i)] = p[i] * keep[view.scores + i];
+      if (dropout.keep != nullptr) {
+        apply_dropout(dropped.data(), p, {dropout.keep + view.scores, dropout.scale}, t * t);
         weights = dropped.data();
       }
       // dV = P'^T dC ; dP' = dC V^T
@@ -83,9 +82,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, 
       for (int64_t i = 0; i < t; ++i) {
         float* row = ds + i * t;
         const float* prow = p + i * t;
-        if (keep != nullptr) {
-          for (int64_t j = 0; j < t; ++j) row[j] *= keep[view.scores + i * t + j];
-        }
+        if (dropout.keep != nullptr) apply_dropout(row, row, {dropout.keep + view.scores + i * t, dropout.scale}, t);
         float dot = 0.0F;
         for (int64_t j = 0; j < t; ++j) dot += row[j] * prow[j];
         for (int64_t j = 0; j < t; ++j) row[j] = prow[j] * (row[j] - dot);

@@ -93,4 +93,10 @@ void add_inplace(float* y, const float* x, int64_t count) {
   });
 }
 
+void apply_dropout(float* out, const float* in, DropoutMask dropout, int64_t count) {
+  parallel_for(0, count, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = in[i] * (dropout.scale * static_cast<float>(dropout.keep[i]));
+  });
+}
+
 }  // namespace graft::kernels
