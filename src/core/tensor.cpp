@@ -5,20 +5,11 @@
 #include <cstring>
 #include <sstream>
 
+#include "graft/core/allocator.h"
 #include "graft/core/error.h"
 
 namespace graft {
 namespace {
-
-// 64-byte alignment: one cache line, and what AVX-512 loads want.
-constexpr size_t kAlignment = 64;
-
-std::shared_ptr<void> allocate(size_t bytes) {
-  const size_t rounded = std::max<size_t>(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
-  void* memory = std::aligned_alloc(kAlignment, rounded);
-  if (memory == nullptr) throw Error("[tensor] out of memory allocating " + std::to_string(bytes) + " bytes");
-  return {memory, std::free};
-}
 
 float load_as_float(const void* data, DType dtype, int64_t i) {
   switch (dtype) {
@@ -47,12 +38,18 @@ void store(void* data, DType dtype, int64_t i, float value, int64_t integer, boo
     case DType::F16: static_cast<uint16_t*>(data)[i] = float_to_half(value); break;
     case DType::BF16: static_cast<uint16_t*>(data)[i] = float_to_bfloat16(value); break;
     case DType::I64: static_cast<int64_t*>(data)[i] = from_integer ? integer : static_cast<int64_t>(value); break;
-    case DType::I32: static_cast<int32_t*>(data)[i] = static_cast<int32_t>(from_integer ? integer : static_cast<int64_t>(value)); break;
-    case DType::U8: static_cast<uint8_t*>(data)[i] = static_cast<uint8_t>(from_integer ? integer : static_cast<int64_t>(value)); break;
+    case DType::I32:
+      static_cast<int32_t*>(data)[i] = static_cast<int32_t>(from_integer ? integer : static_cast<int64_t>(value));
+      break;
+    case DType::U8:
+      static_cast<uint8_t*>(data)[i] = static_cast<uint8_t>(from_integer ? integer : static_cast<int64_t>(value));
+      break;
   }
 }
 
-bool is_integer(DType dtype) { return dtype == DType::I64 || dtype == DType::I32 || dtype == DType::U8; }
+bool is_integer(DType dtype) {
+  return dtype == DType::I64 || dtype == DType::I32 || dtype == DType::U8;
+}
 
 }  // namespace
 
@@ -78,7 +75,7 @@ Tensor Tensor::empty(Shape shape, DType dtype) {
   tensor.numel_ = shape_numel(shape);
   tensor.shape_ = std::move(shape);
   tensor.dtype_ = dtype;
-  tensor.storage_ = allocate(tensor.nbytes());
+  tensor.storage_ = allocate_storage(tensor.nbytes());
   tensor.data_ = tensor.storage_.get();
   return tensor;
 }

@@ -1,0 +1,70 @@
+// The tensor allocator's cache of large blocks: reuse, its bound (never above the peak of live bytes), and
+// release.
+#include "graft/core/allocator.h"
+
+#include <gtest/gtest.h>
+
+#include "graft/core/tensor.h"
+
+namespace graft {
+namespace {
+
+constexpr int64_t kLargeFloats = int64_t{1} << 20;  // 4 MiB, well above kCachedBlockBytes
+
+TEST(Allocator, AFreedLargeBlockServesTheNextRequestOfItsSize) {
+  release_cached_memory();
+  const AllocatorStats before = allocator_stats();
+  const void* first = nullptr;
+  {
+    const Tensor a = Tensor::empty({kLargeFloats});
+    first = a.data<float>();
+  }
+  EXPECT_EQ(allocator_stats().cached_bytes, before.cached_bytes + kLargeFloats * sizeof(float));
+  const Tensor again = Tensor::full({kLargeFloats - 1000}, 2.0F);  // a little smaller still fits
+  EXPECT_EQ(again.data<float>(), first);
+  EXPECT_EQ(again.data<float>()[kLargeFloats - 1001], 2.0F);
+  EXPECT_EQ(allocator_stats().reused, before.reused + 1);
+  EXPECT_EQ(allocator_stats().cached_bytes, before.cached_bytes);
+}
+
+TEST(Allocator, AMuchSmallerRequestDoesNotTakeALargeBlock) {
+  release_cached_memory();
+  { const Tensor large = Tensor::empty({4 * kLargeFloats}); }
+  const AllocatorStats before = allocator_stats();
+  const Tensor small = Tensor::empty({kLargeFloats});
+  EXPECT_EQ(allocator_stats().fresh, before.fresh + 1);
+  EXPECT_EQ(allocator_stats().reused, before.reused);
+}
+
+TEST(Allocator, LiveAndCachedBytesStayUnderThePeak) {
+  release_cached_memory();
+  {
+    const Tensor a = Tensor::empty({2 * kLargeFloats});
+    const Tensor b = Tensor::empty({2 * kLargeFloats});
+  }
+  const size_t peak = allocator_stats().peak_bytes;
+  EXPECT_GE(peak, 4 * kLargeFloats * sizeof(float));
+  // Neither cached block fits a request twice their size: they are freed before a fresh block is made.
+  const Tensor larger = Tensor::empty({4 * kLargeFloats});
+  const AllocatorStats after = allocator_stats();
+  EXPECT_LE(after.live_bytes + after.cached_bytes, after.peak_bytes);
+  EXPECT_EQ(after.cached_bytes, 0U);
+}
+
+TEST(Allocator, ReleaseFreesTheCache) {
+  { const Tensor a = Tensor::empty({kLargeFloats}); }
+  EXPECT_GT(allocator_stats().cached_bytes, 0U);
+  release_cached_memory();
+  EXPECT_EQ(allocator_stats().cached_bytes, 0U);
+}
+
+TEST(Allocator, SmallTensorsBypassTheCache) {
+  release_cached_memory();
+  const AllocatorStats before = allocator_stats();
+  { const Tensor small = Tensor::empty({1000}); }
+  EXPECT_EQ(allocator_stats().fresh, before.fresh);
+  EXPECT_EQ(allocator_stats().cached_bytes, 0U);
+}
+
+}  // namespace
+}  // namespace graft
