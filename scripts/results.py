@@ -12,6 +12,7 @@ its command line, the model's weights and the graft binary; a rerun reuses the r
 --quick trains on the first 300 examples of each set and tests on the first 200 (checks the plumbing in
 about a minute; its figures mean nothing)."""
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -98,6 +99,7 @@ def samples_per_second(stderr):
     return [float(value) for value in re.findall(r"steps, ([0-9.e+]+) samples/s", stderr)]
 
 
+@functools.lru_cache(maxsize=None)  # the model and the binary are hashed once a run, not once a row
 def file_digest(path):
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -24,75 +24,78 @@ namespace {
 // One cache line, and what AVX-512 loads want.
 constexpr size_t kAlignment = 64;
 
+void* aligned_or_throw(size_t bytes) {
+  void* memory = std::aligned_alloc(kAlignment, bytes);
+  if (memory == nullptr) throw Error("[tensor] out of memory allocating " + std::to_string(bytes) + " bytes");
+  return memory;
+}
+
+// A block handed out: its memory and its size, which is what give_back() wants (a reused block may be larger
+// than the request it serves).
+struct Block {
+  void* memory;
+  size_t bytes;
+};
+
 class BlockCache {
  public:
-  void* take(size_t bytes) {
+  Block take(size_t bytes) {
     const std::lock_guard<std::mutex> lock(mutex_);
     // The smallest cached block that fits, unless it is so much larger that a fresh one wastes less.
     const auto found = blocks_.lower_bound(bytes);
     if (found != blocks_.end() && found->first / 5 * 4 <= bytes) {
-      const size_t size = found->first;
-      void* memory = found->second;
+      const Block block{found->second, found->first};
       blocks_.erase(found);
-      cached_bytes_ -= size;
-      GRAFT_UNPOISON(memory, size);
-      note_live(memory, size);
+      stats_.cached_bytes -= block.bytes;
+      GRAFT_UNPOISON(block.memory, block.bytes);
       ++stats_.reused;
-      return memory;
+      return note_live(block);
     }
     // Make room under the peak before growing: cached blocks that did not fit go back to the system first.
-    while (!blocks_.empty() && live_bytes_ + cached_bytes_ + bytes > std::max(peak_bytes_, live_bytes_ + bytes)) {
+    while (!blocks_.empty() &&
+           stats_.live_bytes + stats_.cached_bytes + bytes > std::max(stats_.peak_bytes, stats_.live_bytes + bytes)) {
       evict_largest();
     }
     void* memory = std::aligned_alloc(kAlignment, bytes);
     if (memory == nullptr) {
       release_all_locked();
-      memory = std::aligned_alloc(kAlignment, bytes);
+      memory = aligned_or_throw(bytes);
     }
-    if (memory == nullptr) throw Error("[tensor] out of memory allocating " + std::to_string(bytes) + " bytes");
-    note_live(memory, bytes);
     ++stats_.fresh;
-    return memory;
+    return note_live({memory, bytes});
   }
 
-  void give_back(void* memory) {
+  void give_back(Block block) {
     const std::lock_guard<std::mutex> lock(mutex_);
-    const auto owned = live_.find(memory);
-    const size_t size = owned->second;
-    live_.erase(owned);
-    live_bytes_ -= size;
-    blocks_.emplace(size, memory);
-    cached_bytes_ += size;
-    GRAFT_POISON(memory, size);
+    stats_.live_bytes -= block.bytes;
+    blocks_.emplace(block.bytes, block.memory);
+    stats_.cached_bytes += block.bytes;
+    GRAFT_POISON(block.memory, block.bytes);
   }
 
   AllocatorStats stats() {
     const std::lock_guard<std::mutex> lock(mutex_);
-    AllocatorStats stats = stats_;
-    stats.live_bytes = live_bytes_;
-    stats.cached_bytes = cached_bytes_;
-    stats.peak_bytes = peak_bytes_;
-    return stats;
+    return stats_;
   }
 
   void release_all() {
     const std::lock_guard<std::mutex> lock(mutex_);
     release_all_locked();
-    peak_bytes_ = live_bytes_;
+    stats_.peak_bytes = stats_.live_bytes;
   }
 
  private:
-  void note_live(void* memory, size_t size) {
-    live_.emplace(memory, size);
-    live_bytes_ += size;
-    peak_bytes_ = std::max(peak_bytes_, live_bytes_);
+  Block note_live(Block block) {
+    stats_.live_bytes += block.bytes;
+    stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.live_bytes);
+    return block;
   }
 
   void evict_largest() {
     const auto largest = std::prev(blocks_.end());
     GRAFT_UNPOISON(largest->second, largest->first);
     std::free(largest->second);
-    cached_bytes_ -= largest->first;
+    stats_.cached_bytes -= largest->first;
     blocks_.erase(largest);
   }
 
@@ -102,8 +105,6 @@ class BlockCache {
 
   std::mutex mutex_;
   std::multimap<size_t, void*> blocks_;  // cached, by size
-  std::map<void*, size_t> live_;         // handed out, with their sizes
-  size_t live_bytes_ = 0, cached_bytes_ = 0, peak_bytes_ = 0;
   AllocatorStats stats_;
 };
 
@@ -117,13 +118,10 @@ BlockCache& block_cache() {
 
 std::shared_ptr<void> allocate_storage(size_t bytes) {
   const size_t rounded = std::max(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
-  if (rounded < kCachedBlockBytes) {
-    void* memory = std::aligned_alloc(kAlignment, rounded);
-    if (memory == nullptr) throw Error("[tensor] out of memory allocating " + std::to_string(bytes) + " bytes");
-    return {memory, std::free};
-  }
+  if (rounded < kCachedBlockBytes) return {aligned_or_throw(rounded), std::free};
   BlockCache& cache = block_cache();
-  return {cache.take(rounded), [&cache](void* memory) { cache.give_back(memory); }};
+  const Block block = cache.take(rounded);
+  return {block.memory, [&cache, block](void*) { cache.give_back(block); }};
 }
 
 AllocatorStats allocator_stats() {

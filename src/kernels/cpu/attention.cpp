@@ -79,10 +79,10 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, 
       float* ds = dscores.data();
       gemm(false, true, t, t, d, 1.0F, dcontext + view.offset, ld, v + view.offset, ld, 0.0F, ds, t);
       // Through dropout, then softmax: dS = P * (dP - sum_j dP_j P_j)
+      if (dropout.keep != nullptr) apply_dropout(ds, ds, {dropout.keep + view.scores, dropout.scale}, t * t);
       for (int64_t i = 0; i < t; ++i) {
         float* row = ds + i * t;
         const float* prow = p + i * t;
-        if (dropout.keep != nullptr) apply_dropout(row, row, {dropout.keep + view.scores + i * t, dropout.scale}, t);
         float dot = 0.0F;
         for (int64_t j = 0; j < t; ++j) dot += row[j] * prow[j];
         for (int64_t j = 0; j < t; ++j) row[j] = prow[j] * (row[j] - dot);
