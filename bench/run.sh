@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--tiny] [--fp32] [--repeats N] [--epoch-repeats N] [--workloads a,b,...] [--out DIR]
 #
-# --fp32 runs the bf16 workloads in fp32 on the PyTorch side too, for CPUs without bf16 units.
+# --fp32 runs the bf16 workloads in fp32 on both sides, for CPUs without bf16 units.
 # Builds nothing: it runs $GRAFT (default build/graft) and bench/reference.py under $PYTHON (default Debian's
 # /usr/bin/python3, which has python3-torch). Each workload runs in its own process on each side, PyTorch first,
 # so that a ratio compares two measurements taken seconds apart and each peak RSS is that workload's own.
@@ -58,8 +58,7 @@ echo "run.sh: JSON lines in $out" >&2
 
 common=(--repeats "$repeats" --epoch-repeats "$epoch_repeats" --threads 2 --fpb-ids "$out/fpb_ids.jsonl")
 if [[ $tiny == 1 ]]; then common+=(--tiny); fi
-reference_flags=()
-if [[ $fp32 == 1 ]]; then reference_flags+=(--fp32); fi
+if [[ $fp32 == 1 ]]; then common+=(--fp32); fi
 
 # Financial PhraseBank, tokenized once by graft's tokenizer so that both sides train on the same ids: labels as
 # sorted class ids (graft's LabelMap order), at most 128 tokens. --tiny keeps the first 512 sentences.
@@ -91,7 +90,7 @@ with open(f"{out}/fpb_ids.jsonl", "w") as f:
 EOF
 
 for workload in ${workloads//,/ }; do
-  "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" "${reference_flags[@]}" >> "$out/pytorch.jsonl"
+  "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" >> "$out/pytorch.jsonl"
   "$GRAFT" bench --workload "$workload" "${common[@]}" >> "$out/graft.jsonl"
 done
 
@@ -168,13 +167,13 @@ for w in order:
               f"{graft_rows[w]['padded_tokens']} by graft (similar lengths batched)")
 mixed = [w for w in order if torch_rows[w]["precision"] != graft_rows[w]["precision"]]
 if mixed:
-    print("precision a/b: PyTorch ran a, graft ran b (graft has no bf16 path yet): " + ", ".join(mixed))
+    print("precision a/b: PyTorch ran a, graft ran b: " + ", ".join(mixed))
 print()
 for name in ("train_fp32", "train_bf16", "infer_b32_fp32", "infer_b32_bf16", "latency_b1_s32_bf16",
              "fpb_epoch_bf16", "frozen_head_epoch"):
     print(f"RATIO {name} {ratio(name):.3f}")
 print(f"RATIO peak_rss_train_fp32 {rss_ratio('train_fp32'):.3f}")
-# Against the GEMM rate of the precision graft ran: gemm_bf16 says which (fp32 until graft has bf16 GEMMs).
+# Against the GEMM rate of the precision graft ran: gemm_bf16 says which.
 print(f"EFFICIENCY train_fp32 {efficiency('train_fp32', 'gemm_fp32'):.3f}")
 print(f"EFFICIENCY train_bf16 {efficiency('train_bf16', 'gemm_bf16'):.3f}")
 EOF

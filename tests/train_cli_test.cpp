@@ -128,10 +128,12 @@ TEST(TrainCli, GraftsANewHeadAndRejectsUnknownLabels) {
   EXPECT_EQ(config["id2label"]["0"], "down");
   EXPECT_EQ(config["id2label"]["1"], "up");
   EXPECT_EQ(read_json_file(out + "/training_args.json")[0]["group_by_length"], true);  // batches of similar length
+  EXPECT_EQ(read_json_file(out + "/training_args.json")[0]["bf16"], false);
   const auto shuffled = train("--model " + model + " --train " + data + " --output " + out + "-shuffled --epochs 1" +
-                              " --no-group-by-length");
+                              " --no-group-by-length --bf16");
   ASSERT_EQ(shuffled.exit_code, 0) << shuffled.output;
   EXPECT_EQ(read_json_file(out + "-shuffled/training_args.json")[0]["group_by_length"], false);
+  EXPECT_EQ(read_json_file(out + "-shuffled/training_args.json")[0]["bf16"], true);
 
   const std::string eval = out + "-eval.csv";
   std::ofstream(eval) << "sentence,label\nprofit rose,up\nprofit fell,sideways\n";

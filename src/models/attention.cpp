@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "graft/core/autocast.h"
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
 #include "graft/models/encoder.h"
@@ -28,8 +29,9 @@ Tensor SelfAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v,
   const Tensor keep = dropout_.sample_mask(probs.shape());
   Tensor context = Tensor::empty(q.shape());
   const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
+  precision_ = autocast_dtype();
   kernels::attention_forward(context.data<float>(), probs.data<float>(), q.data<float>(), k.data<float>(),
-                             v.data<float>(), key_mask.data<int64_t>(), dropout_mask(keep), shape, scale);
+                             v.data<float>(), key_mask.data<int64_t>(), dropout_mask(keep), shape, scale, precision_);
   q_ = kept_for_backward(q);
   k_ = kept_for_backward(k);
   v_ = kept_for_backward(v);
@@ -46,7 +48,7 @@ std::vector<Tensor> SelfAttention::backward(const Tensor& dcontext) {
   const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
   kernels::attention_backward(dq.data<float>(), dk.data<float>(), dv.data<float>(), dcontext.data<float>(),
                               probs_.data<float>(), q_.data<float>(), k_.data<float>(), v_.data<float>(),
-                              dropout_mask(keep_), shape, scale);
+                              dropout_mask(keep_), shape, scale, precision_);
   return {dq, dk, dv};
 }
 

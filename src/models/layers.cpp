@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "graft/core/autocast.h"
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
 
@@ -54,10 +55,11 @@ Tensor Linear::forward(const Tensor& x) {
   check(x.dim(-1) == in_features(), "linear",
         "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features()) + " features");
   input_ = kept_for_backward(x);
+  precision_ = autocast_dtype();
   Tensor y = Tensor::empty(with_last(x.shape(), out_features()));
   kernels::linear_forward(y.data<float>(), x.data<float>(), weight.value.data<float>(),
                           bias.value.numel() > 0 ? bias.value.data<float>() : nullptr, rows_of(x), in_features(),
-                          out_features());
+                          out_features(), precision_);
   return y;
 }
 
@@ -66,7 +68,7 @@ Tensor Linear::backward(const Tensor& dy) {
   Tensor dx = Tensor::empty(input.shape());
   kernels::linear_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
                            input.data<float>(), weight.value.data<float>(), rows_of(input), in_features(),
-                           out_features());
+                           out_features(), precision_);
   return dx;
 }
 
@@ -189,9 +191,10 @@ Tensor TiedLinear::forward(const Tensor& x) {
   check(x.dim(-1) == in_features, "tied_linear",
         "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features) + " features");
   input_ = kept_for_backward(x);
+  precision_ = autocast_dtype();
   Tensor y = Tensor::empty(with_last(x.shape(), out_features));
   kernels::linear_forward(y.data<float>(), x.data<float>(), weight_.value.data<float>(), bias.value.data<float>(),
-                          rows_of(x), in_features, out_features);
+                          rows_of(x), in_features, out_features, precision_);
   return y;
 }
 
@@ -200,7 +203,7 @@ Tensor TiedLinear::backward(const Tensor& dy) {
   Tensor dx = Tensor::empty(input.shape());
   kernels::linear_backward(dx.data<float>(), grad_or_null(weight_), grad_or_null(bias), dy.data<float>(),
                            input.data<float>(), weight_.value.data<float>(), rows_of(input), weight_.value.dim(1),
-                           weight_.value.dim(0));
+                           weight_.value.dim(0), precision_);
   return dx;
 }
 

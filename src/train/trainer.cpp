@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "graft/core/autocast.h"
 #include "graft/core/error.h"
 #include "graft/io/checkpoint.h"
 #include "graft/io/file.h"
@@ -114,6 +115,7 @@ nlohmann::json TrainingArguments::to_json() const {
                          {"gradual_unfreezing", gradual_unfreezing},
                          {"cache_frozen_features", cache_frozen_features},
                          {"group_by_length", group_by_length},
+                         {"bf16", bf16},
                          {"eval_strategy", eval_strategy},
                          {"eval_steps", eval_steps},
                          {"metric_for_best_model", metric_for_best_model},
@@ -191,6 +193,7 @@ void Trainer::log(Run& run, nlohmann::json entry) {
 }
 
 EvalResult Trainer::evaluate(const BatchSource& data) {
+  const AutocastGuard autocast(args_.matmul_dtype());
   return graft::evaluate(model_, data, task_, problem_type_, label_names_);
 }
 
@@ -282,6 +285,7 @@ bool Trainer::resume_from_latest(Run& run) {
 }
 
 TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eval_data, bool resume) {
+  const AutocastGuard autocast(args_.matmul_dtype());
   Run run;
   run.optimizer = make_optimizer();
   const int64_t accumulation = args_.gradient_accumulation_steps;

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "command.h"
+#include "graft/core/autocast.h"
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
 #include "graft/core/parallel.h"
@@ -34,9 +35,6 @@ using nlohmann::json;
 // The output keeps its keys in the order written: workload and median first, as a reader scans them.
 using Line = nlohmann::ordered_json;
 
-// graft has no bf16 path yet: its "bf16" workloads run in fp32 and their JSON says so, so that a ratio
-// against PyTorch's bf16 is never mistaken for a like-for-like comparison.
-constexpr const char* kGraftPrecision = "fp32";
 constexpr double kLearningRate = 2e-5;
 constexpr double kMaxGradNorm = 1.0;  // Hugging Face Trainer's default, as in reference.py
 // A latency is short and noisy: it gets this many times the repetitions of the other workloads.
@@ -56,7 +54,14 @@ struct BenchOptions {
   int64_t fpb_batch = 32;
   int threads = 2;
   uint64_t seed = 42;
+  bool fp32 = false;  // the bf16 workloads in fp32 too, as reference.py --fp32
 };
+
+// As reference.py decides it: the *_bf16 workloads and the head-only epoch run with bf16 matmuls.
+DType precision_of(const std::string& workload, const BenchOptions& options) {
+  const bool bf16 = workload.ends_with("_bf16") || workload == "frozen_head_epoch";
+  return bf16 && !options.fp32 ? DType::BF16 : DType::F32;
+}
 
 // distilbert-base-uncased, or a model small enough to check the harness in seconds. reference.py has the
 // same table.
@@ -111,10 +116,10 @@ std::vector<double> time_runs(int64_t warmups, int64_t repeats, const std::funct
   return seconds;
 }
 
-void report(const std::string& workload, const std::vector<double>& seconds, const Line& extra) {
+void report(const std::string& workload, DType precision, const std::vector<double>& seconds, const Line& extra) {
   Line line = {{"side", "graft"},
                {"workload", workload},
-               {"precision", kGraftPrecision},
+               {"precision", precision == DType::BF16 ? "bf16" : "fp32"},
                {"median_s", median(seconds)},
                {"times_s", seconds},
                {"peak_rss_mb", peak_rss_mb()}};
@@ -173,13 +178,16 @@ void bench_gemm(const std::string& workload, const BenchOptions& options) {
   std::vector<float> c(static_cast<size_t>(kGemmM * kGemmN));
   for (auto& value : a) value = normal(random);
   for (auto& value : b) value = normal(random);
-  // As Linear computes it: out[M, N] = in[M, K] * weight[N, K]^T.
+  // As Linear computes it: out[M, N] = in[M, K] * weight[N, K]^T. A bf16 product includes the rounding of its
+  // operands, as every bf16 product in a training step does.
+  const DType precision = precision_of(workload, options);
   const auto seconds = time_runs(1, std::max<int64_t>(options.repeats, 5), [&] {
-    kernels::gemm(false, true, kGemmM, kGemmN, kGemmK, 1.0F, a.data(), kGemmK, b.data(), kGemmK, 0.0F, c.data(),
-                  kGemmN);
+    kernels::gemm(false, true, kGemmM, kGemmN, kGemmK, 1.0F, a.data(), kGemmK, b.data(), kGemmK, 0.0F, c.data(), kGemmN,
+                  precision);
   });
   const double flops = 2.0 * kGemmM * kGemmN * kGemmK;
-  report(workload, seconds, {{"m", kGemmM}, {"k", kGemmK}, {"n", kGemmN}, {"gflops", flops / median(seconds) / 1e9}});
+  report(workload, precision, seconds,
+         {{"m", kGemmM}, {"k", kGemmK}, {"n", kGemmN}, {"gflops", flops / median(seconds) / 1e9}});
 }
 
 void bench_train(const std::string& workload, const BenchOptions& options) {
@@ -187,9 +195,10 @@ void bench_train(const std::string& workload, const BenchOptions& options) {
   std::mt19937_64 random(options.seed);
   const Batch batch = random_batch(shapes.batch, shapes.tokens, shapes.vocab, true, random);
   Trainee trainee(shapes, options.seed, 1 + options.repeats, "none");
+  const AutocastGuard autocast(precision_of(workload, options));
   // The warm-up step also creates AdamW's state, which the timed steps then reuse.
   const auto seconds = time_runs(1, options.repeats, [&] { trainee.train_on(batch); });
-  report(workload, seconds, shape_fields(shapes, shapes.batch, shapes.tokens));
+  report(workload, autocast_dtype(), seconds, shape_fields(shapes, shapes.batch, shapes.tokens));
 }
 
 void bench_inference(const std::string& workload, const BenchOptions& options, int64_t batch_size, int64_t tokens,
@@ -200,8 +209,9 @@ void bench_inference(const std::string& workload, const BenchOptions& options, i
   const auto model = Model::from_config(bench_config(shapes), TaskHead::SequenceClassification, options.seed);
   model->set_training(false);
   const NoGradGuard no_grad;
+  const AutocastGuard autocast(precision_of(workload, options));
   const auto seconds = time_runs(warmups, repeats, [&] { model->forward(batch); });
-  report(workload, seconds, shape_fields(shapes, batch_size, tokens));
+  report(workload, autocast_dtype(), seconds, shape_fields(shapes, batch_size, tokens));
 }
 
 void bench_throughput(const std::string& workload, const BenchOptions& options) {
@@ -254,6 +264,7 @@ void bench_epoch(const std::string& workload, const BenchOptions& options, const
   const EncodedSource source = read_fpb_ids(options.fpb_ids, options.fpb_batch, options.seed);
   const int64_t repeats = options.epoch_repeats > 0 ? options.epoch_repeats : options.repeats;
   Trainee trainee(shapes, options.seed, 1 + repeats * source.batches_per_epoch(), freeze_spec);
+  const AutocastGuard autocast(precision_of(workload, options));
   trainee.train_on(source.batch(0, 0));  // warm-up: a whole epoch would double the cost of the slowest workload
   const auto seconds = time_runs(0, repeats, [&] {
     std::unique_ptr<FeatureSource> features;
@@ -263,7 +274,7 @@ void bench_epoch(const std::string& workload, const BenchOptions& options, const
   });
   Line extra = shape_fields(shapes, options.fpb_batch, 0);
   extra.update(epoch_fields(source));
-  report(workload, seconds, extra);
+  report(workload, autocast_dtype(), seconds, extra);
 }
 
 void bench_full_epoch(const std::string& workload, const BenchOptions& options) {
@@ -336,6 +347,7 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--fpb-batch", options->fpb_batch, "Batch size of the FPB epochs")->capture_default_str();
   command->add_option("--threads", options->threads, "Threads")->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the weights and inputs")->capture_default_str();
+  command->add_flag("--fp32", options->fp32, "Run the bf16 workloads in fp32 too (for CPUs without bf16 units)");
   command->callback([options] { run_bench(*options); });
 }
 

@@ -82,6 +82,8 @@ void add_optimization_options(CLI::App& command, TrainingArguments& args) {
   command.add_option("--max-grad-norm", args.max_grad_norm, "Clip the global gradient norm (0: off)")
       ->capture_default_str();
   command.add_option("--grad-accum", args.gradient_accumulation_steps, "Gradient accumulation steps");
+  command.add_flag("--bf16", args.bf16,
+                   "bf16 mixed precision: bf16 matmuls, fp32 weights and loss (fast with AVX512-BF16 or AMX)");
   command.add_option("--logging-steps", args.logging_steps, "Log every N steps")->capture_default_str();
   command.add_flag("!--no-progress", args.progress_bar, "No progress bar");
 }

@@ -5,20 +5,25 @@
 //
 // Backward functions ACCUMULATE into parameter gradients (dweight += ...), as autograd does, and
 // OVERWRITE input gradients (dinput = ...), unless the name says otherwise.
+//
+// The matrix products take the precision they multiply in: F32, or BF16 (operands rounded to bf16, sums in
+// fp32; core/autocast.h says who chooses it).
 #include <cstdint>
+
+#include "graft/core/dtype.h"
 
 namespace graft::kernels {
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C, op = transpose when the flag is set. Row-major.
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision);
 
 // out[N,O] = in[N,I] * weight[O,I]^T + bias[O]   [nn.Linear]
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
-                    int64_t in_features, int64_t out_features);
+                    int64_t in_features, int64_t out_features, DType precision);
 // dinput may be null (nothing below needs it); dweight/dbias may be null (frozen).
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
-                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features);
+                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features, DType precision);
 
 // out[N,C] = (in - mean) * rstd * gamma + beta; saves mean[N], rstd[N]   [nn.LayerNorm]
 void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma, const float* beta,
@@ -50,9 +55,11 @@ struct AttentionShape {
   int64_t width() const { return heads * head_dim; }
 };
 void attention_forward(float* context, float* probs, const float* q, const float* k, const float* v,
-                       const int64_t* key_mask, DropoutMask dropout, AttentionShape shape, float scale);
+                       const int64_t* key_mask, DropoutMask dropout, AttentionShape shape, float scale,
+                       DType precision);
 void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs, const float* q,
-                        const float* k, const float* v, DropoutMask dropout, AttentionShape shape, float scale);
+                        const float* k, const float* v, DropoutMask dropout, AttentionShape shape, float scale,
+                        DType precision);
 
 // Softmax cross-entropy over logits[N,C]; rows whose label is ignore_index do not count.
 // Returns the mean loss over counted rows (0 when none); dlogits (may be null) gets d(mean)/dlogits * scale.

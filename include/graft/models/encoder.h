@@ -80,6 +80,7 @@ class SelfAttention {
   Dropout dropout_;
   bool keep_probabilities_ = false;
   Tensor q_, k_, v_, probs_, keep_;
+  DType precision_ = DType::F32;  // as Linear's
 };
 
 // context = attention(q(x), k(x), v(x)) and its backward, which sums dL/dx over the three projections.

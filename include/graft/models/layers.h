@@ -40,6 +40,7 @@ class Linear : public Layer {
 
  private:
   Tensor input_;
+  DType precision_ = DType::F32;  // of the last forward's product (core/autocast.h); its backward's too
 };
 
 // [nn.LayerNorm] over the last dimension
@@ -115,6 +116,7 @@ class TiedLinear : public Layer {
  private:
   Parameter& weight_;
   Tensor input_;
+  DType precision_ = DType::F32;  // as Linear's
 };
 
 class Sequential : public Layer {

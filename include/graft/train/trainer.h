@@ -37,6 +37,9 @@ struct TrainingArguments {
   // Batches of similar length (BatchOrder::GroupedByLength), so that little of each step is padding.
   // Read by whoever builds the training source (the CLI does); transformers' default is false.
   bool group_by_length = true;
+  // bf16 mixed precision, transformers' bf16=True: matmuls in bf16, fp32 master weights, activations and loss
+  // (core/autocast.h). Fast on CPUs with AVX512-BF16 or AMX; elsewhere the rounding is emulated, and slower.
+  bool bf16 = false;
   std::string eval_strategy = "epoch";  // no | epoch | steps
   int64_t eval_steps = 0;
   std::string metric_for_best_model = "loss";
@@ -49,6 +52,7 @@ struct TrainingArguments {
 
   nlohmann::json to_json() const;
   bool greater_is_better() const;  // every metric but loss, mse, mae and perplexity
+  DType matmul_dtype() const { return bf16 ? DType::BF16 : DType::F32; }
 };
 
 struct TrainResult {

@@ -34,7 +34,8 @@ HeadView head_view(const AttentionShape& shape, const int64_t* key_mask, int64_t
 }  // namespace
 
 void attention_forward(float* context, float* probs, const float* q, const float* k, const float* v,
-                       const int64_t* key_mask, DropoutMask dropout, AttentionShape shape, float scale) {
+                       const int64_t* key_mask, DropoutMask dropout, AttentionShape shape, float scale,
+                       DType precision) {
   const int64_t t = shape.tokens;
   const int64_t d = shape.head_dim;
   const int64_t ld = shape.width();
@@ -43,7 +44,7 @@ void attention_forward(float* context, float* probs, const float* q, const float
     for (int64_t task = begin; task < end; ++task) {
       const HeadView view = head_view(shape, key_mask, task);
       float* p = probs + view.scores;
-      gemm(false, true, t, t, d, scale, q + view.offset, ld, k + view.offset, ld, 0.0F, p, t);
+      gemm(false, true, t, t, d, scale, q + view.offset, ld, k + view.offset, ld, 0.0F, p, t, precision);
       if (view.mask != nullptr) {
         for (int64_t i = 0; i < t; ++i) mask_scores(p + i * t, view.mask, t);
       }
@@ -53,13 +54,14 @@ void attention_forward(float* context, float* probs, const float* q, const float
         apply_dropout(dropped.data(), p, {dropout.keep + view.scores, dropout.scale}, t * t);
         weights = dropped.data();
       }
-      gemm(false, false, t, d, t, 1.0F, weights, t, v + view.offset, ld, 0.0F, context + view.offset, ld);
+      gemm(false, false, t, d, t, 1.0F, weights, t, v + view.offset, ld, 0.0F, context + view.offset, ld, precision);
     }
   });
 }
 
 void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs, const float* q,
-                        const float* k, const float* v, DropoutMask dropout, AttentionShape shape, float scale) {
+                        const float* k, const float* v, DropoutMask dropout, AttentionShape shape, float scale,
+                        DType precision) {
   const int64_t t = shape.tokens;
   const int64_t d = shape.head_dim;
   const int64_t ld = shape.width();
@@ -75,9 +77,9 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, 
         weights = dropped.data();
       }
       // dV = P'^T dC ; dP' = dC V^T
-      gemm(true, false, t, d, t, 1.0F, weights, t, dcontext + view.offset, ld, 0.0F, dv + view.offset, ld);
+      gemm(true, false, t, d, t, 1.0F, weights, t, dcontext + view.offset, ld, 0.0F, dv + view.offset, ld, precision);
       float* ds = dscores.data();
-      gemm(false, true, t, t, d, 1.0F, dcontext + view.offset, ld, v + view.offset, ld, 0.0F, ds, t);
+      gemm(false, true, t, t, d, 1.0F, dcontext + view.offset, ld, v + view.offset, ld, 0.0F, ds, t, precision);
       // Through dropout, then softmax: dS = P * (dP - sum_j dP_j P_j)
       if (dropout.keep != nullptr) apply_dropout(ds, ds, {dropout.keep + view.scores, dropout.scale}, t * t);
       for (int64_t i = 0; i < t; ++i) {
@@ -88,8 +90,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, 
         for (int64_t j = 0; j < t; ++j) row[j] = prow[j] * (row[j] - dot);
       }
       // dQ = scale dS K ; dK = scale dS^T Q
-      gemm(false, false, t, d, t, scale, ds, t, k + view.offset, ld, 0.0F, dq + view.offset, ld);
-      gemm(true, false, t, d, t, scale, ds, t, q + view.offset, ld, 0.0F, dk + view.offset, ld);
+      gemm(false, false, t, d, t, scale, ds, t, k + view.offset, ld, 0.0F, dq + view.offset, ld, precision);
+      gemm(true, false, t, d, t, scale, ds, t, q + view.offset, ld, 0.0F, dk + view.offset, ld, precision);
     }
   });
 }

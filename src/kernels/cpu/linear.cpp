@@ -4,7 +4,7 @@
 namespace graft::kernels {
 
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
-                    int64_t in_features, int64_t out_features) {
+                    int64_t in_features, int64_t out_features, DType precision) {
   // Start from the bias so the GEMM adds onto it (beta = 1) instead of a second pass.
   float beta = 0.0F;
   if (bias != nullptr) {
@@ -17,18 +17,18 @@ void linear_forward(float* out, const float* in, const float* weight, const floa
     beta = 1.0F;
   }
   gemm(false, true, rows, out_features, in_features, 1.0F, in, in_features, weight, in_features, beta, out,
-       out_features);
+       out_features, precision);
 }
 
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
-                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features) {
+                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features, DType precision) {
   if (dinput != nullptr) {
     gemm(false, false, rows, in_features, out_features, 1.0F, dout, out_features, weight, in_features, 0.0F, dinput,
-         in_features);
+         in_features, precision);
   }
   if (dweight != nullptr) {
     gemm(true, false, out_features, in_features, rows, 1.0F, dout, out_features, in, in_features, 1.0F, dweight,
-         in_features);
+         in_features, precision);
   }
   if (dbias != nullptr) {
     parallel_for(0, out_features, 64, [&](int64_t begin, int64_t end) {
