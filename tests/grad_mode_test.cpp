@@ -6,7 +6,9 @@
 
 #include <string>
 
+#include "graft/core/allocator.h"
 #include "graft/core/error.h"
+#include "graft/models/layers.h"
 #include "graft/models/model.h"
 #include "test_support.h"
 
@@ -70,6 +72,33 @@ TEST_P(GradMode, BackwardAfterANoGradForwardIsAnError) {
   }
   model->forward(two_sentences());
   EXPECT_NO_THROW(model->backward());
+}
+
+// As autograd without retain_graph: a backward frees what its forward kept, so a second one has nothing to use.
+TEST_P(GradMode, ASecondBackwardAfterOneForwardIsAnError) {
+  auto model = load();
+  model->forward(two_sentences());
+  model->backward();
+  try {
+    model->backward();
+    FAIL() << "a second backward() ran on freed activations";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("a backward frees those of its forward"), std::string::npos)
+        << error.what();
+  }
+}
+
+// The activations of a step are not held into the next one: after the backward only the gradients remain.
+TEST(SavedActivations, ABackwardReleasesWhatItsForwardKept) {
+  Linear linear(512, 512);
+  const int64_t live_before = static_cast<int64_t>(allocator_stats().live_bytes);
+  {
+    const Tensor x = Tensor::full({1024, 512}, 0.5F);  // 2 MiB, so the block cache counts it
+    Tensor y = linear.forward(x);
+    linear.backward(Tensor::full(y.shape(), 1.0F));
+  }
+  const int64_t weight_gradient = 512 * 512 * 4;
+  EXPECT_EQ(static_cast<int64_t>(allocator_stats().live_bytes) - live_before, weight_gradient);
 }
 
 TEST_P(GradMode, HiddenStatesAndAttentionsOnlyWhenAskedFor) {

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <utility>
 
 #include "graft/core/autocast.h"
 #include "graft/core/error.h"
@@ -41,14 +42,19 @@ Tensor SelfAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v,
 }
 
 std::vector<Tensor> SelfAttention::backward(const Tensor& dcontext) {
-  const kernels::AttentionShape shape = shape_of(saved_for_backward(q_, "attention"));
-  Tensor dq = Tensor::empty(q_.shape());
-  Tensor dk = Tensor::empty(k_.shape());
-  Tensor dv = Tensor::empty(v_.shape());
+  const Tensor q = take_saved(q_, "attention");
+  const Tensor k = take_saved(k_, "attention");
+  const Tensor v = take_saved(v_, "attention");
+  const Tensor probs = take_saved(probs_, "attention");
+  const Tensor keep = std::exchange(keep_, Tensor());  // empty without dropout
+  const kernels::AttentionShape shape = shape_of(q);
+  Tensor dq = Tensor::empty(q.shape());
+  Tensor dk = Tensor::empty(k.shape());
+  Tensor dv = Tensor::empty(v.shape());
   const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
   kernels::attention_backward(dq.data<float>(), dk.data<float>(), dv.data<float>(), dcontext.data<float>(),
-                              probs_.data<float>(), q_.data<float>(), k_.data<float>(), v_.data<float>(),
-                              dropout_mask(keep_), shape, scale, precision_);
+                              probs.data<float>(), q.data<float>(), k.data<float>(), v.data<float>(),
+                              dropout_mask(keep), shape, scale, precision_);
   return {dq, dk, dv};
 }
 

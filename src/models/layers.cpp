@@ -1,6 +1,7 @@
 #include "graft/models/layers.h"
 
 #include <cstring>
+#include <utility>
 
 #include "graft/core/autocast.h"
 #include "graft/core/error.h"
@@ -31,9 +32,13 @@ Tensor kept_for_backward(const Tensor& value) {
   return grad_enabled() ? value : Tensor();
 }
 
-const Tensor& saved_for_backward(const Tensor& saved, const char* layer) {
-  check(saved.ndim() > 0, layer, "backward() after a forward that ran under NoGradGuard, which keeps no activations");
-  return saved;
+Tensor take_saved(Tensor& slot, const char* layer) {
+  check(slot.ndim() > 0, layer,
+        "backward() with no activations kept: a forward that ran under NoGradGuard keeps no activations, and a "
+        "backward frees those of its forward");
+  Tensor taken = slot;
+  slot = Tensor();
+  return taken;
 }
 
 Generator& default_generator() {
@@ -64,7 +69,7 @@ Tensor Linear::forward(const Tensor& x) {
 }
 
 Tensor Linear::backward(const Tensor& dy) {
-  const Tensor& input = saved_for_backward(input_, "linear");
+  const Tensor input = take_saved(input_, "linear");
   Tensor dx = Tensor::empty(input.shape());
   kernels::linear_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
                            input.data<float>(), weight.value.data<float>(), rows_of(input), in_features(),
@@ -97,10 +102,12 @@ Tensor LayerNorm::forward(const Tensor& x) {
 }
 
 Tensor LayerNorm::backward(const Tensor& dy) {
-  const Tensor& input = saved_for_backward(input_, "layer_norm");
+  const Tensor input = take_saved(input_, "layer_norm");
+  const Tensor mean = take_saved(mean_, "layer_norm");
+  const Tensor rstd = take_saved(rstd_, "layer_norm");
   Tensor dx = Tensor::empty(input.shape());
   kernels::layer_norm_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
-                               input.data<float>(), mean_.data<float>(), rstd_.data<float>(),
+                               input.data<float>(), mean.data<float>(), rstd.data<float>(),
                                weight.value.data<float>(), rows_of(input), weight.value.numel());
   return dx;
 }
@@ -113,9 +120,9 @@ Tensor ActivationLayer::forward(const Tensor& x) {
 }
 
 Tensor ActivationLayer::backward(const Tensor& dy) {
+  const Tensor saved = take_saved(saved_, "activation");
   Tensor dx = Tensor::empty(dy.shape());
-  kernels::activation_backward(activation_, dx.data<float>(), dy.data<float>(),
-                               saved_for_backward(saved_, "activation").data<float>(), dy.numel());
+  kernels::activation_backward(activation_, dx.data<float>(), dy.data<float>(), saved.data<float>(), dy.numel());
   return dx;
 }
 
@@ -149,7 +156,8 @@ Tensor Dropout::forward(const Tensor& x) {
 }
 
 Tensor Dropout::backward(const Tensor& dy) {
-  return mask_.numel() == 0 ? dy : times_mask(dy, mask_, scale());
+  const Tensor mask = std::exchange(mask_, Tensor());
+  return mask.numel() == 0 ? dy : times_mask(dy, mask, scale());
 }
 
 Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
@@ -173,9 +181,9 @@ Tensor Embedding::forward(const Tensor& ids) {
 }
 
 void Embedding::backward(const Tensor& dy) {
+  const Tensor ids = take_saved(ids_, "embedding");
   float* dtable = grad_or_null(weight);
   if (dtable == nullptr) return;
-  const Tensor& ids = saved_for_backward(ids_, "embedding");
   kernels::embedding_backward(dtable, ids.data<int64_t>(), dy.data<float>(), ids.numel(), weight.value.dim(1));
 }
 
@@ -199,7 +207,7 @@ Tensor TiedLinear::forward(const Tensor& x) {
 }
 
 Tensor TiedLinear::backward(const Tensor& dy) {
-  const Tensor& input = saved_for_backward(input_, "tied_linear");
+  const Tensor input = take_saved(input_, "tied_linear");
   Tensor dx = Tensor::empty(input.shape());
   kernels::linear_backward(dx.data<float>(), grad_or_null(weight_), grad_or_null(bias), dy.data<float>(),
                            input.data<float>(), weight_.value.data<float>(), rows_of(input), weight_.value.dim(1),

@@ -135,8 +135,10 @@ Generator& default_generator();
 // What a layer stores for its backward: `value` while gradients are on, nothing under a NoGradGuard
 // (graft/core/grad_mode.h).
 Tensor kept_for_backward(const Tensor& value);
-// A stored tensor, or graft::Error naming `layer` when its forward ran under a NoGradGuard.
-const Tensor& saved_for_backward(const Tensor& saved, const char* layer);
+// Hands a stored tensor to its backward and empties the slot, so a backward frees what its forward kept (as
+// autograd does without retain_graph): activations are not held from one step into the next. graft::Error
+// naming `layer` when the slot is empty: the forward ran under a NoGradGuard, or its backward already ran.
+Tensor take_saved(Tensor& slot, const char* layer);
 
 // Small tensor helpers the layers and models share.
 Tensor add(const Tensor& a, const Tensor& b);
