@@ -164,6 +164,13 @@ TEST(PredictCli, HumanOutputAndInputSources) {
   const auto stdin_lines = test::run_command("printf 'the quick brown fox\\nhello world\\n' | " + test::cli_path() +
                                              " predict --model " + tiny_distilbert() + " --batch-size 1");
   EXPECT_EQ(stdin_lines.output, args.output);
+  // --bf16 reaches the pipeline: the same labels in the same format, scores moved by bf16 rounding.
+  const std::string json = "predict --json --top-k all --model " + tiny_distilbert() + " 'the quick brown fox'";
+  const auto fp32_json = graft_cli(json);
+  const auto bf16_json = graft_cli(json + " --bf16");
+  ASSERT_EQ(bf16_json.exit_code, 0) << bf16_json.output;
+  EXPECT_NE(bf16_json.output, fp32_json.output);
+  EXPECT_EQ(nlohmann::json::parse(bf16_json.output)["labels"].size(), 3U);
 
   const auto top =
       graft_cli("predict --model " + tiny_distilbert() + " --top-k all 'the quick brown fox' 'hello world'");

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "graft/core/autocast.h"
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
 #include "graft/train/collator.h"
@@ -96,6 +97,7 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchCo
       batch.push_back(&encodings[members.back()]);
     }
     const NoGradGuard no_grad;
+    const AutocastGuard autocast(options_.bf16 ? DType::BF16 : DType::F32);
     consume(members, model_->forward(pad_batch(batch, tokenizer_.pad_id())));
   }
 }

@@ -28,6 +28,8 @@ void add_inference_options(CLI::App& command, InferenceOptions& options) {
   command.add_option("--file", options.file, "Read the input texts from this file, one per line");
   command.add_flag("--json", options.json, "Print one JSON object per input");
   command.add_option("--batch-size", options.batch_size, "Texts per forward pass")->check(CLI::PositiveNumber);
+  command.add_flag("--bf16", options.bf16,
+                   "bf16 matmuls (fast with AVX512-BF16 or AMX, emulated and slower elsewhere)");
 }
 
 std::vector<std::string> read_inputs(const InferenceOptions& options) {
@@ -52,6 +54,7 @@ PipelineOptions pipeline_options(const InferenceOptions& options, int64_t stride
   PipelineOptions pipeline;
   pipeline.batch_size = options.batch_size;
   pipeline.stride = stride;
+  pipeline.bf16 = options.bf16;
   return pipeline;
 }
 

@@ -18,9 +18,10 @@ struct InferenceOptions {
   std::string file;                // one text per line
   bool json = false;
   int64_t batch_size = 32;
+  bool bf16 = false;
 };
 
-// --model, TEXT..., --file, --json and --batch-size.
+// --model, TEXT..., --file, --json, --batch-size and --bf16.
 void add_inference_options(CLI::App& command, InferenceOptions& options);
 
 // The texts given as arguments, else the lines of --file, else the lines of stdin (blank lines skipped);

@@ -19,6 +19,8 @@ struct PipelineOptions {
   // (Tokenizer::encode_windows, `stride` tokens shared by neighbours) whose predictions are combined;
   // supported by text and token classification.
   int64_t stride = 0;
+  // bf16 matmuls (core/autocast.h): fast on CPUs with AVX512-BF16 or AMX, emulated and slower elsewhere.
+  bool bf16 = false;
 };
 
 class Pipeline {
