@@ -13,9 +13,13 @@ DType autocast_dtype() {
   return matmul_dtype_of_thread;
 }
 
+void check_matmul_dtype(DType dtype, const char* where) {
+  check(dtype == DType::F32 || dtype == DType::BF16, where,
+        "matrix products run in F32 or BF16, not " + std::string(dtype_name(dtype)));
+}
+
 AutocastGuard::AutocastGuard(DType matmul_dtype) : previous_(matmul_dtype_of_thread) {
-  check(matmul_dtype == DType::F32 || matmul_dtype == DType::BF16, "autocast",
-        "matrix products run in F32 or BF16, not " + std::string(dtype_name(matmul_dtype)));
+  check_matmul_dtype(matmul_dtype, "autocast");
   matmul_dtype_of_thread = matmul_dtype;
 }
 

@@ -97,7 +97,7 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchCo
       batch.push_back(&encodings[members.back()]);
     }
     const NoGradGuard no_grad;
-    const AutocastGuard autocast(options_.bf16 ? DType::BF16 : DType::F32);
+    const AutocastGuard autocast(matmul_dtype(options_.bf16));
     consume(members, model_->forward(pad_batch(batch, tokenizer_.pad_id())));
   }
 }

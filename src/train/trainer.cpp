@@ -193,7 +193,7 @@ void Trainer::log(Run& run, nlohmann::json entry) {
 }
 
 EvalResult Trainer::evaluate(const BatchSource& data) {
-  const AutocastGuard autocast(args_.matmul_dtype());
+  const AutocastGuard autocast(matmul_dtype(args_.bf16));
   return graft::evaluate(model_, data, task_, problem_type_, label_names_);
 }
 
@@ -285,7 +285,7 @@ bool Trainer::resume_from_latest(Run& run) {
 }
 
 TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eval_data, bool resume) {
-  const AutocastGuard autocast(args_.matmul_dtype());
+  const AutocastGuard autocast(matmul_dtype(args_.bf16));
   Run run;
   run.optimizer = make_optimizer();
   const int64_t accumulation = args_.gradient_accumulation_steps;

@@ -11,6 +11,13 @@ namespace graft {
 // F32 (the default) or BF16: the precision of the matrix products started on this thread.
 DType autocast_dtype();
 
+// BF16 for a `bf16` switch (TrainingArguments, PipelineOptions), else F32.
+inline DType matmul_dtype(bool bf16) {
+  return bf16 ? DType::BF16 : DType::F32;
+}
+// graft::Error naming `where` unless `dtype` is one that matrix products run in (F32, BF16).
+void check_matmul_dtype(DType dtype, const char* where);
+
 class AutocastGuard {
  public:
   explicit AutocastGuard(DType matmul_dtype);  // F32 or BF16

@@ -52,7 +52,6 @@ struct TrainingArguments {
 
   nlohmann::json to_json() const;
   bool greater_is_better() const;  // every metric but loss, mse, mae and perplexity
-  DType matmul_dtype() const { return bf16 ? DType::BF16 : DType::F32; }
 };
 
 struct TrainResult {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "graft/core/allocator.h"
+#include "graft/core/autocast.h"
 #include "graft/core/dtype.h"
 #include "graft/core/error.h"
 #include "graft/core/parallel.h"
@@ -115,8 +116,7 @@ void bf16_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision) {
   if (m == 0 || n == 0) return;
-  check(precision == DType::F32 || precision == DType::BF16, "gemm",
-        "matrix products run in F32 or BF16, not " + std::string(dtype_name(precision)));
+  check_matmul_dtype(precision, "gemm");
   if (precision == DType::BF16) {
     bf16_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   } else {
