@@ -8,6 +8,7 @@ packages=(
   libutf8proc-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
   libdnnl-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  qemu-user  # the portable-binary test runs graft on emulated CPUs without AVX-512 and without AVX
 )
 [ "${1:-}" = "--reference" ] && packages+=(fasttext python3 python3-torch libopenblas0-pthread)
 missing=()

@@ -7,11 +7,13 @@ scripts/install-deps.sh
 jobs=$(nproc)
 
 scripts/build.sh build
+build/graft --version  # the CPU and instruction sets the tests below run with
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 # The sanitizer build skips the benchmarks and builds at -O1 without debug info: it checks memory and
 # undefined behaviour, not speed, and an unoptimised build compiles faster.
 scripts/build.sh build-asan -DGRAFT_SANITIZE=ON -DGRAFT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG=-O1
+build-asan/graft --version
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"

@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "graft/core/error.h"
+#include "graft/kernels/kernels.h"
 
 namespace graft::cli {
 
@@ -22,6 +23,10 @@ Registration::Registration(std::string name, int order, AddCommand add) {
 int main(int argc, char** argv) {
   CLI::App app{"graft: transfer learning with pretrained transformers (DistilBERT, BERT)"};
   app.require_subcommand(1);
+  // What a bug report needs: the build (GRAFT_BUILD comes from CMakeLists.txt) and the CPU it runs on.
+  app.set_version_flag("--version", [] {
+    return std::string("graft " GRAFT_VERSION " (" GRAFT_BUILD ")\n") + graft::kernels::describe_backend();
+  });
   auto commands = graft::cli::registered_commands();
   std::sort(commands.begin(), commands.end(), [](const auto& a, const auto& b) { return a.order < b.order; });
   for (const auto& command : commands) command.add(app);

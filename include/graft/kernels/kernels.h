@@ -9,10 +9,15 @@
 // The matrix products take the precision they multiply in: F32, or BF16 (operands rounded to bf16, sums in
 // fp32; core/autocast.h says who chooses it).
 #include <cstdint>
+#include <string>
 
 #include "graft/core/dtype.h"
 
 namespace graft::kernels {
+
+// Where the kernels run and with which instructions, for reports and failure messages: "CPU: <model>
+// (<instruction sets>); graft kernels: avx512; oneDNN 2.6.3: avx512_core_amx".
+std::string describe_backend();
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C, op = transpose when the flag is set. Row-major.
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,

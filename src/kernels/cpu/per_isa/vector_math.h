@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <limits>
 
-namespace graft::kernels::vec {
+namespace graft::kernels::GRAFT_KERNEL_ISA::vec {
 
 inline float exp(float x) {
   constexpr float kLog2e = 1.44269504088896341F;
@@ -62,4 +62,4 @@ inline double sum(const float* x, int64_t count) {
   return total;
 }
 
-}  // namespace graft::kernels::vec
+}  // namespace graft::kernels::GRAFT_KERNEL_ISA::vec

@@ -1,12 +1,12 @@
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "graft/core/parallel.h"
-#include "graft/kernels/kernels.h"
-#include "kernels/cpu/vector_math.h"
+#include "kernels/cpu/isa_kernels.h"
+#include "kernels/cpu/per_isa/vector_math.h"
+#include "kernels/cpu/scratch.h"
 
-namespace graft::kernels {
+namespace graft::kernels::GRAFT_KERNEL_ISA {
 namespace {
 
 struct ExpSum {
@@ -35,9 +35,10 @@ float cross_entropy(const float* logits, const int64_t* labels, float* dlogits, 
   auto weight_of = [&](int64_t r) { return class_weights != nullptr ? double{class_weights[labels[r]]} : 1.0; };
   double weight_sum = 0.0;
   for (int64_t r = 0; r < rows; ++r) weight_sum += labels[r] == ignore_index ? 0.0 : weight_of(r);
-  std::vector<double> row_loss(static_cast<size_t>(rows), 0.0);
+  const ScratchBuffer row_loss_buffer(rows, sizeof(double));
+  auto* row_loss = static_cast<double*>(row_loss_buffer.data);
   parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch(dlogits != nullptr ? 0 : static_cast<size_t>(classes));  // exps when no gradient
+    const ScratchBuffer exps_buffer(dlogits != nullptr ? 0 : classes, sizeof(float));  // exps when no gradient
     for (int64_t r = begin; r < end; ++r) {
       const float* x = logits + r * classes;
       float* g = dlogits != nullptr ? dlogits + r * classes : nullptr;
@@ -45,8 +46,8 @@ float cross_entropy(const float* logits, const int64_t* labels, float* dlogits, 
         if (g != nullptr) std::fill_n(g, classes, 0.0F);
         continue;
       }
-      const ExpSum row = exp_sum(x, classes, g != nullptr ? g : scratch.data());
-      row_loss[static_cast<size_t>(r)] = weight_of(r) * (row.log_sum_exp() - x[labels[r]]);
+      const ExpSum row = exp_sum(x, classes, g != nullptr ? g : static_cast<float*>(exps_buffer.data));
+      row_loss[r] = weight_of(r) * (row.log_sum_exp() - x[labels[r]]);
       if (g == nullptr) continue;
       const auto factor = static_cast<float>(weight_of(r) / weight_sum * scale);
       const auto to_gradient = static_cast<float>(factor / row.sum);  // softmax = exp(x - largest) / sum
@@ -55,7 +56,7 @@ float cross_entropy(const float* logits, const int64_t* labels, float* dlogits, 
     }
   });
   double total = 0.0;
-  for (double loss : row_loss) total += loss;
+  for (int64_t r = 0; r < rows; ++r) total += row_loss[r];
   return weight_sum == 0.0 ? 0.0F : static_cast<float>(total / weight_sum);
 }
 
@@ -87,4 +88,4 @@ float mean_squared_error(const float* predictions, const float* targets, float* 
   return count == 0 ? 0.0F : static_cast<float>(total / static_cast<double>(count));
 }
 
-}  // namespace graft::kernels
+}  // namespace graft::kernels::GRAFT_KERNEL_ISA

@@ -1,12 +1,12 @@
 #include <cmath>
 
 #include "graft/core/parallel.h"
-#include "graft/kernels/kernels.h"
+#include "kernels/cpu/isa_kernels.h"
 
-namespace graft::kernels {
+namespace graft::kernels::GRAFT_KERNEL_ISA {
 
-void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma,
-                        const float* beta, int64_t rows, int64_t channels, float eps) {
+void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma, const float* beta,
+                        int64_t rows, int64_t channels, float eps) {
   parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* x = in + r * channels;
@@ -63,4 +63,4 @@ void layer_norm_backward(float* dinput, float* dgamma, float* dbeta, const float
   }
 }
 
-}  // namespace graft::kernels
+}  // namespace graft::kernels::GRAFT_KERNEL_ISA

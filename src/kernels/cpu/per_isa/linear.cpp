@@ -1,7 +1,7 @@
 #include "graft/core/parallel.h"
-#include "graft/kernels/kernels.h"
+#include "kernels/cpu/isa_kernels.h"
 
-namespace graft::kernels {
+namespace graft::kernels::GRAFT_KERNEL_ISA {
 
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
                     int64_t in_features, int64_t out_features, DType precision) {
@@ -40,4 +40,4 @@ void linear_backward(float* dinput, float* dweight, float* dbias, const float* d
   }
 }
 
-}  // namespace graft::kernels
+}  // namespace graft::kernels::GRAFT_KERNEL_ISA

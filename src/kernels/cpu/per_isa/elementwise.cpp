@@ -2,10 +2,10 @@
 #include <cstring>
 
 #include "graft/core/parallel.h"
-#include "graft/kernels/kernels.h"
-#include "kernels/cpu/vector_math.h"
+#include "kernels/cpu/isa_kernels.h"
+#include "kernels/cpu/per_isa/vector_math.h"
 
-namespace graft::kernels {
+namespace graft::kernels::GRAFT_KERNEL_ISA {
 namespace {
 
 constexpr int64_t kGrain = 4096;
@@ -99,4 +99,4 @@ void apply_dropout(float* out, const float* in, DropoutMask dropout, int64_t cou
   });
 }
 
-}  // namespace graft::kernels
+}  // namespace graft::kernels::GRAFT_KERNEL_ISA

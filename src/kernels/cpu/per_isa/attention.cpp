@@ -2,12 +2,12 @@
 // context = P V. Heads are read in place from the [B,T,H*Dh] projections (leading dimension H*Dh), so
 // no reshaped copies are made.
 #include <cfloat>
-#include <vector>
 
 #include "graft/core/parallel.h"
-#include "graft/kernels/kernels.h"
+#include "kernels/cpu/isa_kernels.h"
+#include "kernels/cpu/scratch.h"
 
-namespace graft::kernels {
+namespace graft::kernels::GRAFT_KERNEL_ISA {
 namespace {
 
 // Masked keys get the lowest float, as transformers' masked_fill(finfo.min): their probability is 0,
@@ -40,7 +40,8 @@ void attention_forward(float* context, float* probs, const float* q, const float
   const int64_t d = shape.head_dim;
   const int64_t ld = shape.width();
   parallel_for(0, shape.batch * shape.heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> dropped(dropout.keep != nullptr ? static_cast<size_t>(t * t) : 0);
+    const ScratchBuffer dropped_buffer(dropout.keep != nullptr ? t * t : 0, sizeof(float));
+    auto* dropped = static_cast<float*>(dropped_buffer.data);
     for (int64_t task = begin; task < end; ++task) {
       const HeadView view = head_view(shape, key_mask, task);
       float* p = probs + view.scores;
@@ -51,8 +52,8 @@ void attention_forward(float* context, float* probs, const float* q, const float
       softmax_rows(p, p, t, t);
       const float* weights = p;
       if (dropout.keep != nullptr) {
-        apply_dropout(dropped.data(), p, {dropout.keep + view.scores, dropout.scale}, t * t);
-        weights = dropped.data();
+        apply_dropout(dropped, p, {dropout.keep + view.scores, dropout.scale}, t * t);
+        weights = dropped;
       }
       gemm(false, false, t, d, t, 1.0F, weights, t, v + view.offset, ld, 0.0F, context + view.offset, ld, precision);
     }
@@ -66,19 +67,20 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, 
   const int64_t d = shape.head_dim;
   const int64_t ld = shape.width();
   parallel_for(0, shape.batch * shape.heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> dscores(static_cast<size_t>(t * t));
-    std::vector<float> dropped(dropout.keep != nullptr ? static_cast<size_t>(t * t) : 0);
+    const ScratchBuffer dscores_buffer(t * t, sizeof(float));
+    const ScratchBuffer dropped_buffer(dropout.keep != nullptr ? t * t : 0, sizeof(float));
+    auto* dropped = static_cast<float*>(dropped_buffer.data);
     for (int64_t task = begin; task < end; ++task) {
       const HeadView view = head_view(shape, nullptr, task);
       const float* p = probs + view.scores;
       const float* weights = p;
       if (dropout.keep != nullptr) {
-        apply_dropout(dropped.data(), p, {dropout.keep + view.scores, dropout.scale}, t * t);
-        weights = dropped.data();
+        apply_dropout(dropped, p, {dropout.keep + view.scores, dropout.scale}, t * t);
+        weights = dropped;
       }
       // dV = P'^T dC ; dP' = dC V^T
       gemm(true, false, t, d, t, 1.0F, weights, t, dcontext + view.offset, ld, 0.0F, dv + view.offset, ld, precision);
-      float* ds = dscores.data();
+      auto* ds = static_cast<float*>(dscores_buffer.data);
       gemm(false, true, t, t, d, 1.0F, dcontext + view.offset, ld, v + view.offset, ld, 0.0F, ds, t, precision);
       // Through dropout, then softmax: dS = P * (dP - sum_j dP_j P_j)
       if (dropout.keep != nullptr) apply_dropout(ds, ds, {dropout.keep + view.scores, dropout.scale}, t * t);
@@ -96,4 +98,4 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, 
   });
 }
 
-}  // namespace graft::kernels
+}  // namespace graft::kernels::GRAFT_KERNEL_ISA

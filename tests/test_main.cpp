@@ -1,0 +1,22 @@
+// Every test binary's main: GoogleTest's, naming the machine before the first test, so that a failure report
+// says which CPU, instruction sets and kernels it ran with.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "graft/kernels/kernels.h"
+
+namespace {
+
+class MachineReport : public testing::Environment {
+ public:
+  void SetUp() override { std::printf("[ machine  ] %s\n", graft::kernels::describe_backend().c_str()); }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  testing::InitGoogleTest(&argc, argv);
+  testing::AddGlobalTestEnvironment(new MachineReport);  // GoogleTest owns and deletes it
+  return RUN_ALL_TESTS();
+}
