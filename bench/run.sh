@@ -55,6 +55,7 @@ mkdir -p "$out"
 : > "$out/pytorch.jsonl"
 : > "$out/graft.jsonl"
 echo "run.sh: JSON lines in $out" >&2
+"$GRAFT" --version | tee "$out/graft-version.txt" >&2  # the build, the CPU, its instruction sets, the kernels chosen
 
 common=(--repeats "$repeats" --epoch-repeats "$epoch_repeats" --threads 2 --fpb-ids "$out/fpb_ids.jsonl")
 if [[ $tiny == 1 ]]; then common+=(--tiny); fi
