@@ -9,14 +9,11 @@
 
 set(GRAFT_COMPILER_CHECKS_DIR ${CMAKE_CURRENT_LIST_DIR}/compiler_checks)
 
-# What this machine's CPU runs, found once.
-if(NOT DEFINED GRAFT_HOST_CPU_SETS)
-  try_run(host_cpu_run host_cpu_compiled ${CMAKE_BINARY_DIR}/compiler_checks/host_cpu
-          ${CMAKE_CURRENT_LIST_DIR}/host_cpu.cpp RUN_OUTPUT_VARIABLE host_cpu_sets)
-  if(NOT host_cpu_compiled OR NOT host_cpu_run EQUAL 0)
-    message(FATAL_ERROR "graft: could not compile and run cmake/host_cpu.cpp to find this CPU's instruction sets")
-  endif()
-  set(GRAFT_HOST_CPU_SETS "${host_cpu_sets}" CACHE INTERNAL "instruction sets of the configuring CPU")
+# What this machine's CPU runs, found anew at every configuration (a build folder may move between machines).
+try_run(host_cpu_run host_cpu_compiled ${CMAKE_BINARY_DIR}/compiler_checks/host_cpu ${CMAKE_CURRENT_LIST_DIR}/host_cpu.cpp
+        RUN_OUTPUT_VARIABLE GRAFT_HOST_CPU_SETS)
+if(NOT host_cpu_compiled OR NOT host_cpu_run EQUAL 0)
+  message(FATAL_ERROR "graft: could not compile and run cmake/host_cpu.cpp to find this CPU's instruction sets")
 endif()
 
 function(graft_guard_compiler label needs)
@@ -49,8 +46,8 @@ function(graft_guard_compiler label needs)
       string(STRIP "${run_output}" run_output)
       message(FATAL_ERROR
         "graft: ${toolchain} miscompiles cmake/compiler_checks/${name}.cpp ${where}: it printed "
-        "\"${run_output}\". The comment at the top of that file says which compilers and flags are known "
-        "to get it right; configure with one of them (CXX=clang++, or GRAFT_CPU=portable with GCC).")
+        "\"${run_output}\". The comment at the top of that file says which flags get it right; graft's own "
+        "(GRAFT_CPU=portable or native, without -m flags of your own in CMAKE_CXX_FLAGS) do.")
     else()
       message(STATUS "graft: compiler check ${name} (${label}): passed")
     endif()
