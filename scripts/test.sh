@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/fetch-base-model.sh  # tests/default_base_test.cpp checks it against transformers' own outputs
 jobs=$(nproc)
 
 scripts/build.sh build

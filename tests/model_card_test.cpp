@@ -85,6 +85,23 @@ TEST(ModelCard, FrontMatterNamesLibraryBaseModelAndPipeline) {
       << card;
 }
 
+TEST(ModelCard, InheritsTheBaseCardsLicenseAndNamesTheBase) {
+  ModelCardInputs inputs = two_stage_inputs();
+  inputs.base_model = "/models/all-MiniLM-L6-v2";  // a local folder: no base_model in the metadata
+  inputs.base_card = kBaseCard;
+  const std::string card = render_model_card(inputs);
+  EXPECT_EQ(card.rfind("---\nlibrary_name: graft\nlicense: \"apache-2.0\"\npipeline_tag: text-classification\n", 0), 0U)
+      << card;
+  EXPECT_TRUE(contains(card,
+                       "This model is `/models/all-MiniLM-L6-v2` fine-tuned with graft for sequence-classification. "
+                       "Its base is \"DistilBERT base model (uncased)\" (by its own card, license apache-2.0)."))
+      << card;
+  inputs.base_card = "# A model\n\nNo front matter.\n";
+  const std::string unlicensed = render_model_card(inputs);
+  EXPECT_FALSE(contains(unlicensed, "license:"));
+  EXPECT_TRUE(contains(unlicensed, "Its base is \"A model\" (by its own card, which names no license)."));
+}
+
 TEST(ModelCard, LocalBaseModelPathStaysOutOfTheMetadata) {
   ModelCardInputs inputs = two_stage_inputs();
   inputs.base_model = "/models/my-distilbert/";

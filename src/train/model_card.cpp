@@ -63,11 +63,39 @@ bool is_classification_report(const nlohmann::json& report) {
          report.contains("confusion") && report.contains("labels");
 }
 
+// The value of `key` in a card's YAML front matter ("license: apache-2.0" -> "apache-2.0"), empty when
+// absent: the cards of the Hub keep their metadata there.
+std::string front_matter_value(const std::string& card, const std::string& key) {
+  if (card.rfind("---\n", 0) != 0) return "";
+  const size_t end = card.find("\n---", 3);
+  std::istringstream lines(card.substr(4, end == std::string::npos ? std::string::npos : end - 3));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(key + ":", 0) != 0) continue;
+    std::string value = line.substr(key.size() + 1);
+    value.erase(0, value.find_first_not_of(" \"'"));
+    value.erase(value.find_last_not_of(" \"'\r") + 1);
+    return value;
+  }
+  return "";
+}
+
+// The base card's first "# " heading: the name its authors gave the model.
+std::string card_title(const std::string& card) {
+  std::istringstream lines(card);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# ", 0) == 0) return line.substr(2);
+  }
+  return "";
+}
+
 std::string front_matter(const ModelCardInputs& inputs) {
   std::string yaml = "---\nlibrary_name: graft\n";
   if (looks_like_hub_id(inputs.base_model)) {
     yaml += "base_model: " + yaml_string(hub_id_without_revision(inputs.base_model)) + "\n";
   }
+  // A fine-tuned model is a derivative of its base and keeps its license, as the Hub's cards do.
+  const std::string license = front_matter_value(inputs.base_card, "license");
+  if (!license.empty()) yaml += "license: " + yaml_string(license) + "\n";
   yaml += "pipeline_tag: " + pipeline_tag(inputs.task) + "\n";
   yaml += "tags:\n- graft\n- transfer-learning\n- " + pipeline_tag(inputs.task) + "\n";
   if (is_classification_report(inputs.eval_results)) yaml += "metrics:\n- accuracy\n- f1\n";
@@ -83,6 +111,12 @@ std::string joined(const std::vector<std::string>& names) {
 std::string description_section(const ModelCardInputs& inputs) {
   std::string text = "## Model description\n\n";
   text += "This model is `" + inputs.base_model + "` fine-tuned with graft for " + inputs.task + ".";
+  const std::string title = card_title(inputs.base_card);
+  const std::string license = front_matter_value(inputs.base_card, "license");
+  if (!title.empty() || !license.empty()) {
+    text += " Its base is " + (title.empty() ? std::string("the model") : "\"" + title + "\"") + " (by its own card, " +
+            (license.empty() ? std::string("which names no license") : "license " + license) + ").";
+  }
   if (!inputs.labels.empty()) {
     text += " It predicts one of " + std::to_string(inputs.labels.size()) + " labels: " + joined(inputs.labels) + ".";
   }
