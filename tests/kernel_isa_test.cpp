@@ -1,11 +1,11 @@
 // The kernels compiled for each instruction set (src/kernels/cpu/isa_kernels.h): which set runs, and that
 // every set this CPU runs gives the same numbers as the narrowest one.
+#include <dnnl.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <random>
 #include <string>
 #include <utility>
@@ -28,7 +28,7 @@ std::vector<float> random_values(size_t count, unsigned seed, float scale = 1.0F
 std::vector<const KernelTable*> tables_that_run_here() {
   std::vector<const KernelTable*> runnable;
   for (const KernelTable* table : compiled_kernel_tables()) {
-    if (table->runs_here()) runnable.push_back(table);
+    if (runs_here(*table)) runnable.push_back(table);
   }
   return runnable;
 }
@@ -41,9 +41,9 @@ TEST(KernelIsa, TheWidestSetThisCpuRunsIsChosen) {
     EXPECT_EQ(chosen, "native");  // GRAFT_CPU=native: one set, for the building machine
     return;
   }
-  // A portable build: AVX-512 where the CPU has it, unless ONEDNN_MAX_CPU_ISA caps it below.
-  const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
-  const bool capped = cap != nullptr && std::string(cap).rfind("AVX512", 0) != 0 && std::string(cap) != "ALL";
+  // A portable build: AVX-512 where the CPU has it, unless ONEDNN_MAX_CPU_ISA caps oneDNN below it (oneDNN
+  // parses the variable; what it made of it is its effective instruction set).
+  const bool capped = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core;
   EXPECT_EQ(chosen, cpu_features().avx512 && !capped ? "avx512" : "avx2") << describe_backend();
   EXPECT_TRUE(cpu_features().x86_64_v3);
 }
@@ -184,6 +184,7 @@ Outputs run_every_kernel(const KernelTable& k) {
 TEST(KernelIsa, EverySetThisCpuRunsGivesTheNarrowestSetsNumbers) {
   const std::vector<const KernelTable*> runnable = tables_that_run_here();
   ASSERT_FALSE(runnable.empty());
+  if (runnable.size() == 1) GTEST_SKIP() << "only the " << runnable[0]->isa << " kernels run on this CPU";
   const KernelTable& narrowest = *runnable.back();
   const Outputs expected = run_every_kernel(narrowest);
   for (const KernelTable* table : runnable) {

@@ -54,11 +54,14 @@ CpuFeatures detect() {
   const bool zmm_saved = (saved & 0xE6U) == 0xE6U;          // and the opmask and both zmm halves
   const bool tiles_saved = (saved & 0x60000U) == 0x60000U;  // tile configuration and data
   const Registers extended = cpuid(7);
-  const Registers extended1 = cpuid(7, 1);
+  const Registers extended1 = extended.eax >= 1 ? cpuid(7, 1) : Registers{};  // subleaf 1, where reported
   const Registers amd = cpuid(0x80000001);
-  cpu.x86_64_v3 = ymm_saved && bit(basic.ecx, 12) /* fma */ && bit(basic.ecx, 22) /* movbe */ &&
-                  bit(basic.ecx, 29) /* f16c */ && bit(extended.ebx, 3) /* bmi1 */ && bit(extended.ebx, 5) /* avx2 */ &&
-                  bit(extended.ebx, 8) /* bmi2 */ && bit(amd.ecx, 5) /* lzcnt */;
+  // x86-64-v2: SSE3, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT, LAHF; v3 adds AVX, AVX2, BMI1/2, F16C, FMA, LZCNT, MOVBE.
+  const bool v2 = bit(basic.ecx, 0) && bit(basic.ecx, 9) && bit(basic.ecx, 13) && bit(basic.ecx, 19) &&
+                  bit(basic.ecx, 20) && bit(basic.ecx, 23) && bit(amd.ecx, 0);
+  cpu.x86_64_v3 = v2 && ymm_saved && bit(basic.ecx, 28) /* avx */ && bit(basic.ecx, 12) /* fma */ &&
+                  bit(basic.ecx, 22) /* movbe */ && bit(basic.ecx, 29) /* f16c */ && bit(extended.ebx, 3) /* bmi1 */ &&
+                  bit(extended.ebx, 5) /* avx2 */ && bit(extended.ebx, 8) /* bmi2 */ && bit(amd.ecx, 5) /* lzcnt */;
   cpu.avx512 = cpu.x86_64_v3 && zmm_saved && bit(extended.ebx, 16) /* f */ && bit(extended.ebx, 17) /* dq */ &&
                bit(extended.ebx, 28) /* cd */ && bit(extended.ebx, 30) /* bw */ && bit(extended.ebx, 31) /* vl */;
   cpu.avx512_bf16 = cpu.avx512 && bit(extended1.eax, 5);

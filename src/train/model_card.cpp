@@ -79,11 +79,22 @@ std::string front_matter_value(const std::string& card, const std::string& key) 
   return "";
 }
 
-// The base card's first "# " heading: the name its authors gave the model.
+// The base card's first "# " heading after its front matter and outside code: the name its authors gave it.
 std::string card_title(const std::string& card) {
   std::istringstream lines(card);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("# ", 0) == 0) return line.substr(2);
+  bool in_front_matter = card.rfind("---", 0) == 0;
+  bool in_code = false;
+  std::string line;
+  if (in_front_matter) std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (in_front_matter) {
+      in_front_matter = line != "---";
+    } else if (line.rfind("```", 0) == 0) {
+      in_code = !in_code;
+    } else if (!in_code && line.rfind("# ", 0) == 0) {
+      return line.substr(2);
+    }
   }
   return "";
 }

@@ -22,6 +22,10 @@ std::vector<const KernelTable*> compiled_kernel_tables() {
 #undef GRAFT_TABLE_ADDRESS
 }
 
+bool runs_here(const KernelTable& table) {
+  return cpu_features().*table.needs;
+}
+
 namespace {
 
 // ONEDNN_MAX_CPU_ISA caps oneDNN's choice of instructions, which this reads back.
@@ -34,7 +38,7 @@ const KernelTable& choose_kernel_table() {
   const std::vector<const KernelTable*> tables = compiled_kernel_tables();
   const KernelTable* narrowest_that_runs = nullptr;
   for (const KernelTable* table : tables) {
-    if (!table->runs_here()) continue;
+    if (!runs_here(*table)) continue;
     if (!table->uses_avx512 || onednn_allows_avx512()) return *table;
     narrowest_that_runs = table;
   }

@@ -5,6 +5,7 @@
 // GRAFT_KERNEL_ISA, so that no function is defined twice with different instructions.
 #include <vector>
 
+#include "graft/core/cpu.h"
 #include "graft/kernels/kernels.h"
 
 // Every kernel of kernels.h but gemm, which is oneDNN's (it chooses its own instructions at run time).
@@ -19,9 +20,9 @@
 namespace graft::kernels {
 
 struct KernelTable {
-  const char* isa;      // "avx2", "avx512" or "native": the set's name, as the build and the tests say it
-  bool uses_avx512;     // compiled with AVX-512 instructions
-  bool (*runs_here)();  // whether this CPU has the instructions the set was compiled for
+  const char* isa;           // "avx2", "avx512" or "native": the set's name, as the build and the tests say it
+  bool uses_avx512;          // compiled with AVX-512 instructions
+  bool CpuFeatures::*needs;  // the CPU feature the set was compiled for (read by baseline code, dispatch.cpp)
 #define GRAFT_KERNEL_POINTER(name) decltype(&kernels::name) name;
   GRAFT_ISA_KERNELS(GRAFT_KERNEL_POINTER)
 #undef GRAFT_KERNEL_POINTER
@@ -29,6 +30,9 @@ struct KernelTable {
 
 // The sets this build has, widest first.
 std::vector<const KernelTable*> compiled_kernel_tables();
+
+// Whether this CPU has the instructions `table` was compiled for.
+bool runs_here(const KernelTable& table);
 
 // The set kernels.h's functions use: the first compiled set that runs here and that ONEDNN_MAX_CPU_ISA
 // allows (the variable caps oneDNN's own choice the same way, so one setting runs graft as on a smaller CPU).
