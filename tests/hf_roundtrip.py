@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Round trips between graft and Hugging Face transformers, both ways (run by hf_roundtrip_test.sh):
+"""Round trips between graft and Hugging Face transformers, both ways (run by run_with_reference_python.sh):
 
 1. A folder written by `graft train` loads with AutoModelForSequenceClassification and AutoTokenizer, and
    transformers computes graft's token ids and graft's class probabilities.
@@ -9,6 +9,7 @@
 Usage: hf_roundtrip.py GRAFT_CLI REPO_DIR WORK_DIR
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -94,6 +95,7 @@ def hf_to_graft(cli, repo, work):
 
 def main():
     cli, repo, work = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
     graft_to_hf(cli, repo, work)
     hf_to_graft(cli, repo, work)
 

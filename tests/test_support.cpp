@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <sys/wait.h>
@@ -12,7 +13,11 @@ namespace graft::test {
 
 std::string fixtures_dir() { return GRAFT_FIXTURES_DIR; }
 std::string shared_dir() { return GRAFT_SHARED_DIR; }
-std::string golden_dir() { return shared_dir() + "/golden"; }
+std::string golden_dir() {
+  // GRAFT_GOLDEN_DIR runs the parity tests against goldens made elsewhere (tests/golden/make_goldens.py).
+  const char* other = std::getenv("GRAFT_GOLDEN_DIR");
+  return other != nullptr && *other != '\0' ? std::string(other) : shared_dir() + "/golden";
+}
 bool have_golden() { return std::filesystem::exists(golden_dir() + "/tokenizer_cases.json"); }
 std::string cli_path() { return GRAFT_CLI_PATH; }
 

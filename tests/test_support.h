@@ -10,7 +10,7 @@ namespace graft::test {
 
 std::string fixtures_dir();  // tests/fixtures in the repo
 std::string shared_dir();    // ../shared next to the repo (may be absent)
-std::string golden_dir();    // ../shared/golden
+std::string golden_dir();    // ../shared/golden, or $GRAFT_GOLDEN_DIR
 bool have_golden();
 std::string cli_path();      // the built graft executable
 
