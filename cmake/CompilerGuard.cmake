@@ -5,7 +5,7 @@
 # compiled but not run, and configuring says so; the test suite checks it where it runs.
 #
 # graft_guard_compiler(LABEL NEEDS FLAGS...): LABEL names the set in messages, NEEDS is x86_64_v3 or avx512.
-# GRAFT_GUARD_COMMON_FLAGS and GRAFT_GUARD_LINK_OPTIONS hold the options every target is built with.
+# GRAFT_COMMON_FLAGS and GRAFT_LINK_FLAGS hold the options every target is built with (CMakeLists.txt).
 
 set(GRAFT_COMPILER_CHECKS_DIR ${CMAKE_CURRENT_LIST_DIR}/compiler_checks)
 
@@ -17,7 +17,7 @@ if(NOT host_cpu_compiled OR NOT host_cpu_run EQUAL 0)
 endif()
 
 function(graft_guard_compiler label needs)
-  set(flags ${ARGN} ${GRAFT_GUARD_COMMON_FLAGS})
+  set(flags ${ARGN} ${GRAFT_COMMON_FLAGS})
   string(REPLACE ";" " " shown_flags "${flags}")
   set(CMAKE_TRY_COMPILE_CONFIGURATION ${CMAKE_BUILD_TYPE})
   string(TOUPPER "${CMAKE_BUILD_TYPE}" config)
@@ -29,12 +29,12 @@ function(graft_guard_compiler label needs)
     set(bindir ${CMAKE_BINARY_DIR}/compiler_checks/${label}/${name})
     if(needs IN_LIST GRAFT_HOST_CPU_SETS)
       try_run(run_result compiled ${bindir} ${check}
-              COMPILE_DEFINITIONS ${flags} LINK_OPTIONS ${GRAFT_GUARD_LINK_OPTIONS}
+              COMPILE_DEFINITIONS ${flags} LINK_OPTIONS ${GRAFT_LINK_FLAGS}
               CXX_STANDARD 20 CXX_STANDARD_REQUIRED ON
               COMPILE_OUTPUT_VARIABLE compile_output RUN_OUTPUT_VARIABLE run_output)
     else()
       try_compile(compiled ${bindir} ${check}
-                  COMPILE_DEFINITIONS ${flags} LINK_OPTIONS ${GRAFT_GUARD_LINK_OPTIONS}
+                  COMPILE_DEFINITIONS ${flags} LINK_OPTIONS ${GRAFT_LINK_FLAGS}
                   CXX_STANDARD 20 CXX_STANDARD_REQUIRED ON OUTPUT_VARIABLE compile_output)
     endif()
     if(NOT compiled)

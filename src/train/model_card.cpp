@@ -63,37 +63,57 @@ bool is_classification_report(const nlohmann::json& report) {
          report.contains("confusion") && report.contains("labels");
 }
 
+int heading_level(const std::string& line) {
+  const auto hashes = line.find_first_not_of('#');
+  if (hashes == 0 || hashes > 6 || hashes == std::string::npos || line[hashes] != ' ') return 0;
+  return static_cast<int>(hashes);
+}
+
+bool is_fence(const std::string& line) {
+  const auto start = line.find_first_not_of(' ');
+  return start != std::string::npos && (line.compare(start, 3, "```") == 0 || line.compare(start, 3, "~~~") == 0);
+}
+
+// A card's lines (without carriage returns), split into its YAML front matter (between the opening and
+// closing "---") and the Markdown body; a card without front matter is all body.
+struct CardLines {
+  std::vector<std::string> front_matter, body;
+};
+
+CardLines card_lines(const std::string& markdown) {
+  std::vector<std::string> lines;
+  std::istringstream in(markdown);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  if (lines.empty() || lines.front() != "---") return {{}, lines};
+  const auto end = std::find(lines.begin() + 1, lines.end(), "---");
+  if (end == lines.end()) return {{}, lines};
+  return {{lines.begin() + 1, end}, {end + 1, lines.end()}};
+}
+
 // The value of `key` in a card's YAML front matter ("license: apache-2.0" -> "apache-2.0"), empty when
 // absent: the cards of the Hub keep their metadata there.
 std::string front_matter_value(const std::string& card, const std::string& key) {
-  if (card.rfind("---\n", 0) != 0) return "";
-  const size_t end = card.find("\n---", 3);
-  std::istringstream lines(card.substr(4, end == std::string::npos ? std::string::npos : end - 3));
-  for (std::string line; std::getline(lines, line);) {
+  for (const std::string& line : card_lines(card).front_matter) {
     if (line.rfind(key + ":", 0) != 0) continue;
     std::string value = line.substr(key.size() + 1);
     value.erase(0, value.find_first_not_of(" \"'"));
-    value.erase(value.find_last_not_of(" \"'\r") + 1);
+    value.erase(value.find_last_not_of(" \"'") + 1);
     return value;
   }
   return "";
 }
 
-// The base card's first "# " heading after its front matter and outside code: the name its authors gave it.
+// The card's first level-1 heading outside code: the name its authors gave the model.
 std::string card_title(const std::string& card) {
-  std::istringstream lines(card);
-  bool in_front_matter = card.rfind("---", 0) == 0;
-  bool in_code = false;
-  std::string line;
-  if (in_front_matter) std::getline(lines, line);
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (in_front_matter) {
-      in_front_matter = line != "---";
-    } else if (line.rfind("```", 0) == 0) {
-      in_code = !in_code;
-    } else if (!in_code && line.rfind("# ", 0) == 0) {
-      return line.substr(2);
+  bool in_fence = false;
+  for (const std::string& line : card_lines(card).body) {
+    if (is_fence(line)) {
+      in_fence = !in_fence;
+    } else if (!in_fence && heading_level(line) == 1) {
+      return line.substr(line.find_first_not_of("# "));
     }
   }
   return "";
@@ -308,34 +328,10 @@ std::string usage_section() {
          "transformers' `AutoModelForSequenceClassification.from_pretrained(DIR)` loads it as well.\n";
 }
 
-int heading_level(const std::string& line) {
-  const auto hashes = line.find_first_not_of('#');
-  if (hashes == 0 || hashes > 6 || hashes == std::string::npos || line[hashes] != ' ') return 0;
-  return static_cast<int>(hashes);
-}
-
-bool is_fence(const std::string& line) {
-  const auto start = line.find_first_not_of(' ');
-  return start != std::string::npos && (line.compare(start, 3, "```") == 0 || line.compare(start, 3, "~~~") == 0);
-}
-
 bool mentions_any(const std::string& line, const std::vector<std::string>& keywords) {
   const std::string lower = lowercase(line);
   return std::any_of(keywords.begin(), keywords.end(),
                      [&](const std::string& keyword) { return lower.find(lowercase(keyword)) != std::string::npos; });
-}
-
-std::vector<std::string> lines_without_front_matter(const std::string& markdown) {
-  std::vector<std::string> lines;
-  std::istringstream in(markdown);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-  }
-  if (lines.empty() || lines.front() != "---") return lines;
-  const auto end = std::find(lines.begin() + 1, lines.end(), "---");
-  if (end == lines.end()) return lines;
-  return {end + 1, lines.end()};
 }
 
 }  // namespace
@@ -345,7 +341,7 @@ std::string extract_markdown_sections(const std::string& markdown, const std::ve
   std::string extracted;
   int section_level = 0;  // level of the heading being copied; 0: not copying
   bool in_fence = false;
-  for (const std::string& line : lines_without_front_matter(markdown)) {
+  for (const std::string& line : card_lines(markdown).body) {
     if (is_fence(line)) in_fence = !in_fence;
     const int level = in_fence || is_fence(line) ? 0 : heading_level(line);
     if (level > 0 && section_level > 0 && level <= section_level) section_level = 0;
