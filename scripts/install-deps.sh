@@ -25,10 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --reference also makes .venv-reference: Hugging Face's own transformers, tokenizers, safetensors and a
-# current torch from PyPI (several GB), for goldens and round trips (tests/hf_roundtrip_test.sh,
-# tests/golden/); graft itself never needs Python.
+# current torch from PyPI (several GB), for goldens and round trips (tests/hf_roundtrip.py,
+# tests/golden/), and accelerate, which transformers' Trainer needs for the results report's Hugging Face
+# rows (scripts/hf_fine_tune.py); graft itself never needs Python.
 if [ "${1:-}" = "--reference" ]; then
   repo=$(cd "$(dirname "$0")/.." && pwd)
   [ -x "$repo/.venv-reference/bin/python" ] || python3 -m venv "$repo/.venv-reference"
-  "$repo/.venv-reference/bin/pip" install --quiet torch transformers tokenizers safetensors
+  "$repo/.venv-reference/bin/pip" install --quiet torch transformers tokenizers safetensors accelerate
 fi
