@@ -1,7 +1,7 @@
 // How EncodedSource deals examples into batches: every order visits each example exactly once per epoch,
 // the same (epoch, index) always gives the same batch, and the length-aware orders pad far less than a
 // plain shuffle on data of mixed lengths.
-#include "graft/train/batch_source.h"
+#include "graft/data/batch_source.h"
 
 #include <gtest/gtest.h>
 

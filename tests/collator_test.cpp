@@ -1,6 +1,6 @@
 // Collators: dynamic padding (DataCollatorWithPadding), label tensors, and BERT's 80/10/10 masking
 // (DataCollatorForLanguageModeling).
-#include "graft/train/collator.h"
+#include "graft/data/collator.h"
 
 #include <gtest/gtest.h>
 

@@ -7,11 +7,11 @@
 #include <cmath>
 #include <filesystem>
 
+#include "graft/data/collator.h"
 #include "graft/io/safetensors.h"
 #include "graft/models/model.h"
 #include "graft/pipelines/feature_extraction.h"
 #include "graft/tokenizer/tokenizer.h"
-#include "graft/train/collator.h"
 #include "test_support.h"
 
 namespace graft {

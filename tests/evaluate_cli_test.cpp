@@ -7,10 +7,11 @@
 #include <regex>
 #include <sstream>
 
+#include "graft/data/text_dataset_source.h"
 #include "graft/models/model.h"
 #include "graft/pipelines/text_classification.h"
 #include "graft/train/evaluate.h"
-#include "graft/train/text_dataset_source.h"
+#include "graft/train/task_labels.h"
 #include "test_support.h"
 
 namespace graft {

@@ -9,10 +9,10 @@
 #include <set>
 
 #include "graft/core/error.h"
+#include "graft/data/masked_lm_data.h"
 #include "graft/io/checkpoint.h"
 #include "graft/io/file.h"
 #include "graft/models/model.h"
-#include "graft/train/masked_lm_data.h"
 #include "test_support.h"
 
 namespace graft {

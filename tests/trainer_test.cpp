@@ -13,11 +13,11 @@
 
 #include "graft/core/autocast.h"
 #include "graft/core/error.h"
+#include "graft/data/batch_source.h"
+#include "graft/data/collator.h"
 #include "graft/io/file.h"
 #include "graft/models/model.h"
 #include "graft/tokenizer/tokenizer.h"
-#include "graft/train/batch_source.h"
-#include "graft/train/collator.h"
 #include "graft/train/feature_cache.h"
 #include "graft/train/freezing.h"
 #include "graft/train/training_step.h"

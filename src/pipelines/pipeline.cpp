@@ -7,7 +7,7 @@
 #include "graft/core/autocast.h"
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
-#include "graft/train/collator.h"
+#include "graft/data/collator.h"
 #include "pipelines/pipeline_support.h"
 
 namespace graft {

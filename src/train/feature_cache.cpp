@@ -6,8 +6,8 @@
 
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
+#include "graft/data/collator.h"
 #include "graft/kernels/kernels.h"
-#include "graft/train/collator.h"
 
 namespace graft {
 namespace {

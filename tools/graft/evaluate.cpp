@@ -10,9 +10,10 @@
 #include "cli_common.h"
 #include "command.h"
 #include "graft/core/error.h"
+#include "graft/data/text_dataset_source.h"
 #include "graft/io/hub.h"
 #include "graft/models/model.h"
-#include "graft/train/text_dataset_source.h"
+#include "graft/train/task_labels.h"
 
 namespace graft::cli {
 namespace {

@@ -9,12 +9,12 @@
 #include "command.h"
 #include "graft/core/error.h"
 #include "graft/data/dataset.h"
+#include "graft/data/masked_lm_data.h"
 #include "graft/io/file.h"
 #include "graft/io/hub.h"
 #include "graft/models/model.h"
 #include "graft/pipelines/fill_mask.h"
 #include "graft/tokenizer/tokenizer.h"
-#include "graft/train/masked_lm_data.h"
 #include "graft/train/model_card.h"
 #include "graft/train/trainer.h"
 

@@ -8,25 +8,12 @@
 #include "graft/core/grad_mode.h"
 #include "graft/core/random.h"
 #include "graft/core/tensor.h"
+#include "graft/data/batch.h"
 #include "graft/io/config.h"
 #include "graft/models/layers.h"
 #include "graft/models/module.h"
 
 namespace graft {
-
-// A padded batch of model inputs, named as transformers names them.
-struct Batch {
-  Tensor input_ids;       // I64 [B, T]
-  Tensor attention_mask;  // I64 [B, T]: 1 = token, 0 = padding; all ones when undefined
-  Tensor token_type_ids;  // I64 [B, T]: BERT segment ids; zeros when undefined
-  Tensor labels;          // optional: I64 [B] or [B, T] class ids (-100 = ignore); F32 [B] or [B, C] targets
-  // F32 [B, D]: what the head reads, computed beforehand by a frozen encoder (feature extraction,
-  // train/feature_cache.h). When set, the model runs only its head and input_ids may be empty.
-  Tensor features;
-
-  // Sequences in the batch.
-  int64_t rows() const { return features.ndim() == 2 ? features.dim(0) : input_ids.dim(0); }
-};
 
 struct EncoderOutput {
   Tensor last_hidden_state;           // [B, T, D]
@@ -116,8 +103,6 @@ class FrozenBottom {
   std::optional<NoGradGuard> no_grad_;
 };
 
-// Mask of ones [B, T] when the batch has none.
-Tensor attention_mask_or_ones(const Batch& batch);
 // Positions 0..T-1 for every row: I64 [B, T].
 Tensor position_ids(int64_t batch, int64_t tokens);
 // config.hidden_act -> the kernel's activation; graft::Error for one it does not implement.

@@ -1,13 +1,12 @@
 #pragma once
 // Evaluation of a model on a batch source: the mean loss and the task's metrics
 // (classification report, regression report, or token-level accuracy for tagging and masked LM).
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "graft/data/batch_source.h"
 #include "graft/models/model.h"
-#include "graft/train/batch_source.h"
 #include "graft/train/metrics.h"
 
 namespace graft {

@@ -6,8 +6,8 @@
 // the frozen encoder must see dropped-out or augmented inputs.
 #include <cstdint>
 
+#include "graft/data/batch_source.h"
 #include "graft/models/model.h"
-#include "graft/train/batch_source.h"
 
 namespace graft {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "graft/data/batch_source.h"
 #include "graft/models/model.h"
-#include "graft/train/batch_source.h"
 #include "graft/train/evaluate.h"
 #include "graft/train/optimizer.h"
 

@@ -1,7 +1,6 @@
-#include "graft/train/text_dataset_source.h"
+#include "graft/data/text_dataset_source.h"
 
 #include <algorithm>
-#include <set>
 #include <utility>
 
 #include "graft/core/error.h"
@@ -31,13 +30,6 @@ std::vector<int64_t> class_ids(const TextDataset& dataset, const LabelMap& label
   return ids;
 }
 
-bool is_placeholder(const std::map<int64_t, std::string>& id2label) {
-  for (const auto& [id, name] : id2label) {
-    if (name != "LABEL_" + std::to_string(id)) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 TextClassificationData encode_text_classification(TextDataset dataset, const Tokenizer& tokenizer,
@@ -61,23 +53,6 @@ TextClassificationData load_text_classification(const std::string& path, const R
                                                 int64_t pad_to_multiple_of) {
   return encode_text_classification(read_dataset(path, options), tokenizer, labels, max_length, batch_size, order, seed,
                                     pad_to_multiple_of);
-}
-
-int64_t model_input_limit(const Tokenizer& tokenizer, const ModelConfig& config) {
-  return std::min(tokenizer.model_max_length(), config.max_position_embeddings);
-}
-
-bool needs_new_head(const ModelConfig& config, const TextDataset& train) {
-  if (config.id2label.empty() || is_placeholder(config.id2label)) return true;
-  const auto dataset_labels = LabelMap::from_labels(train.labels()).names();
-  std::set<std::string> config_labels;
-  for (const auto& [id, name] : config.id2label) config_labels.insert(name);
-  return config_labels != std::set<std::string>(dataset_labels.begin(), dataset_labels.end());
-}
-
-LabelMap labels_for_training(const ModelConfig& config, const TextDataset& train) {
-  if (needs_new_head(config, train)) return LabelMap::from_labels(train.labels());
-  return LabelMap::from_id2label(config.id2label);
 }
 
 }  // namespace graft

@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "graft/data/batch_source.h"
+#include "graft/data/collator.h"
 #include "graft/tokenizer/tokenizer.h"
-#include "graft/train/batch_source.h"
-#include "graft/train/collator.h"
 
 namespace graft {
 

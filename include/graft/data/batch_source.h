@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "graft/core/random.h"
-#include "graft/models/encoder.h"
+#include "graft/data/batch.h"
+#include "graft/data/collator.h"
 #include "graft/tokenizer/tokenizer.h"
-#include "graft/train/collator.h"
 
 namespace graft {
 

@@ -1,4 +1,4 @@
-#include "graft/train/collator.h"
+#include "graft/data/collator.h"
 
 #include <algorithm>
 #include <numeric>

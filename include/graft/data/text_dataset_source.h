@@ -5,10 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "graft/data/batch_source.h"
 #include "graft/data/dataset.h"
-#include "graft/io/config.h"
 #include "graft/tokenizer/tokenizer.h"
-#include "graft/train/batch_source.h"
 
 namespace graft {
 
@@ -31,17 +30,5 @@ TextClassificationData load_text_classification(const std::string& path, const R
                                                 const Tokenizer& tokenizer, const LabelMap& labels, int64_t max_length,
                                                 int64_t batch_size, BatchOrder order, uint64_t seed,
                                                 int64_t pad_to_multiple_of = 0);
-
-// The labels to train with: the config's own mapping when it names exactly the dataset's labels;
-// otherwise (placeholder "LABEL_i" names, or a different label set) the dataset's labels, sorted, for
-// which the caller grafts a new classifier.
-LabelMap labels_for_training(const ModelConfig& config, const TextDataset& train);
-
-// The longest input the model takes: the smaller of the tokenizer's model_max_length and the model's
-// max_position_embeddings (what --max-length 0 means).
-int64_t model_input_limit(const Tokenizer& tokenizer, const ModelConfig& config);
-
-// True when labels_for_training would not keep the config's mapping.
-bool needs_new_head(const ModelConfig& config, const TextDataset& train);
 
 }  // namespace graft

@@ -1,10 +1,10 @@
-#include "graft/train/batch_source.h"
+#include "graft/data/batch_source.h"
 
 #include <algorithm>
 #include <numeric>
 
 #include "graft/core/error.h"
-#include "graft/train/collator.h"
+#include "graft/data/collator.h"
 
 namespace graft {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "graft/core/random.h"
-#include "graft/models/encoder.h"
+#include "graft/data/batch.h"
 #include "graft/tokenizer/tokenizer.h"
 
 namespace graft {

@@ -1,4 +1,4 @@
-#include "graft/train/masked_lm_data.h"
+#include "graft/data/masked_lm_data.h"
 
 #include <algorithm>
 #include <numeric>
