@@ -223,23 +223,43 @@ def write_jsonl(path, target):
     return target
 
 
-def hugging_face_row(python, train, test, out):
-    """transformers' Trainer fine-tuning every weight of the same base on the FULL recipe (scripts/hf_fine_tune.py)."""
+def hugging_face_command(python, train, test, out):
+    """scripts/hf_fine_tune.py's command line for one row, and the key its cached row is kept under."""
     epochs, lr = re.search(r"epochs=(\d+),lr=([0-9.e-]+)", FULL).groups()
-    command = [python, os.path.join(ROOT, "scripts", "hf_fine_tune.py"), "--model", MODEL,
-               "--train", write_jsonl(train, f"{out}-train.jsonl"), "--test", write_jsonl(test, f"{out}-test.jsonl"),
-               "--output", f"{out}.predictions.json", "--max-length", str(MAX_LENGTH), "--batch-size", str(BATCH),
-               "--epochs", epochs, "--lr", lr, "--seed", str(SEED)]
-    run(command)
-    with open(f"{out}.predictions.json", encoding="utf-8") as handle:
+    script = os.path.join(ROOT, "scripts", "hf_fine_tune.py")
+    command = [python, script, "--model", MODEL, "--train", write_jsonl(train, f"{out}-train.jsonl"),
+               "--test", write_jsonl(test, f"{out}-test.jsonl"), "--output", f"{out}.predictions.json",
+               "--max-length", str(MAX_LENGTH), "--batch-size", str(BATCH), "--epochs", epochs, "--lr", lr,
+               "--seed", str(SEED)]
+    key = hashlib.sha256(json.dumps([command, file_digest(os.path.join(MODEL, "model.safetensors")),
+                                     file_digest(script), file_digest(train), file_digest(test)]).encode()).hexdigest()
+    return command, key
+
+
+def hugging_face_metrics(test, predictions):
+    with open(predictions, encoding="utf-8") as handle:
         report = json.load(handle)
     truth = [label for _, label in read_examples(test)]
     predicted = report["predictions"]
     accuracy = sum(t == p for t, p in zip(truth, predicted)) / len(truth)
-    f1 = macro_f1(truth, predicted)
-    print(f"  Hugging Face: accuracy {accuracy:.4f}, macro-F1 {f1:.4f}, {report['seconds']:.0f} s", flush=True)
-    return {"accuracy": accuracy, "macro_f1": f1, "seconds": report["seconds"],
+    return {"accuracy": accuracy, "macro_f1": macro_f1(truth, predicted), "seconds": report["seconds"],
             "samples_per_second": f"{report['samples_per_second']:.0f}", "versions": report["versions"]}
+
+
+def hugging_face_row(python, train, test, out):
+    """transformers' Trainer fine-tuning every weight of the same base on the FULL recipe (scripts/hf_fine_tune.py)."""
+    command, key = hugging_face_command(python, train, test, out)
+    row = cached_row(key, f"{out}.json")
+    if row is not None:
+        print(f"  Hugging Face: accuracy {row['accuracy']:.4f}, macro-F1 {row['macro_f1']:.4f} (kept from an earlier run)")
+        return row
+    run(command)
+    row = hugging_face_metrics(test, f"{out}.predictions.json")
+    print(f"  Hugging Face: accuracy {row['accuracy']:.4f}, macro-F1 {row['macro_f1']:.4f}, {row['seconds']:.0f} s",
+          flush=True)
+    with open(f"{out}.json", "w", encoding="utf-8") as handle:
+        json.dump({"key": key, "row": row}, handle)
+    return row
 
 
 def main():
