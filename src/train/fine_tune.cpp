@@ -1,6 +1,7 @@
 #include "graft/train/fine_tune.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -53,6 +54,21 @@ RunData encode_text_data(const FineTuneRequest& request, const Tokenizer& tokeni
   return data;
 }
 
+// One weight of --class-weights: a finite, positive number, all of the field.
+float class_weight(const std::string& field) {
+  size_t used = 0;
+  float weight = 0.0F;
+  try {
+    weight = std::stof(field, &used);
+  } catch (const std::logic_error&) {
+    used = 0;
+  }
+  check(used > 0 && used == field.size(), "train", "--class-weights: '" + field + "' is not a number");
+  check(std::isfinite(weight) && weight > 0.0F, "train",
+        "--class-weights: weights must be finite and positive, got '" + field + "'");
+  return weight;
+}
+
 std::string joined(const std::vector<std::string>& names) {
   std::string text;
   for (const auto& name : names) text += name + ' ';
@@ -101,7 +117,7 @@ std::vector<float> class_weights_for(const std::string& spec, const std::vector<
   }
   std::stringstream fields(spec);
   std::string field;
-  while (std::getline(fields, field, ',')) weights.push_back(std::stof(field));
+  while (std::getline(fields, field, ',')) weights.push_back(class_weight(field));
   check(static_cast<int64_t>(weights.size()) == count, "train",
         "--class-weights has " + std::to_string(weights.size()) + " values for " + std::to_string(count) + " labels");
   return weights;
