@@ -138,11 +138,16 @@ def graft_row(name, train, test, stages, init, out, seed=SEED):
         command += ["--stage", stage]
     key = hashlib.sha256(json.dumps([command, file_digest(os.path.join(MODEL, "model.safetensors")),
                                      file_digest(GRAFT), file_digest(train), file_digest(test)]).encode()).hexdigest()
+    return kept_or_measured(name, key, out, lambda: train_and_evaluate(name, command, test, out))
+
+
+def kept_or_measured(name, key, out, measure):
+    """The row kept in OUT.json under `key` by an earlier run, else measure() (then kept for the next run)."""
     row = cached_row(key, f"{out}.json")
     if row is not None:
         print(f"  {name}: accuracy {row['accuracy']:.4f}, macro-F1 {row['macro_f1']:.4f} (kept from an earlier run)")
         return row
-    row = train_and_evaluate(name, command, test, out)
+    row = measure()
     with open(f"{out}.json", "w", encoding="utf-8") as handle:
         json.dump({"key": key, "row": row}, handle)
     return row
@@ -160,6 +165,10 @@ def train_and_evaluate(name, command, test, out):
 
 def fasttext_tokens(text):
     return " ".join(re.findall(r"[\w']+|[^\w\s]", text.lower()))
+
+
+def accuracy_and_macro_f1(truth, predicted):
+    return sum(t == p for t, p in zip(truth, predicted)) / len(truth), macro_f1(truth, predicted)
 
 
 def macro_f1(truth, predicted):
@@ -184,8 +193,7 @@ def fasttext_row(train, test, out):
     predicted, _ = run(["fasttext", "predict", f"{out}/model.bin", f"{out}/test.txt"])
     guesses = predicted.stdout.split()
     truth = [line.split(" ", 1)[0] for line in open(f"{out}/test.txt", encoding="utf-8")]
-    accuracy = sum(t == p for t, p in zip(truth, guesses)) / len(truth)
-    f1 = macro_f1(truth, guesses)
+    accuracy, f1 = accuracy_and_macro_f1(truth, guesses)
     examples = sum(1 for _ in open(f"{out}/train.txt", encoding="utf-8"))
     print(f"  fastText: accuracy {accuracy:.4f}, macro-F1 {f1:.4f}, {seconds:.0f} s", flush=True)
     return {"accuracy": accuracy, "macro_f1": f1, "seconds": seconds,
@@ -240,26 +248,21 @@ def hugging_face_metrics(test, predictions):
     with open(predictions, encoding="utf-8") as handle:
         report = json.load(handle)
     truth = [label for _, label in read_examples(test)]
-    predicted = report["predictions"]
-    accuracy = sum(t == p for t, p in zip(truth, predicted)) / len(truth)
-    return {"accuracy": accuracy, "macro_f1": macro_f1(truth, predicted), "seconds": report["seconds"],
+    accuracy, f1 = accuracy_and_macro_f1(truth, report["predictions"])
+    print(f"  Hugging Face: accuracy {accuracy:.4f}, macro-F1 {f1:.4f}, {report['seconds']:.0f} s", flush=True)
+    return {"accuracy": accuracy, "macro_f1": f1, "seconds": report["seconds"],
             "samples_per_second": f"{report['samples_per_second']:.0f}", "versions": report["versions"]}
 
 
 def hugging_face_row(python, train, test, out):
     """transformers' Trainer fine-tuning every weight of the same base on the FULL recipe (scripts/hf_fine_tune.py)."""
     command, key = hugging_face_command(python, train, test, out)
-    row = cached_row(key, f"{out}.json")
-    if row is not None:
-        print(f"  Hugging Face: accuracy {row['accuracy']:.4f}, macro-F1 {row['macro_f1']:.4f} (kept from an earlier run)")
-        return row
-    run(command)
-    row = hugging_face_metrics(test, f"{out}.predictions.json")
-    print(f"  Hugging Face: accuracy {row['accuracy']:.4f}, macro-F1 {row['macro_f1']:.4f}, {row['seconds']:.0f} s",
-          flush=True)
-    with open(f"{out}.json", "w", encoding="utf-8") as handle:
-        json.dump({"key": key, "row": row}, handle)
-    return row
+
+    def measure():
+        run(command)
+        return hugging_face_metrics(test, f"{out}.predictions.json")
+
+    return kept_or_measured("Hugging Face", key, out, measure)
 
 
 def main():
