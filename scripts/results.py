@@ -235,8 +235,8 @@ def hugging_face_command(python, train, test, out):
     """scripts/hf_fine_tune.py's command line for one row, and the key its cached row is kept under."""
     epochs, lr = re.search(r"epochs=(\d+),lr=([0-9.e-]+)", FULL).groups()
     script = os.path.join(ROOT, "scripts", "hf_fine_tune.py")
-    command = [python, script, "--model", MODEL, "--train", write_jsonl(train, f"{out}-train.jsonl"),
-               "--test", write_jsonl(test, f"{out}-test.jsonl"), "--output", f"{out}.predictions.json",
+    command = [python, script, "--model", MODEL, "--train", f"{out}-train.jsonl", "--test", f"{out}-test.jsonl",
+               "--output", f"{out}.predictions.json",
                "--max-length", str(MAX_LENGTH), "--batch-size", str(BATCH), "--epochs", epochs, "--lr", lr,
                "--seed", str(SEED)]
     key = hashlib.sha256(json.dumps([command, file_digest(os.path.join(MODEL, "model.safetensors")),
@@ -259,6 +259,8 @@ def hugging_face_row(python, train, test, out):
     command, key = hugging_face_command(python, train, test, out)
 
     def measure():
+        write_jsonl(train, f"{out}-train.jsonl")
+        write_jsonl(test, f"{out}-test.jsonl")
         run(command)
         return hugging_face_metrics(test, f"{out}.predictions.json")
 
