@@ -122,14 +122,15 @@ TEST(Bf16Layers, LinearMultipliesRoundedOperandsForwardAndBackward) {
   const Tensor x = random_tensor({3, 5, 48}, 6);
   const Tensor dy = random_tensor({3, 5, 24}, 7);
 
+  ForwardContext context;
   Tensor y;
   {
     const AutocastGuard bf16(DType::BF16);
-    y = linear.forward(x);
+    y = linear.forward(x, context);
   }
-  const Tensor dx = linear.backward(dy);
-  const Tensor expected_y = reference.forward(rounded_to_bf16(x));
-  const Tensor expected_dx = reference.backward(rounded_to_bf16(dy));
+  const Tensor dx = linear.backward(dy, context);
+  const Tensor expected_y = reference.forward(rounded_to_bf16(x), context);
+  const Tensor expected_dx = reference.backward(rounded_to_bf16(dy), context);
   EXPECT_LE(relative_diff(y, expected_y), 1e-6);
   EXPECT_LE(relative_diff(dx, expected_dx), 1e-6);
   EXPECT_LE(relative_diff(linear.weight.grad, reference.weight.grad), 1e-6);
@@ -138,7 +139,7 @@ TEST(Bf16Layers, LinearMultipliesRoundedOperandsForwardAndBackward) {
   EXPECT_LE(relative_diff(linear.bias.grad, bias_grad), 1e-6);
   // ... and the rounding is really there: the fp32 layer differs by about bf16's epsilon.
   linear.weight.zero_grad();
-  const double fp32_gap = relative_diff(linear.forward(x), expected_y);
+  const double fp32_gap = relative_diff(linear.forward(x, context), expected_y);
   EXPECT_GT(fp32_gap, 1e-4);
   EXPECT_LT(fp32_gap, 2e-2);
 }
@@ -153,11 +154,12 @@ TEST(Bf16Layers, AttentionStaysWithinBf16RoundingOfFp32) {
   const Tensor mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1}, {2, 6});
   SelfAttention fp32(2, 0.0F, nullptr);
   SelfAttention bf16(2, 0.0F, nullptr);
-  const Tensor expected = fp32.forward(q, k, v, mask, false);
-  const std::vector<Tensor> expected_grads = fp32.backward(dcontext);
+  ForwardContext forward_context;
+  const Tensor expected = fp32.forward(q, k, v, mask, false, forward_context);
+  const std::vector<Tensor> expected_grads = fp32.backward(dcontext, forward_context);
   const AutocastGuard guard(DType::BF16);
-  const Tensor context = bf16.forward(q, k, v, mask, false);
-  const std::vector<Tensor> grads = bf16.backward(dcontext);
+  const Tensor context = bf16.forward(q, k, v, mask, false, forward_context);
+  const std::vector<Tensor> grads = bf16.backward(dcontext, forward_context);
   EXPECT_GT(relative_diff(context, expected), 1e-4);
   EXPECT_LT(relative_diff(context, expected), 2e-2);
   for (size_t i = 0; i < grads.size(); ++i) {

@@ -60,6 +60,7 @@ void zero_gradients(Module& model) {
 
 // Forward and backward of both models on `batch`; logits, loss and every gradient must agree.
 void expect_same_as_builtin(const std::string& dir, const Batch& batch) {
+  ForwardContext context;
   auto reference = Model::from_pretrained(dir);
   ASSERT_EQ(reference->task(), TaskHead::SequenceClassification);
   auto custom = custom_sequence_classifier(dir);
@@ -67,10 +68,10 @@ void expect_same_as_builtin(const std::string& dir, const Batch& batch) {
 
   zero_gradients(*reference);
   zero_gradients(*custom);
-  const ModelOutput expected = reference->forward(batch);
-  reference->backward();
-  const ModelOutput actual = custom->forward(batch);
-  custom->backward();
+  const ModelOutput expected = reference->forward(batch, context);
+  reference->backward(context);
+  const ModelOutput actual = custom->forward(batch, context);
+  custom->backward(context);
 
   EXPECT_TENSOR_NEAR(actual.logits, expected.logits, kSameModelTolerance);
   EXPECT_TENSOR_NEAR(actual.loss, expected.loss, kSameModelTolerance);
@@ -121,6 +122,7 @@ std::string fixture_model() {
 
 TEST(CustomHead, MatchesDistilBertForSequenceClassificationOnTheGolden) {
   GRAFT_REQUIRE_GOLDEN();
+  ForwardContext context;
   const std::string folder = test::golden_dir() + "/distilbert_seqcls";
   const SafetensorsFile golden = SafetensorsFile::open(folder + "/forward_backward.safetensors");
   const Batch batch = golden_batch(golden);
@@ -129,7 +131,7 @@ TEST(CustomHead, MatchesDistilBertForSequenceClassificationOnTheGolden) {
   // And, through the built-in model, transformers itself (the README's tolerances).
   auto custom = custom_sequence_classifier(folder + "/checkpoint");
   copy_weights_by_name(*Model::from_pretrained(folder + "/checkpoint"), *custom);
-  const ModelOutput output = custom->forward(batch);
+  const ModelOutput output = custom->forward(batch, context);
   EXPECT_TENSOR_NEAR(output.logits, golden.load("logits"), 1e-4);
   EXPECT_TENSOR_NEAR(output.loss, golden.load("loss"), 1e-4);
 }
@@ -156,12 +158,13 @@ TEST(CustomHead, RejectsABaseThatHasItsOwnHead) {
 }
 
 TEST(CustomHead, FrozenBaseGivesGradientsToTheHeadOnly) {
+  ForwardContext context;
   auto model = custom_sequence_classifier(fixture_model());
   copy_weights_by_name(*Model::from_pretrained(fixture_model()), *model);  // a zero head passes no gradient
   apply_freeze_spec(*model, "distilbert");
   zero_gradients(*model);
-  model->forward(fixture_batch(fixture_model()));
-  model->backward();
+  model->forward(fixture_batch(fixture_model()), context);
+  model->backward(context);
   for (const auto& [name, parameter] : model->named_parameters()) {
     const bool in_base = name.rfind("distilbert.", 0) == 0;
     EXPECT_EQ(parameter->trainable, !in_base) << name;
@@ -219,13 +222,17 @@ TEST(MeanPool, AveragesTheUnmaskedTokensAndItsBackwardMatchesFiniteDifferences) 
 }
 
 TEST(MeanPool, GradientsReachTheEncoderThroughAMeanPooledHead) {
+  ForwardContext context;
   auto model = custom_sequence_classifier(fixture_model(), Pooling::Mean);
   copy_weights_by_name(*Model::from_pretrained(fixture_model()), *model);
   const Batch batch = fixture_batch(fixture_model());
   zero_gradients(*model);
-  model->forward(batch);
-  model->backward();
-  const auto loss = [&] { return static_cast<double>(model->forward(batch).loss.data<float>()[0]); };
+  model->forward(batch, context);
+  model->backward(context);
+  const auto loss = [&] {
+    const NoGradGuard no_grad;
+    return static_cast<double>(model->forward(batch, context).loss.data<float>()[0]);
+  };
   const auto named = model->named_parameters();
   const std::map<std::string, Parameter*> by_name(named.begin(), named.end());
   // The head, the top layer's output (straight below the pooling) and a tensor inside the lower layer.

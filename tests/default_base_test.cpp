@@ -34,6 +34,7 @@ std::vector<std::string> golden_texts(const SafetensorsFile& golden) {
 
 TEST(DefaultBase, TokenIdsAndHiddenStatesAreHuggingFaces) {
   GRAFT_REQUIRE_DEFAULT_BASE();
+  ForwardContext context;
   const SafetensorsFile golden = SafetensorsFile::open(test::fixtures_dir() + "/default_base_golden.safetensors");
   const Tokenizer tokenizer = Tokenizer::from_pretrained(default_base());
   EncodeOptions options;
@@ -46,7 +47,7 @@ TEST(DefaultBase, TokenIdsAndHiddenStatesAreHuggingFaces) {
   EXPECT_EQ(batch.attention_mask.to_int_vector(), golden.load("attention_mask", DType::I64).to_int_vector());
 
   auto model = Model::from_pretrained(default_base());
-  const Tensor hidden = model->forward(batch).encoder.last_hidden_state;
+  const Tensor hidden = model->forward(batch, context).encoder.last_hidden_state;
   const Tensor expected = golden.load("last_hidden_state");
   ASSERT_EQ(hidden.shape(), expected.shape());
   // The goldens' forward bound (tests/model_parity_test.cpp), on a 6-layer model with real weights.

@@ -125,6 +125,7 @@ TEST(SetTrainable, APatternThatNamesNothingListsModulePaths) {
 // The frozen bottom (embeddings, layer 0) runs without keeping activations; the layers above it must get the
 // gradients they get when everything trains.
 TEST(SetTrainable, AFrozenBottomLeavesTheGradientsAboveItUnchanged) {
+  ForwardContext context;
   for (const std::string family : {"distilbert", "bert"}) {
     auto everything = Model::from_config(small_config(family), TaskHead::SequenceClassification, 5);
     auto top_only = Model::from_config(small_config(family), TaskHead::SequenceClassification, 5);
@@ -136,8 +137,8 @@ TEST(SetTrainable, AFrozenBottomLeavesTheGradientsAboveItUnchanged) {
     batch.labels = Tensor::from_vector(std::vector<int64_t>{1, 0}, {2});
     for (auto* model : {everything.get(), top_only.get()}) {
       model->set_training(false);  // no dropout: the two forwards are the same
-      model->forward(batch);
-      model->backward();
+      model->forward(batch, context);
+      model->backward(context);
     }
     const auto full = everything->named_parameters();
     const auto partial = top_only->named_parameters();

@@ -51,36 +51,43 @@ TEST_P(GradMode, TheGuardNestsAndRestores) {
 TEST_P(GradMode, ForwardWithoutGradientsGivesTheSameLogitsAndLoss) {
   auto model = load();
   const Batch batch = two_sentences();
-  const ModelOutput with_gradients = model->forward(batch);
+  ForwardContext training;
+  const ModelOutput with_gradients = model->forward(batch, training);
+  EXPECT_FALSE(training.empty());
   const NoGradGuard no_grad;
-  const ModelOutput without = model->forward(batch);
+  ForwardContext inference;
+  const ModelOutput without = model->forward(batch, inference);
+  EXPECT_TRUE(inference.empty()) << "an inference forward keeps nothing";
   EXPECT_EQ(test::max_abs_diff(without.logits, with_gradients.logits), 0.0);
   EXPECT_EQ(without.loss.data<float>()[0], with_gradients.loss.data<float>()[0]);
 }
 
 TEST_P(GradMode, BackwardAfterANoGradForwardIsAnError) {
   auto model = load();
+  ForwardContext context;
   {
     const NoGradGuard no_grad;
-    model->forward(two_sentences());
+    model->forward(two_sentences(), context);
   }
   try {
-    model->backward();
+    model->backward(context);
     FAIL() << "backward() ran without saved activations";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("NoGradGuard"), std::string::npos) << error.what();
   }
-  model->forward(two_sentences());
-  EXPECT_NO_THROW(model->backward());
+  model->forward(two_sentences(), context);
+  EXPECT_NO_THROW(model->backward(context));
+  EXPECT_TRUE(context.empty()) << "a backward takes everything its forward kept";
 }
 
 // As autograd without retain_graph: a backward frees what its forward kept, so a second one has nothing to use.
 TEST_P(GradMode, ASecondBackwardAfterOneForwardIsAnError) {
   auto model = load();
-  model->forward(two_sentences());
-  model->backward();
+  ForwardContext context;
+  model->forward(two_sentences(), context);
+  model->backward(context);
   try {
-    model->backward();
+    model->backward(context);
     FAIL() << "a second backward() ran on freed activations";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("a backward frees those of its forward"), std::string::npos)
@@ -94,8 +101,9 @@ TEST(SavedActivations, ABackwardReleasesWhatItsForwardKept) {
   const int64_t live_before = static_cast<int64_t>(allocator_stats().live_bytes);
   {
     const Tensor x = Tensor::full({1024, 512}, 0.5F);  // 2 MiB, so the block cache counts it
-    Tensor y = linear.forward(x);
-    linear.backward(Tensor::full(y.shape(), 1.0F));
+    ForwardContext context;
+    Tensor y = linear.forward(x, context);
+    linear.backward(Tensor::full(y.shape(), 1.0F), context);
   }
   const int64_t weight_gradient = 512 * 512 * 4;
   EXPECT_EQ(static_cast<int64_t>(allocator_stats().live_bytes) - live_before, weight_gradient);
@@ -105,12 +113,11 @@ TEST_P(GradMode, HiddenStatesAndAttentionsOnlyWhenAskedFor) {
   auto model = load();
   const auto layers = static_cast<size_t>(model->config().num_hidden_layers);
   const NoGradGuard no_grad;
-  const ModelOutput plain = model->forward(two_sentences());
+  ForwardContext context;
+  const ModelOutput plain = model->forward(two_sentences(), context);
   EXPECT_TRUE(plain.encoder.hidden_states.empty());
   EXPECT_TRUE(plain.encoder.attentions.empty());
-  model->encoder().output_hidden_states = true;
-  model->encoder().output_attentions = true;
-  const ModelOutput full = model->forward(two_sentences());
+  const ModelOutput full = model->forward(two_sentences(), context, {.hidden_states = true, .attentions = true});
   ASSERT_EQ(full.encoder.hidden_states.size(), layers + 1);
   ASSERT_EQ(full.encoder.attentions.size(), layers);
   EXPECT_EQ(test::max_abs_diff(full.encoder.hidden_states.back(), full.encoder.last_hidden_state), 0.0);

@@ -55,11 +55,15 @@ void expect_gradient(Tensor& variable, const Tensor& analytic, const std::functi
 
 // Checks dL/dx and dL/d(parameters) of a Layer.
 void check_layer(Layer& layer, Tensor x, const std::string& what) {
-  const Tensor y0 = layer.forward(x);
+  ForwardContext context;
+  const Tensor y0 = layer.forward(x, context);
   const Tensor r = random_tensor(y0.shape(), 99);
   for (Parameter* parameter : layer.parameters()) parameter->zero_grad();
-  const Tensor dx = layer.backward(r);
-  const auto loss = [&] { return weighted_sum(layer.forward(x), r); };
+  const Tensor dx = layer.backward(r, context);
+  const auto loss = [&] {
+    const NoGradGuard no_grad;
+    return weighted_sum(layer.forward(x, context), r);
+  };
   expect_gradient(x, dx, loss, what + " input");
   for (const auto& [name, parameter] : layer.named_parameters()) {
     const Tensor analytic = parameter->grad.clone();
@@ -101,8 +105,9 @@ TEST(GradCheck, DropoutUsesTheSameMaskForward) {
   Dropout dropout(0.5F, &generator);
   dropout.set_training(true);
   const Tensor x = random_tensor({64}, 8);
-  const Tensor y = dropout.forward(x);
-  const Tensor dx = dropout.backward(Tensor::full({64}, 1.0F));
+  ForwardContext context;
+  const Tensor y = dropout.forward(x, context);
+  const Tensor dx = dropout.backward(Tensor::full({64}, 1.0F), context);
   int zeros = 0;
   for (int64_t i = 0; i < 64; ++i) {
     const float keep = dx.data<float>()[i];
@@ -113,7 +118,7 @@ TEST(GradCheck, DropoutUsesTheSameMaskForward) {
   EXPECT_GT(zeros, 16);
   EXPECT_LT(zeros, 48);
   dropout.set_training(false);
-  EXPECT_EQ(dropout.forward(x).to_float_vector(), x.to_float_vector());
+  EXPECT_EQ(dropout.forward(x, context).to_float_vector(), x.to_float_vector());
 }
 
 // The mask is drawn on every thread in fixed chunks, so a run's dropout does not depend on its thread count;
@@ -126,7 +131,8 @@ TEST(GradCheck, DropoutMaskIsTheSameOnAnyThreadCount) {
     Generator generator(21);
     Dropout dropout(0.1F, &generator);
     dropout.set_training(true);
-    return dropout.forward(x).to_float_vector();
+    ForwardContext context;
+    return dropout.forward(x, context).to_float_vector();
   };
   const std::vector<float> single = mask_with(1);
   const std::vector<float> multi = mask_with(std::max(2, threads));
@@ -142,12 +148,14 @@ TEST(GradCheck, Embedding) {
   init_normal(embedding.weight.value, 1.0F, generator);
   const Tensor ids = Tensor::from_vector(std::vector<int64_t>{1, 4, 1, 6}, {2, 2});
   const Tensor r = random_tensor({2, 2, 3}, 10);
-  embedding.forward(ids);
+  ForwardContext context;
+  embedding.forward(ids, context);
   embedding.weight.zero_grad();
-  embedding.backward(r);
+  embedding.backward(r, context);
   const Tensor analytic = embedding.weight.grad.clone();
+  const NoGradGuard no_grad;
   expect_gradient(
-      embedding.weight.value, analytic, [&] { return weighted_sum(embedding.forward(ids), r); }, "embedding");
+      embedding.weight.value, analytic, [&] { return weighted_sum(embedding.forward(ids, context), r); }, "embedding");
 }
 
 TEST(GradCheck, MaskedSelfAttention) {
@@ -157,15 +165,18 @@ TEST(GradCheck, MaskedSelfAttention) {
   Tensor v = random_tensor({2, 3, 4}, 13);
   const Tensor mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 0, 1, 1, 1}, {2, 3});
   const Tensor r = random_tensor({2, 3, 4}, 14);
-  attention.forward(q, k, v, mask, false);
-  const auto grads = attention.backward(r);
-  const auto loss = [&] { return weighted_sum(attention.forward(q, k, v, mask, false), r); };
+  ForwardContext context;
+  attention.forward(q, k, v, mask, false, context);
+  const auto grads = attention.backward(r, context);
+  const NoGradGuard no_grad;
+  const auto loss = [&] { return weighted_sum(attention.forward(q, k, v, mask, false, context), r); };
   expect_gradient(q, grads[0], loss, "attention q");
   expect_gradient(k, grads[1], loss, "attention k");
   expect_gradient(v, grads[2], loss, "attention v");
+  EXPECT_TRUE(context.empty());
   // The padded key of the first sequence gets no attention at all.
-  attention.forward(q, k, v, mask, false);
-  const Tensor& probs = attention.probabilities();
+  Tensor probs;
+  attention.forward(q, k, v, mask, false, context, &probs);
   for (int64_t h = 0; h < 2; ++h) {
     for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(probs.data<float>()[(h * 3 + i) * 3 + 2], 0.0F);
   }

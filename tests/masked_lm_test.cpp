@@ -121,6 +121,7 @@ TEST(MaskedLMSource, MasksAnewEachEpochForTrainingAndKeepsMasksForEvaluation) {
 // A real fault (a position lost or counted twice, a wrong scale, the tied decoder's share missing) moves a
 // gradient by percents.
 TEST(SparsePredictions, GiveTheSameLossAndGradientsAsFullLogits) {
+  ForwardContext context;
   const Tokenizer tokenizer = fixture_tokenizer();
   const MaskedLMSource source(tokenize_into_blocks(corpus(12), tokenizer, 16), 6, tokenizer, {}, true, 11);
   const Batch batch = source.batch(0, 0);
@@ -132,8 +133,8 @@ TEST(SparsePredictions, GiveTheSameLossAndGradientsAsFullLogits) {
   auto run = [&](bool sparse) {
     model->set_sparse_predictions(sparse);
     for (auto& [name, parameter] : model->named_parameters()) parameter->zero_grad();
-    const ModelOutput output = model->forward(batch);
-    model->backward();
+    const ModelOutput output = model->forward(batch, context);
+    model->backward(context);
     std::vector<Tensor> grads;
     for (auto& [name, parameter] : model->named_parameters()) grads.push_back(parameter->grad.clone());
     return std::make_pair(output, grads);
@@ -154,7 +155,7 @@ TEST(SparsePredictions, GiveTheSameLossAndGradientsAsFullLogits) {
     EXPECT_LE(test::max_abs_diff(sparse_grads[i], dense_grads[i]), tolerance) << names[i].first;
   }
   model->set_training(false);  // evaluation keeps the full logits
-  EXPECT_EQ(model->forward(batch).logits.shape(), (Shape{6, 16, 97}));
+  EXPECT_EQ(model->forward(batch, context).logits.shape(), (Shape{6, 16, 97}));
 }
 
 TEST(SavePretrained, StoresHalfPrecisionWeightsThatReloadClose) {

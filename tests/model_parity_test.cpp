@@ -53,14 +53,13 @@ Tensor gather_positions(const Tensor& logits, const Tensor& positions) {
 }
 
 void expect_parity(const std::string& model_name, const Tolerances& tolerances) {
+  ForwardContext context;
   const std::string folder = test::golden_dir() + "/" + model_name;
   const SafetensorsFile golden = SafetensorsFile::open(folder + "/forward_backward.safetensors");
   auto model = Model::from_pretrained(folder + "/checkpoint");
   model->set_training(true);  // dropout is 0 in these configs, so train and eval agree
-  model->encoder().output_hidden_states = true;
-  model->encoder().output_attentions = true;
   const Batch batch = golden_batch(golden);
-  const ModelOutput output = model->forward(batch);
+  const ModelOutput output = model->forward(batch, context, {.hidden_states = true, .attentions = true});
   const auto layers = static_cast<size_t>(model->config().num_hidden_layers);
   ASSERT_EQ(output.encoder.hidden_states.size(), layers + 1);
   ASSERT_EQ(output.encoder.attentions.size(), layers);
@@ -91,7 +90,7 @@ void expect_parity(const std::string& model_name, const Tolerances& tolerances) 
   EXPECT_LE(logits_diff, tolerances.forward);
   EXPECT_LE(loss_diff, tolerances.forward);
 
-  model->backward();
+  model->backward(context);
   std::map<std::string, Parameter*> parameters;
   for (const auto& [name, parameter] : model->named_parameters()) parameters[name] = parameter;
   double largest_gradient = 0.0;

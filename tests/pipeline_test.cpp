@@ -36,12 +36,13 @@ std::vector<double> softmax_of(const std::vector<float>& logits) {
 
 // The logits of one encoding, run alone (no padding) straight through the model.
 std::vector<float> logits_alone(Model& model, const Encoding& encoding) {
+  ForwardContext context;
   Batch batch;
   const auto length = static_cast<int64_t>(encoding.size());
   batch.input_ids = Tensor::from_vector(encoding.ids, {1, length});
   batch.attention_mask = Tensor::from_vector(encoding.attention_mask, {1, length});
   batch.token_type_ids = Tensor::from_vector(encoding.type_ids, {1, length});
-  return model.forward(batch).logits.to_float_vector();
+  return model.forward(batch, context).logits.to_float_vector();
 }
 
 std::map<std::string, float> by_label(const std::vector<LabelScore>& labels) {
@@ -392,6 +393,7 @@ TEST(TokenClassification, BatchingAndWindowsGiveOnePredictionPerToken) {
 }
 
 TEST(FeatureExtraction, ClsAndMeanPooling) {
+  ForwardContext context;
   auto model = Model::from_pretrained(tiny_bert());
   const Tokenizer tokenizer = Tokenizer::from_pretrained(tiny_bert());
   FeatureExtractionOptions mean_options;
@@ -409,7 +411,7 @@ TEST(FeatureExtraction, ClsAndMeanPooling) {
     const Encoding encoding = tokenizer.encode(kTexts[i]);
     Batch batch;
     batch.input_ids = Tensor::from_vector(encoding.ids, {1, static_cast<int64_t>(encoding.size())});
-    const auto hidden = model->forward(batch).encoder.last_hidden_state.to_float_vector();
+    const auto hidden = model->forward(batch, context).encoder.last_hidden_state.to_float_vector();
     // The pipelines ran the text in padded batches (other rows per matrix product, other key counts), this forward
     // alone, so the encoder's sums may be ordered differently: within 1e-5 of the largest hidden value (84 fp32
     // epsilons; the mean adds at most one sum over the text's tokens).

@@ -212,6 +212,7 @@ TEST(FeatureCache, TrainingTheHeadOnCachedFeaturesFollowsTheUncachedTrajectory) 
 }
 
 TEST(FeatureCache, FeaturesAreWhatTheHeadReadsAndBatchesKeepTheirExamplesAndLabels) {
+  ForwardContext context;
   const EncodedSource data = fixture_data(3);
   auto model = Model::from_pretrained(fixture());
   apply_freeze_spec(*model, "distilbert");
@@ -223,7 +224,7 @@ TEST(FeatureCache, FeaturesAreWhatTheHeadReadsAndBatchesKeepTheirExamplesAndLabe
     const Batch tokens = data.batch(1, index);
     const Batch cached = features.batch(1, index);
     EXPECT_EQ(test::max_abs_diff(cached.labels, tokens.labels), 0.0);
-    const Tensor expected = model->head()->read(model->forward(tokens).encoder);
+    const Tensor expected = model->head()->read(model->forward(tokens, context).encoder);
     // The cache ran these examples in other batches (other padding, other rows per matrix product), so the
     // encoder's sums may be ordered differently: a forward of short sums (K <= 32) and LayerNorms stays within
     // 1e-5 of the largest feature (84 fp32 epsilons).
@@ -253,18 +254,19 @@ TEST(FeatureCache, OnlyAFrozenEncoderUnderAOneVectorHeadIsCached) {
 // Like PyTorch with requires_grad=False: the head still trains, and the encoder held nothing for a backward
 // pass (unfreezing it afterwards finds no activations).
 TEST(FeatureCache, AFrozenEncoderKeepsNoActivationsWhenTrainingOnTokens) {
+  ForwardContext context;
   const EncodedSource data = fixture_data(5);
   auto model = Model::from_pretrained(fixture());
   apply_freeze_spec(*model, "distilbert");
   model->set_training(true);
-  model->forward(data.batch(0, 0));
-  model->backward();
+  model->forward(data.batch(0, 0), context);
+  model->backward(context);
   const Parameter* classifier = trainable_parameters(*model).back();
   EXPECT_GT(test::max_abs(classifier->grad), 0.0) << "the head got no gradient";
-  model->forward(data.batch(0, 0));
+  model->forward(data.batch(0, 0), context);
   apply_freeze_spec(*model, "none");
   try {
-    model->backward();
+    model->backward(context);
     FAIL() << "the frozen encoder kept its activations";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("keeps no activations"), std::string::npos) << error.what();
@@ -272,13 +274,14 @@ TEST(FeatureCache, AFrozenEncoderKeepsNoActivationsWhenTrainingOnTokens) {
 }
 
 TEST(FeatureCache, BackwardIntoATrainableEncoderAfterAForwardOnFeaturesIsAnError) {
+  ForwardContext context;
   auto model = Model::from_pretrained(fixture());
   Batch batch;
   batch.features = Tensor::zeros({2, model->config().hidden_size});
   set_class_labels(batch, {0, 1});
-  model->forward(batch);
+  model->forward(batch, context);
   try {
-    model->backward();
+    model->backward(context);
     FAIL() << "backward ran into an encoder that never saw the batch";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("precomputed features"), std::string::npos) << error.what();

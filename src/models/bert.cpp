@@ -25,24 +25,25 @@ class Embeddings : public Module {
   }
 
   // x = dropout(LayerNorm(word[ids] + token_type[types] + position[t]))
-  Tensor forward(const Tensor& input_ids, const Tensor& token_type_ids) {
+  Tensor forward(const Tensor& input_ids, const Tensor& token_type_ids, ForwardContext& context) const {
     const int64_t tokens = input_ids.dim(1);
     check(tokens <= position_embeddings.weight.value.dim(0), "bert",
           "sequence of " + std::to_string(tokens) + " tokens exceeds max_position_embeddings " +
               std::to_string(position_embeddings.weight.value.dim(0)));
-    Tensor sum = word_embeddings.forward(input_ids);
-    kernels::add_inplace(sum.data<float>(), token_type_embeddings.forward(token_type_ids).data<float>(), sum.numel());
-    kernels::add_inplace(sum.data<float>(),
-                         position_embeddings.forward(position_ids(input_ids.dim(0), tokens)).data<float>(),
+    Tensor sum = word_embeddings.forward(input_ids, context);
+    kernels::add_inplace(sum.data<float>(), token_type_embeddings.forward(token_type_ids, context).data<float>(),
                          sum.numel());
-    return dropout.forward(layer_norm.forward(sum));
+    kernels::add_inplace(sum.data<float>(),
+                         position_embeddings.forward(position_ids(input_ids.dim(0), tokens), context).data<float>(),
+                         sum.numel());
+    return dropout.forward(layer_norm.forward(sum, context), context);
   }
 
-  void backward(const Tensor& dy) {
-    const Tensor dsum = layer_norm.backward(dropout.backward(dy));
-    word_embeddings.backward(dsum);
-    token_type_embeddings.backward(dsum);
-    position_embeddings.backward(dsum);
+  void backward(const Tensor& dy, ForwardContext& context) {
+    const Tensor dsum = layer_norm.backward(dropout.backward(dy, context), context);
+    word_embeddings.backward(dsum, context);
+    token_type_embeddings.backward(dsum, context);
+    position_embeddings.backward(dsum, context);
   }
 
   Embedding word_embeddings;
@@ -80,14 +81,14 @@ class ResidualOutput : public Module {
     register_module("dropout", dropout);
   }
 
-  Tensor forward(const Tensor& x, const Tensor& residual) {
-    return layer_norm.forward(add(dropout.forward(dense.forward(x)), residual));
+  Tensor forward(const Tensor& x, const Tensor& residual, ForwardContext& context) const {
+    return layer_norm.forward(add(dropout.forward(dense.forward(x, context), context), residual), context);
   }
 
   // Returns dL/d(sum); dL/dx is written to dx.
-  Tensor backward(const Tensor& dy, Tensor& dx) {
-    Tensor dsum = layer_norm.backward(dy);
-    dx = dense.backward(dropout.backward(dsum));
+  Tensor backward(const Tensor& dy, Tensor& dx, ForwardContext& context) {
+    Tensor dsum = layer_norm.backward(dy, context);
+    dx = dense.backward(dropout.backward(dsum, context), context);
     return dsum;
   }
 
@@ -104,14 +105,16 @@ class Attention : public Module {
     register_module("output", output);
   }
 
-  Tensor forward(const Tensor& x, const Tensor& mask) {
-    return output.forward(attend(self.core, self.query, self.key, self.value, x, mask, training()), x);
+  Tensor forward(const Tensor& x, const Tensor& mask, ForwardContext& context, Tensor* probabilities) const {
+    const Tensor attended =
+        attend(self.core, self.query, self.key, self.value, x, mask, training(), context, probabilities);
+    return output.forward(attended, x, context);
   }
 
-  Tensor backward(const Tensor& dy) {
-    Tensor dcontext;
-    const Tensor dresidual = output.backward(dy, dcontext);
-    return add(attend_backward(self.core, self.query, self.key, self.value, dcontext), dresidual);
+  Tensor backward(const Tensor& dy, ForwardContext& context) {
+    Tensor dattended;
+    const Tensor dresidual = output.backward(dy, dattended, context);
+    return add(attend_backward(self.core, self.query, self.key, self.value, dattended, context), dresidual);
   }
 
   SelfAttentionProjections self;
@@ -125,8 +128,12 @@ class Intermediate : public Module {
     register_module("dense", dense);
   }
 
-  Tensor forward(const Tensor& x) { return activation.forward(dense.forward(x)); }
-  Tensor backward(const Tensor& dy) { return dense.backward(activation.backward(dy)); }
+  Tensor forward(const Tensor& x, ForwardContext& context) const {
+    return activation.forward(dense.forward(x, context), context);
+  }
+  Tensor backward(const Tensor& dy, ForwardContext& context) {
+    return dense.backward(activation.backward(dy, context), context);
+  }
 
   Linear dense;
   ActivationLayer activation;
@@ -142,15 +149,15 @@ class Layer : public Module {
   }
 
   // a = LN(dropout(dense(attention(x))) + x); y = LN(dropout(dense(act(dense(a)))) + a)
-  Tensor forward(const Tensor& x, const Tensor& mask) {
-    const Tensor a = attention.forward(x, mask);
-    return output.forward(intermediate.forward(a), a);
+  Tensor forward(const Tensor& x, const Tensor& mask, ForwardContext& context, Tensor* probabilities) const {
+    const Tensor a = attention.forward(x, mask, context, probabilities);
+    return output.forward(intermediate.forward(a, context), a, context);
   }
 
-  Tensor backward(const Tensor& dy) {
+  Tensor backward(const Tensor& dy, ForwardContext& context) {
     Tensor dintermediate;
-    const Tensor dresidual = output.backward(dy, dintermediate);
-    return attention.backward(add(intermediate.backward(dintermediate), dresidual));
+    const Tensor dresidual = output.backward(dy, dintermediate, context);
+    return attention.backward(add(intermediate.backward(dintermediate, context), dresidual), context);
   }
 
   Attention attention;
@@ -166,19 +173,17 @@ class Pooler : public Module {
     register_module("dense", dense);
   }
 
-  Tensor forward(const Tensor& hidden) {
-    hidden_shape_ = hidden.shape();
-    return activation.forward(dense.forward(first_token(hidden)));
+  Tensor forward(const Tensor& hidden, ForwardContext& context) const {
+    context.save(this, hidden.shape());
+    return activation.forward(dense.forward(first_token(hidden), context), context);
   }
-  Tensor backward(const Tensor& dpooled) {
-    return first_token_backward(dense.backward(activation.backward(dpooled)), hidden_shape_);
+  Tensor backward(const Tensor& dpooled, ForwardContext& context) {
+    const Tensor dfirst = dense.backward(activation.backward(dpooled, context), context);
+    return first_token_backward(dfirst, context.take<Shape>(this, "pooler"));
   }
 
   Linear dense;
   ActivationLayer activation;
-
- private:
-  Shape hidden_shape_;
 };
 
 class BertModel : public Encoder {
@@ -198,39 +203,39 @@ class BertModel : public Encoder {
     }
   }
 
-  EncoderOutput forward(const Batch& batch) override {
+  EncoderOutput forward(const Batch& batch, ForwardContext& context, OutputRequest request) const override {
     const Tensor mask = attention_mask_or_ones(batch);
     const Tensor types =
         batch.token_type_ids.numel() > 0 ? batch.token_type_ids : Tensor::zeros(batch.input_ids.shape(), DType::I64);
     EncoderOutput output;
     FrozenBottom frozen(lowest_trainable_block(embeddings, blocks));
-    Tensor x = embeddings.forward(batch.input_ids, types);
-    if (output_hidden_states) output.hidden_states.push_back(x);
+    Tensor x = embeddings.forward(batch.input_ids, types, context);
+    if (request.hidden_states) output.hidden_states.push_back(x);
     for (size_t i = 0; i < blocks.size(); ++i) {
       frozen.at_block(static_cast<int64_t>(i));
-      blocks[i]->attention.self.core.keep_probabilities(output_attentions);
-      x = blocks[i]->forward(x, mask);
-      if (output_hidden_states) output.hidden_states.push_back(x);
-      if (output_attentions) output.attentions.push_back(blocks[i]->attention.self.core.probabilities());
+      Tensor probabilities;
+      x = blocks[i]->forward(x, mask, context, request.attentions ? &probabilities : nullptr);
+      if (request.hidden_states) output.hidden_states.push_back(x);
+      if (request.attentions) output.attentions.push_back(probabilities);
     }
     frozen.past_blocks();
     output.last_hidden_state = x;
-    if (pooler) output.pooled = pooler->forward(x);
+    if (pooler) output.pooled = pooler->forward(x, context);
     return output;
   }
 
-  void backward(const Tensor& dlast_hidden_state, const Tensor& dpooled) override {
+  void backward(const Tensor& dlast_hidden_state, const Tensor& dpooled, ForwardContext& context) override {
     Tensor d = dlast_hidden_state.numel() > 0 ? dlast_hidden_state.clone() : Tensor();
     if (pooler && dpooled.numel() > 0) {
-      const Tensor from_pooler = pooler->backward(dpooled);
+      const Tensor from_pooler = pooler->backward(dpooled, context);
       d = d.numel() > 0 ? add(d, from_pooler) : from_pooler;
     }
     if (d.numel() == 0) return;
     const int64_t lowest = lowest_trainable_block(embeddings, blocks);
     for (int64_t i = static_cast<int64_t>(blocks.size()) - 1; i >= std::max<int64_t>(lowest, 0); --i) {
-      d = blocks[static_cast<size_t>(i)]->backward(d);
+      d = blocks[static_cast<size_t>(i)]->backward(d, context);
     }
-    if (lowest < 0) embeddings.backward(d);
+    if (lowest < 0) embeddings.backward(d, context);
   }
 
   Embedding& word_embeddings() override { return embeddings.word_embeddings; }

@@ -79,41 +79,45 @@ EncoderWithHead::EncoderWithHead(std::unique_ptr<Model> base, std::unique_ptr<Se
   name_parameters();
 }
 
-ModelOutput EncoderWithHead::forward(const Batch& batch) {
-  ModelOutput output = base_->forward(batch);
+ModelOutput EncoderWithHead::forward(const Batch& batch, ForwardContext& context) const {
+  ModelOutput output = base_->forward(batch, context);
   const Tensor& hidden = output.encoder.last_hidden_state;
-  hidden_shape_ = hidden.shape();
-  attention_mask_ = attention_mask_or_ones(batch);
-  const Tensor pooled = pooling_ == Pooling::Cls ? first_token(hidden) : mean_pool(hidden, attention_mask_);
-  output.logits = head_->forward(pooled);
-  logits_ = output.logits;
-  labels_ = batch.labels;
-  if (labels_.numel() > 0) {
-    output.loss = Tensor::full({1}, loss_and_gradient(nullptr));
+  Saved saved{attention_mask_or_ones(batch), hidden.shape(), Tensor(), batch.labels};
+  const Tensor pooled = pooling_ == Pooling::Cls ? first_token(hidden) : mean_pool(hidden, saved.attention_mask);
+  output.logits = head_->forward(pooled, context);
+  if (batch.labels.numel() > 0) {
+    output.loss = Tensor::full({1}, loss_and_gradient(output.logits, batch.labels, nullptr));
   }
+  saved.logits = output.logits;
+  context.save(this, std::move(saved));
   return output;
 }
 
-void EncoderWithHead::backward() {
-  check(labels_.numel() > 0, "model", "backward() needs a forward pass with labels");
-  Tensor dlogits = Tensor::empty(logits_.shape());
-  loss_and_gradient(&dlogits);
-  backward(dlogits);
+void EncoderWithHead::backward(ForwardContext& context) {
+  const auto saved = context.take<Saved>(this, "model");
+  check(saved.labels.numel() > 0, "model", "backward() needs a forward pass with labels");
+  Tensor dlogits = Tensor::empty(saved.logits.shape());
+  loss_and_gradient(saved.logits, saved.labels, &dlogits);
+  backward_from(dlogits, saved, context);
 }
 
-float EncoderWithHead::loss_and_gradient(Tensor* dlogits) const {
+void EncoderWithHead::backward(const Tensor& dlogits, ForwardContext& context) {
+  backward_from(dlogits, context.take<Saved>(this, "model"), context);
+}
+
+float EncoderWithHead::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const {
   // The head's output width is the number of labels (1: regression).
-  return task_loss(TaskHead::SequenceClassification, problem_type_, logits_.dim(-1), logits_, labels_, dlogits);
+  return task_loss(TaskHead::SequenceClassification, problem_type_, logits.dim(-1), logits, labels, dlogits);
 }
 
-void EncoderWithHead::backward(const Tensor& dlogits) {
-  const Tensor dpooled = head_->backward(dlogits);
+void EncoderWithHead::backward_from(const Tensor& dlogits, const Saved& saved, ForwardContext& context) {
+  const Tensor dpooled = head_->backward(dlogits, context);
   Encoder& encoder = base_->encoder();
   // With the base frozen, the encoder's backward (the bulk of the cost) is skipped entirely.
   if (!encoder.has_trainable_parameters()) return;
-  const Tensor dhidden = pooling_ == Pooling::Cls ? first_token_backward(dpooled, hidden_shape_)
-                                                  : mean_pool_backward(dpooled, attention_mask_);
-  encoder.backward(dhidden, Tensor());
+  const Tensor dhidden = pooling_ == Pooling::Cls ? first_token_backward(dpooled, saved.hidden_shape)
+                                                  : mean_pool_backward(dpooled, saved.attention_mask);
+  encoder.backward(dhidden, Tensor(), context);
 }
 
 }  // namespace graft

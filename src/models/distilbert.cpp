@@ -43,22 +43,22 @@ class Embeddings : public Module {
   }
 
   // x = dropout(LayerNorm(word[ids] + position[t]))
-  Tensor forward(const Tensor& input_ids) {
+  Tensor forward(const Tensor& input_ids, ForwardContext& context) const {
     const int64_t tokens = input_ids.dim(1);
     check(tokens <= position_embeddings.weight.value.dim(0), "distilbert",
           "sequence of " + std::to_string(tokens) + " tokens exceeds max_position_embeddings " +
               std::to_string(position_embeddings.weight.value.dim(0)));
-    Tensor sum = word_embeddings.forward(input_ids);
+    Tensor sum = word_embeddings.forward(input_ids, context);
     kernels::add_inplace(sum.data<float>(),
-                         position_embeddings.forward(position_ids(input_ids.dim(0), tokens)).data<float>(),
+                         position_embeddings.forward(position_ids(input_ids.dim(0), tokens), context).data<float>(),
                          sum.numel());
-    return dropout.forward(layer_norm.forward(sum));
+    return dropout.forward(layer_norm.forward(sum, context), context);
   }
 
-  void backward(const Tensor& dy) {
-    const Tensor dsum = layer_norm.backward(dropout.backward(dy));
-    word_embeddings.backward(dsum);
-    position_embeddings.backward(dsum);
+  void backward(const Tensor& dy, ForwardContext& context) {
+    const Tensor dsum = layer_norm.backward(dropout.backward(dy, context), context);
+    word_embeddings.backward(dsum, context);
+    position_embeddings.backward(dsum, context);
   }
 
   Embedding word_embeddings;
@@ -81,10 +81,12 @@ class MultiHeadSelfAttention : public Module {
     register_module("out_lin", out_lin);
   }
 
-  Tensor forward(const Tensor& x, const Tensor& mask) {
-    return out_lin.forward(attend(core, q_lin, k_lin, v_lin, x, mask, training()));
+  Tensor forward(const Tensor& x, const Tensor& mask, ForwardContext& context, Tensor* probabilities) const {
+    return out_lin.forward(attend(core, q_lin, k_lin, v_lin, x, mask, training(), context, probabilities), context);
   }
-  Tensor backward(const Tensor& dy) { return attend_backward(core, q_lin, k_lin, v_lin, out_lin.backward(dy)); }
+  Tensor backward(const Tensor& dy, ForwardContext& context) {
+    return attend_backward(core, q_lin, k_lin, v_lin, out_lin.backward(dy, context), context);
+  }
 
   Linear q_lin, k_lin, v_lin, out_lin;
   SelfAttention core;
@@ -102,8 +104,15 @@ class FeedForward : public Module {
     register_module("dropout", dropout);
   }
 
-  Tensor forward(const Tensor& x) { return dropout.forward(lin2.forward(activation.forward(lin1.forward(x)))); }
-  Tensor backward(const Tensor& dy) { return lin1.backward(activation.backward(lin2.backward(dropout.backward(dy)))); }
+  // y = dropout(lin2(act(lin1(x))))
+  Tensor forward(const Tensor& x, ForwardContext& context) const {
+    const Tensor hidden = activation.forward(lin1.forward(x, context), context);
+    return dropout.forward(lin2.forward(hidden, context), context);
+  }
+  Tensor backward(const Tensor& dy, ForwardContext& context) {
+    const Tensor dhidden = lin2.backward(dropout.backward(dy, context), context);
+    return lin1.backward(activation.backward(dhidden, context), context);
+  }
 
   Linear lin1;
   ActivationLayer activation;
@@ -125,16 +134,16 @@ class TransformerBlock : public Module {
   }
 
   // sa = LN(attention(x) + x); y = LN(ffn(sa) + sa)
-  Tensor forward(const Tensor& x, const Tensor& mask) {
-    const Tensor sa = sa_layer_norm.forward(add(attention.forward(x, mask), x));
-    return output_layer_norm.forward(add(ffn.forward(sa), sa));
+  Tensor forward(const Tensor& x, const Tensor& mask, ForwardContext& context, Tensor* probabilities) const {
+    const Tensor sa = sa_layer_norm.forward(add(attention.forward(x, mask, context, probabilities), x), context);
+    return output_layer_norm.forward(add(ffn.forward(sa, context), sa), context);
   }
 
-  Tensor backward(const Tensor& dy) {
-    const Tensor dffn_sum = output_layer_norm.backward(dy);
-    const Tensor dsa = add(ffn.backward(dffn_sum), dffn_sum);
-    const Tensor dattention_sum = sa_layer_norm.backward(dsa);
-    return add(attention.backward(dattention_sum), dattention_sum);
+  Tensor backward(const Tensor& dy, ForwardContext& context) {
+    const Tensor dffn_sum = output_layer_norm.backward(dy, context);
+    const Tensor dsa = add(ffn.backward(dffn_sum, context), dffn_sum);
+    const Tensor dattention_sum = sa_layer_norm.backward(dsa, context);
+    return add(attention.backward(dattention_sum, context), dattention_sum);
   }
 
   MultiHeadSelfAttention attention;
@@ -155,31 +164,32 @@ class DistilBertModel : public Encoder {
     }
   }
 
-  EncoderOutput forward(const Batch& batch) override {
+  EncoderOutput forward(const Batch& batch, ForwardContext& context, OutputRequest request) const override {
     const Tensor mask = attention_mask_or_ones(batch);
     EncoderOutput output;
     FrozenBottom frozen(lowest_trainable_block(embeddings, blocks));
-    Tensor x = embeddings.forward(batch.input_ids);
-    if (output_hidden_states) output.hidden_states.push_back(x);
+    Tensor x = embeddings.forward(batch.input_ids, context);
+    if (request.hidden_states) output.hidden_states.push_back(x);
     for (size_t i = 0; i < blocks.size(); ++i) {
       frozen.at_block(static_cast<int64_t>(i));
-      blocks[i]->attention.core.keep_probabilities(output_attentions);
-      x = blocks[i]->forward(x, mask);
-      if (output_hidden_states) output.hidden_states.push_back(x);
-      if (output_attentions) output.attentions.push_back(blocks[i]->attention.core.probabilities());
+      Tensor probabilities;
+      x = blocks[i]->forward(x, mask, context, request.attentions ? &probabilities : nullptr);
+      if (request.hidden_states) output.hidden_states.push_back(x);
+      if (request.attentions) output.attentions.push_back(probabilities);
     }
     frozen.past_blocks();
     output.last_hidden_state = x;
     return output;
   }
 
-  void backward(const Tensor& dlast_hidden_state, const Tensor& /*dpooled: DistilBERT has no pooler*/) override {
+  void backward(const Tensor& dlast_hidden_state, const Tensor& /*dpooled: DistilBERT has no pooler*/,
+                ForwardContext& context) override {
     const int64_t lowest = lowest_trainable_block(embeddings, blocks);
     Tensor d = dlast_hidden_state;
     for (int64_t i = static_cast<int64_t>(blocks.size()) - 1; i >= std::max<int64_t>(lowest, 0); --i) {
-      d = blocks[static_cast<size_t>(i)]->backward(d);
+      d = blocks[static_cast<size_t>(i)]->backward(d, context);
     }
-    if (lowest < 0) embeddings.backward(d);
+    if (lowest < 0) embeddings.backward(d, context);
   }
 
   Embedding& word_embeddings() override { return embeddings.word_embeddings; }

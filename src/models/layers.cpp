@@ -1,11 +1,9 @@
 #include "graft/models/layers.h"
 
 #include <cstring>
-#include <utility>
 
 #include "graft/core/autocast.h"
 #include "graft/core/error.h"
-#include "graft/core/grad_mode.h"
 
 namespace graft {
 namespace {
@@ -26,20 +24,18 @@ Shape with_last(const Shape& shape, int64_t last) {
   return result;
 }
 
+// What a product's backward needs: its input, and the precision it multiplied in (core/autocast.h), which its
+// backward multiplies in too.
+struct ProductSaved {
+  Tensor input;
+  DType precision;
+};
+
+struct LayerNormSaved {
+  Tensor input, mean, rstd;
+};
+
 }  // namespace
-
-Tensor kept_for_backward(const Tensor& value) {
-  return grad_enabled() ? value : Tensor();
-}
-
-Tensor take_saved(Tensor& slot, const char* layer) {
-  check(slot.ndim() > 0, layer,
-        "backward() with no activations kept: a forward that ran under NoGradGuard keeps no activations, and a "
-        "backward frees those of its forward");
-  Tensor taken = slot;
-  slot = Tensor();
-  return taken;
-}
 
 Generator& default_generator() {
   static Generator generator(0);
@@ -56,24 +52,24 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias) {
   }
 }
 
-Tensor Linear::forward(const Tensor& x) {
+Tensor Linear::forward(const Tensor& x, ForwardContext& context) const {
   check(x.dim(-1) == in_features(), "linear",
         "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features()) + " features");
-  input_ = kept_for_backward(x);
-  precision_ = autocast_dtype();
+  const DType precision = autocast_dtype();
   Tensor y = Tensor::empty(with_last(x.shape(), out_features()));
   kernels::linear_forward(y.data<float>(), x.data<float>(), weight.value.data<float>(),
                           bias.value.numel() > 0 ? bias.value.data<float>() : nullptr, rows_of(x), in_features(),
-                          out_features(), precision_);
+                          out_features(), precision);
+  context.save(this, ProductSaved{x, precision});
   return y;
 }
 
-Tensor Linear::backward(const Tensor& dy) {
-  const Tensor input = take_saved(input_, "linear");
-  Tensor dx = Tensor::empty(input.shape());
+Tensor Linear::backward(const Tensor& dy, ForwardContext& context) {
+  const auto saved = context.take<ProductSaved>(this, "linear");
+  Tensor dx = Tensor::empty(saved.input.shape());
   kernels::linear_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
-                           input.data<float>(), weight.value.data<float>(), rows_of(input), in_features(),
-                           out_features(), precision_);
+                           saved.input.data<float>(), weight.value.data<float>(), rows_of(saved.input), in_features(),
+                           out_features(), saved.precision);
   return dx;
 }
 
@@ -86,7 +82,7 @@ LayerNorm::LayerNorm(int64_t channels, float eps) : eps_(eps) {
   register_parameter("bias", bias);
 }
 
-Tensor LayerNorm::forward(const Tensor& x) {
+Tensor LayerNorm::forward(const Tensor& x, ForwardContext& context) const {
   const int64_t channels = weight.value.numel();
   check(x.dim(-1) == channels, "layer_norm",
         "input " + shape_string(x.shape()) + " does not end in " + std::to_string(channels) + " channels");
@@ -95,32 +91,28 @@ Tensor LayerNorm::forward(const Tensor& x) {
   Tensor y = Tensor::empty(x.shape());
   kernels::layer_norm_forward(y.data<float>(), mean.data<float>(), rstd.data<float>(), x.data<float>(),
                               weight.value.data<float>(), bias.value.data<float>(), rows_of(x), channels, eps_);
-  input_ = kept_for_backward(x);
-  mean_ = kept_for_backward(mean);
-  rstd_ = kept_for_backward(rstd);
+  context.save(this, LayerNormSaved{x, mean, rstd});
   return y;
 }
 
-Tensor LayerNorm::backward(const Tensor& dy) {
-  const Tensor input = take_saved(input_, "layer_norm");
-  const Tensor mean = take_saved(mean_, "layer_norm");
-  const Tensor rstd = take_saved(rstd_, "layer_norm");
-  Tensor dx = Tensor::empty(input.shape());
+Tensor LayerNorm::backward(const Tensor& dy, ForwardContext& context) {
+  const auto saved = context.take<LayerNormSaved>(this, "layer_norm");
+  Tensor dx = Tensor::empty(saved.input.shape());
   kernels::layer_norm_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
-                               input.data<float>(), mean.data<float>(), rstd.data<float>(),
-                               weight.value.data<float>(), rows_of(input), weight.value.numel());
+                               saved.input.data<float>(), saved.mean.data<float>(), saved.rstd.data<float>(),
+                               weight.value.data<float>(), rows_of(saved.input), weight.value.numel());
   return dx;
 }
 
-Tensor ActivationLayer::forward(const Tensor& x) {
+Tensor ActivationLayer::forward(const Tensor& x, ForwardContext& context) const {
   Tensor y = Tensor::empty(x.shape());
   kernels::activation_forward(activation_, y.data<float>(), x.data<float>(), x.numel());
-  saved_ = kept_for_backward(activation_ == kernels::Activation::Tanh ? y : x);
+  context.save(this, activation_ == kernels::Activation::Tanh ? y : x);
   return y;
 }
 
-Tensor ActivationLayer::backward(const Tensor& dy) {
-  const Tensor saved = take_saved(saved_, "activation");
+Tensor ActivationLayer::backward(const Tensor& dy, ForwardContext& context) {
+  const auto saved = context.take<Tensor>(this, "activation");
   Tensor dx = Tensor::empty(dy.shape());
   kernels::activation_backward(activation_, dx.data<float>(), dy.data<float>(), saved.data<float>(), dy.numel());
   return dx;
@@ -130,8 +122,8 @@ Dropout::Dropout(float p, Generator* generator) : p_(p), generator_(generator) {
   check(p >= 0.0F && p < 1.0F, "dropout", "probability must be in [0, 1), got " + std::to_string(p));
 }
 
-Tensor Dropout::sample_mask(const Shape& shape) {
-  if (!training() || p_ == 0.0F) return {};
+Tensor Dropout::sample_mask(const Shape& shape, bool training) const {
+  if (!training || p_ == 0.0F) return {};
   Generator& generator = generator_ != nullptr ? *generator_ : default_generator();
   Tensor mask = Tensor::empty(shape, DType::U8);
   const float p = p_;
@@ -150,13 +142,15 @@ Tensor times_mask(const Tensor& x, const Tensor& mask, float scale) {
 
 }  // namespace
 
-Tensor Dropout::forward(const Tensor& x) {
-  mask_ = sample_mask(x.shape());
-  return mask_.numel() == 0 ? x : times_mask(x, mask_, scale());
+// Without dropout the mask is empty: the forward is the identity, and so is its backward.
+Tensor Dropout::forward(const Tensor& x, ForwardContext& context) const {
+  const Tensor mask = sample_mask(x.shape(), training());
+  context.save(this, mask);
+  return mask.numel() == 0 ? x : times_mask(x, mask, scale());
 }
 
-Tensor Dropout::backward(const Tensor& dy) {
-  const Tensor mask = std::exchange(mask_, Tensor());
+Tensor Dropout::backward(const Tensor& dy, ForwardContext& context) {
+  const auto mask = context.take<Tensor>(this, "dropout");
   return mask.numel() == 0 ? dy : times_mask(dy, mask, scale());
 }
 
@@ -165,14 +159,14 @@ Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
   register_parameter("weight", weight);
 }
 
-Tensor Embedding::forward(const Tensor& ids) {
+Tensor Embedding::forward(const Tensor& ids, ForwardContext& context) const {
   const int64_t count = weight.value.dim(0);
   const int64_t* values = ids.data<int64_t>();
   for (int64_t i = 0; i < ids.numel(); ++i) {
     check(values[i] >= 0 && values[i] < count, "embedding",
           "index " + std::to_string(values[i]) + " out of range for a table of " + std::to_string(count) + " rows");
   }
-  ids_ = kept_for_backward(ids);
+  context.save(this, ids);
   Shape shape = ids.shape();
   shape.push_back(weight.value.dim(1));
   Tensor y = Tensor::empty(shape);
@@ -180,8 +174,8 @@ Tensor Embedding::forward(const Tensor& ids) {
   return y;
 }
 
-void Embedding::backward(const Tensor& dy) {
-  const Tensor ids = take_saved(ids_, "embedding");
+void Embedding::backward(const Tensor& dy, ForwardContext& context) {
+  const auto ids = context.take<Tensor>(this, "embedding");
   float* dtable = grad_or_null(weight);
   if (dtable == nullptr) return;
   kernels::embedding_backward(dtable, ids.data<int64_t>(), dy.data<float>(), ids.numel(), weight.value.dim(1));
@@ -193,25 +187,25 @@ TiedLinear::TiedLinear(Parameter& shared_weight) : weight_(shared_weight) {
   register_parameter("bias", bias);
 }
 
-Tensor TiedLinear::forward(const Tensor& x) {
+Tensor TiedLinear::forward(const Tensor& x, ForwardContext& context) const {
   const int64_t in_features = weight_.value.dim(1);
   const int64_t out_features = weight_.value.dim(0);
   check(x.dim(-1) == in_features, "tied_linear",
         "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features) + " features");
-  input_ = kept_for_backward(x);
-  precision_ = autocast_dtype();
+  const DType precision = autocast_dtype();
   Tensor y = Tensor::empty(with_last(x.shape(), out_features));
   kernels::linear_forward(y.data<float>(), x.data<float>(), weight_.value.data<float>(), bias.value.data<float>(),
-                          rows_of(x), in_features, out_features, precision_);
+                          rows_of(x), in_features, out_features, precision);
+  context.save(this, ProductSaved{x, precision});
   return y;
 }
 
-Tensor TiedLinear::backward(const Tensor& dy) {
-  const Tensor input = take_saved(input_, "tied_linear");
-  Tensor dx = Tensor::empty(input.shape());
+Tensor TiedLinear::backward(const Tensor& dy, ForwardContext& context) {
+  const auto saved = context.take<ProductSaved>(this, "tied_linear");
+  Tensor dx = Tensor::empty(saved.input.shape());
   kernels::linear_backward(dx.data<float>(), grad_or_null(weight_), grad_or_null(bias), dy.data<float>(),
-                           input.data<float>(), weight_.value.data<float>(), rows_of(input), weight_.value.dim(1),
-                           weight_.value.dim(0), precision_);
+                           saved.input.data<float>(), weight_.value.data<float>(), rows_of(saved.input),
+                           weight_.value.dim(1), weight_.value.dim(0), saved.precision);
   return dx;
 }
 
@@ -221,15 +215,15 @@ Layer& Sequential::add(std::string name, std::unique_ptr<Layer> layer) {
   return *layers_.back();
 }
 
-Tensor Sequential::forward(const Tensor& x) {
+Tensor Sequential::forward(const Tensor& x, ForwardContext& context) const {
   Tensor y = x;
-  for (auto& layer : layers_) y = layer->forward(y);
+  for (const auto& layer : layers_) y = layer->forward(y, context);
   return y;
 }
 
-Tensor Sequential::backward(const Tensor& dy) {
+Tensor Sequential::backward(const Tensor& dy, ForwardContext& context) {
   Tensor d = dy;
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) d = (*it)->backward(d);
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) d = (*it)->backward(d, context);
   return d;
 }
 

@@ -57,6 +57,15 @@ Tensor labelled_positions(const Tensor& labels) {
   return result;
 }
 
+// labels[positions], as I64 [M].
+Tensor gather_labels(const Tensor& labels, const Tensor& positions) {
+  Tensor gathered = Tensor::empty({positions.numel()}, DType::I64);
+  for (int64_t i = 0; i < positions.numel(); ++i) {
+    gathered.data<int64_t>()[i] = labels.data<int64_t>()[positions.data<int64_t>()[i]];
+  }
+  return gathered;
+}
+
 // rows[positions] of a [..., C] tensor, as [M, C].
 Tensor gather_rows(const Tensor& values, const Tensor& positions) {
   const int64_t channels = values.dim(-1);
@@ -169,71 +178,74 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
   return model;
 }
 
-ModelOutput Model::forward(const Batch& batch) {
+ModelOutput Model::forward(const Batch& batch, ForwardContext& context, OutputRequest request) const {
   ModelOutput output;
-  last_labels_ = batch.labels;
-  labelled_positions_ = Tensor();
-  ran_encoder_ = batch.features.ndim() == 0;
-  if (!ran_encoder_) {
+  Saved saved;
+  saved.labels = batch.labels;
+  saved.ran_encoder = batch.features.ndim() == 0;
+  if (!saved.ran_encoder) {
     check(head_ != nullptr && head_->input() != HeadInput::AllTokens && batch.features.ndim() == 2 &&
               batch.features.dim(1) == config_.hidden_size,
           "model",
           "precomputed features must be F32 [batch, " + std::to_string(config_.hidden_size) +
               "] for a head that reads one vector per sequence, got " + shape_string(batch.features.shape()));
-    output.logits = head_->forward(batch.features);
+    output.logits = head_->forward(batch.features, context);
   } else {
     check(batch.input_ids.ndim() == 2 && batch.input_ids.dtype() == DType::I64, "model",
           "input_ids must be I64 [batch, tokens], got " + std::string(dtype_name(batch.input_ids.dtype())) + " " +
               shape_string(batch.input_ids.shape()));
-    output.encoder = encoder_->forward(batch);
+    output.encoder = encoder_->forward(batch, context, request);
     if (!head_) return output;
-    last_hidden_shape_ = output.encoder.last_hidden_state.shape();
+    saved.hidden_shape = output.encoder.last_hidden_state.shape();
     if (predicts_sparsely(batch)) {
-      labelled_positions_ = labelled_positions(batch.labels);
-      output.logits = head_->forward(gather_rows(output.encoder.last_hidden_state, labelled_positions_));
-      last_labels_ = Tensor::empty({labelled_positions_.numel()}, DType::I64);
-      for (int64_t i = 0; i < labelled_positions_.numel(); ++i) {
-        last_labels_.data<int64_t>()[i] = batch.labels.data<int64_t>()[labelled_positions_.data<int64_t>()[i]];
-      }
+      saved.labelled_positions = labelled_positions(batch.labels);
+      output.logits = head_->forward(gather_rows(output.encoder.last_hidden_state, saved.labelled_positions), context);
+      saved.labels = gather_labels(batch.labels, saved.labelled_positions);
     } else {
-      output.logits = head_->forward(head_->read(output.encoder));
+      output.logits = head_->forward(head_->read(output.encoder), context);
     }
   }
-  last_logits_ = output.logits;
   if (batch.labels.numel() > 0) {
-    output.loss = Tensor::full({1}, loss_and_gradient(output.logits, last_labels_, nullptr));
+    output.loss = Tensor::full({1}, loss_and_gradient(output.logits, saved.labels, nullptr));
   }
+  saved.logits = output.logits;
+  context.save(this, std::move(saved));
   return output;
 }
 
-void Model::backward() {
-  check(last_labels_.numel() > 0, "model", "backward() needs a forward pass with labels");
-  Tensor dlogits = Tensor::empty(last_logits_.shape());
-  loss_and_gradient(last_logits_, last_labels_, &dlogits);
-  backward(dlogits);
+void Model::backward(ForwardContext& context) {
+  const auto saved = context.take<Saved>(this, "model");
+  check(saved.labels.numel() > 0, "model", "backward() needs a forward pass with labels");
+  Tensor dlogits = Tensor::empty(saved.logits.shape());
+  loss_and_gradient(saved.logits, saved.labels, &dlogits);
+  backward_from(dlogits, saved, context);
 }
 
-void Model::backward(const Tensor& dlogits) {
+void Model::backward(const Tensor& dlogits, ForwardContext& context) {
   check(head_ != nullptr, "model", "a base model has no logits to back-propagate");
-  const Tensor dfeatures = head_->backward(dlogits);
+  backward_from(dlogits, context.take<Saved>(this, "model"), context);
+}
+
+void Model::backward_from(const Tensor& dlogits, const Saved& saved, ForwardContext& context) {
+  const Tensor dfeatures = head_->backward(dlogits, context);
   if (!encoder_->has_trainable_parameters()) return;
-  check(ran_encoder_, "model",
-        "the encoder has trainable parameters but the last forward ran on precomputed "
+  check(saved.ran_encoder, "model",
+        "the encoder has trainable parameters but the forward ran on precomputed "
         "features: freeze the encoder or train on input_ids");
   Tensor dlast_hidden_state;
   Tensor dpooled;
-  if (labelled_positions_.numel() > 0) {
-    dlast_hidden_state = Tensor::zeros(last_hidden_shape_);
-    kernels::embedding_backward(dlast_hidden_state.data<float>(), labelled_positions_.data<int64_t>(),
-                                dfeatures.data<float>(), labelled_positions_.numel(), last_hidden_shape_.back());
+  if (saved.labelled_positions.numel() > 0) {
+    dlast_hidden_state = Tensor::zeros(saved.hidden_shape);
+    kernels::embedding_backward(dlast_hidden_state.data<float>(), saved.labelled_positions.data<int64_t>(),
+                                dfeatures.data<float>(), saved.labelled_positions.numel(), saved.hidden_shape.back());
   } else if (head_->input() == HeadInput::FirstToken) {
-    dlast_hidden_state = first_token_backward(dfeatures, last_hidden_shape_);
+    dlast_hidden_state = first_token_backward(dfeatures, saved.hidden_shape);
   } else if (head_->input() == HeadInput::Pooled) {
     dpooled = dfeatures;
   } else {
     dlast_hidden_state = dfeatures;
   }
-  encoder_->backward(dlast_hidden_state, dpooled);
+  encoder_->backward(dlast_hidden_state, dpooled, context);
 }
 
 float Model::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const {

@@ -98,7 +98,8 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchCo
     }
     const NoGradGuard no_grad;
     const AutocastGuard autocast(matmul_dtype(options_.bf16));
-    consume(members, model_->forward(pad_batch(batch, tokenizer_.pad_id())));
+    ForwardContext nothing_kept;  // under NoGradGuard: this call shares nothing with others on the model
+    consume(members, model_->forward(pad_batch(batch, tokenizer_.pad_id()), nothing_kept));
   }
 }
 

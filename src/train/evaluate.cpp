@@ -57,7 +57,8 @@ EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead tas
   std::string problem = problem_type;
   for (int64_t index = 0; index < data.batches_per_epoch(); ++index) {
     const Batch batch = data.batch(0, index);
-    const ModelOutput output = model.forward(batch);
+    ForwardContext nothing_kept;  // under NoGradGuard
+    const ModelOutput output = model.forward(batch, nothing_kept);
     const int64_t rows = batch.input_ids.dim(0);
     check(output.loss.numel() == 1, "evaluate", "the evaluation data has no labels");
     loss_sum += static_cast<double>(output.loss.data<float>()[0]) * static_cast<double>(rows);

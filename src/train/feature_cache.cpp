@@ -43,7 +43,9 @@ FeatureSource::FeatureSource(Model& model, const EncodedSource& source) : source
     std::vector<const Encoding*> members;
     for (size_t i = begin; i < end; ++i) members.push_back(&encodings[static_cast<size_t>(longest_first[i])]);
     // The encoder alone: the head's logits for these rows would be thrown away.
-    const Tensor batch_features = model.head()->read(model.encoder().forward(pad_batch(members, source.pad_id())));
+    ForwardContext nothing_kept;  // under NoGradGuard
+    const Tensor batch_features =
+        model.head()->read(model.encoder().forward(pad_batch(members, source.pad_id()), nothing_kept));
     for (size_t i = begin; i < end; ++i) {
       store_row(batch_features, static_cast<int64_t>(i - begin), features_, longest_first[i]);
     }

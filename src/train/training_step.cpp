@@ -13,15 +13,16 @@ StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSc
   for (Parameter* parameter : parameters) parameter->zero_grad();
   double loss = 0.0;
   for (const Batch& batch : micro_batches) {
-    const ModelOutput output = model.forward(batch);
+    ForwardContext context;
+    const ModelOutput output = model.forward(batch, context);
     check(output.loss.numel() == 1, "train", "the model returned no loss: the batch needs labels");
     loss += output.loss.data<float>()[0];
-    model.backward();
+    model.backward(context);
   }
   const auto count = static_cast<double>(micro_batches.size());
   if (micro_batches.size() > 1) scale_grads(parameters, static_cast<float>(1.0 / count));
-  const double norm = max_grad_norm > 0.0 ? clip_grad_norm(parameters, static_cast<float>(max_grad_norm))
-                                          : grad_norm(parameters);
+  const double norm =
+      max_grad_norm > 0.0 ? clip_grad_norm(parameters, static_cast<float>(max_grad_norm)) : grad_norm(parameters);
   const double lr = schedule.lr_at(step);
   optimizer.set_lr(lr);
   optimizer.step();
@@ -44,8 +45,10 @@ std::vector<Batch> load_pretokenized_batches(const std::string& path) {
     if (!file.contains(prefix + "input_ids")) break;
     Batch batch;
     batch.input_ids = file.load(prefix + "input_ids", DType::I64);
-    if (file.contains(prefix + "attention_mask")) batch.attention_mask = file.load(prefix + "attention_mask", DType::I64);
-    if (file.contains(prefix + "token_type_ids")) batch.token_type_ids = file.load(prefix + "token_type_ids", DType::I64);
+    if (file.contains(prefix + "attention_mask"))
+      batch.attention_mask = file.load(prefix + "attention_mask", DType::I64);
+    if (file.contains(prefix + "token_type_ids"))
+      batch.token_type_ids = file.load(prefix + "token_type_ids", DType::I64);
     if (file.contains(prefix + "labels")) {
       const DType stored = file.info(prefix + "labels").dtype;
       const bool integer = stored == DType::I64 || stored == DType::I32;
@@ -53,7 +56,8 @@ std::vector<Batch> load_pretokenized_batches(const std::string& path) {
     }
     batches.push_back(std::move(batch));
   }
-  check(!batches.empty(), "train", path + ": no batch0.input_ids (expected batch{i}.input_ids, .attention_mask, .labels)");
+  check(!batches.empty(), "train",
+        path + ": no batch0.input_ids (expected batch{i}.input_ids, .attention_mask, .labels)");
   return batches;
 }
 

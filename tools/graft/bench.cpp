@@ -210,7 +210,10 @@ void bench_inference(const std::string& workload, const BenchOptions& options, i
   model->set_training(false);
   const NoGradGuard no_grad;
   const AutocastGuard autocast(precision_of(workload, options));
-  const auto seconds = time_runs(warmups, repeats, [&] { model->forward(batch); });
+  const auto seconds = time_runs(warmups, repeats, [&] {
+    ForwardContext nothing_kept;  // under NoGradGuard
+    model->forward(batch, nothing_kept);
+  });
   report(workload, autocast_dtype(), seconds, shape_fields(shapes, batch_size, tokens));
 }
 

@@ -62,13 +62,12 @@ void run_forward(const ForwardOptions& options) {
   const Batch batch = read_batch(inputs);
   check(!options.backward || batch.labels.numel() > 0, "forward",
         "--backward needs a 'labels' tensor in " + options.inputs);
-  model->encoder().output_hidden_states = true;
-  model->encoder().output_attentions = true;
-  const ModelOutput output = model->forward(batch);
+  ForwardContext context;
+  const ModelOutput output = model->forward(batch, context, {.hidden_states = true, .attentions = true});
   auto tensors = output_tensors(output);
   if (options.backward) {
     for (const auto& [name, parameter] : model->named_parameters()) parameter->trainable = true;
-    model->backward();
+    model->backward(context);
     for (const auto& [name, parameter] : model->named_parameters())
       tensors.emplace_back("grad." + name, parameter->grad);
   }

@@ -45,11 +45,11 @@ class EncoderWithHead : public TrainableModel {
                   Pooling pooling = Pooling::Cls, std::string problem_type = "");
 
   // Logits [B, C]; with labels, the loss as well.
-  ModelOutput forward(const Batch& batch) override;
-  // Back-propagates the loss of the last forward (which needs labels).
-  void backward() override;
+  ModelOutput forward(const Batch& batch, ForwardContext& context) const override;
+  // Back-propagates the loss of the forward that ran with `context` (which needs labels).
+  void backward(ForwardContext& context) override;
   // Back-propagates a given gradient of the logits instead.
-  void backward(const Tensor& dlogits);
+  void backward(const Tensor& dlogits, ForwardContext& context);
 
   Model& base() { return *base_; }
   Sequential& head() { return *head_; }
@@ -58,17 +58,20 @@ class EncoderWithHead : public TrainableModel {
   Generator& generator() { return base_->generator(); }
 
  private:
-  float loss_and_gradient(Tensor* dlogits) const;
+  // What backward needs of this model's own forward, besides what its modules keep.
+  struct Saved {
+    Tensor attention_mask;
+    Shape hidden_shape;
+    Tensor logits;
+    Tensor labels;
+  };
+  float loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const;
+  void backward_from(const Tensor& dlogits, const Saved& saved, ForwardContext& context);
 
   std::unique_ptr<Model> base_;
   std::unique_ptr<Sequential> head_;
   Pooling pooling_;
   std::string problem_type_;
-  // What backward needs from the last forward.
-  Tensor attention_mask_;
-  Shape hidden_shape_;
-  Tensor logits_;
-  Tensor labels_;
 };
 
 }  // namespace graft

@@ -10,6 +10,7 @@
 #include "graft/core/tensor.h"
 #include "graft/data/batch.h"
 #include "graft/io/config.h"
+#include "graft/models/forward_context.h"
 #include "graft/models/layers.h"
 #include "graft/models/module.h"
 
@@ -22,22 +23,24 @@ struct EncoderOutput {
   std::vector<Tensor> attentions;     // per layer, softmax probabilities [B, H, T, T] (output_attentions)
 };
 
+// What a forward returns besides the last hidden state, as transformers' flags of the same names: each costs
+// a [B, T, D] or [B, H, T, T] tensor per layer, held until the output is dropped.
+struct OutputRequest {
+  bool hidden_states = false;
+  bool attentions = false;
+};
+
 class Encoder : public Module {
  public:
-  virtual EncoderOutput forward(const Batch& batch) = 0;
-  // Back-propagates dL/d(last_hidden_state) and dL/d(pooled) (either may be undefined) into the
-  // parameters, stopping below the lowest layer that has trainable parameters.
-  virtual void backward(const Tensor& dlast_hidden_state, const Tensor& dpooled) = 0;
+  virtual EncoderOutput forward(const Batch& batch, ForwardContext& context, OutputRequest request = {}) const = 0;
+  // Back-propagates dL/d(last_hidden_state) and dL/d(pooled) (either may be undefined) of the forward that ran
+  // with `context` into the parameters, stopping below the lowest layer that has trainable parameters.
+  virtual void backward(const Tensor& dlast_hidden_state, const Tensor& dpooled, ForwardContext& context) = 0;
   virtual Embedding& word_embeddings() = 0;
   virtual bool has_pooler() const = 0;
   // The name transformers gives the encoder inside a model with a head: "distilbert" or "bert".
   virtual std::string prefix() const = 0;
   const ModelConfig& config() const { return config_; }
-
-  // What forward returns besides the last hidden state, as transformers' flags of the same names: each
-  // costs a [B, T, D] or [B, H, T, T] tensor per layer held until the output is dropped.
-  bool output_hidden_states = false;
-  bool output_attentions = false;
 
  protected:
   explicit Encoder(ModelConfig config) : config_(std::move(config)) {}
@@ -51,13 +54,12 @@ std::unique_ptr<Encoder> make_encoder(const ModelConfig& config, Generator* drop
 class SelfAttention {
  public:
   SelfAttention(int64_t heads, float dropout, Generator* generator);
-  // q, k, v: [B, T, D]; key_mask: I64 [B, T]. Returns the context [B, T, D].
-  Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask, bool training);
-  // Returns dq, dk, dv for the last forward.
-  std::vector<Tensor> backward(const Tensor& dcontext);
-  // The probabilities of the last forward: kept while gradients are on, or when asked for.
-  const Tensor& probabilities() const { return probs_; }
-  void keep_probabilities(bool keep) { keep_probabilities_ = keep; }
+  // q, k, v: [B, T, D]; key_mask: I64 [B, T]. Returns the attended values [B, T, D]; `probabilities` (when
+  // given) receives the softmax probabilities [B, H, T, T].
+  Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask, bool training,
+                 ForwardContext& context, Tensor* probabilities = nullptr) const;
+  // Returns dq, dk, dv for the forward that ran with `context`.
+  std::vector<Tensor> backward(const Tensor& dcontext, ForwardContext& context) const;
 
  private:
   kernels::AttentionShape shape_of(const Tensor& q) const;
@@ -65,14 +67,13 @@ class SelfAttention {
 
   int64_t heads_;
   Dropout dropout_;
-  bool keep_probabilities_ = false;
-  Tensor q_, k_, v_, probs_, keep_;
-  DType precision_ = DType::F32;  // as Linear's
 };
 
-// context = attention(q(x), k(x), v(x)) and its backward, which sums dL/dx over the three projections.
-Tensor attend(SelfAttention& core, Linear& q, Linear& k, Linear& v, const Tensor& x, const Tensor& mask, bool training);
-Tensor attend_backward(SelfAttention& core, Linear& q, Linear& k, Linear& v, const Tensor& dcontext);
+// attention(q(x), k(x), v(x)) and its backward, which sums dL/dx over the three projections.
+Tensor attend(const SelfAttention& core, const Linear& q, const Linear& k, const Linear& v, const Tensor& x,
+              const Tensor& mask, bool training, ForwardContext& context, Tensor* probabilities);
+Tensor attend_backward(const SelfAttention& core, Linear& q, Linear& k, Linear& v, const Tensor& dcontext,
+                       ForwardContext& context);
 
 // Where backward may stop: -1 when the embeddings train, the index of the lowest block with trainable
 // parameters otherwise, blocks.size() when nothing below the head trains.

@@ -24,9 +24,9 @@ class Head : public Module {
   HeadInput input() const { return input_; }
   // The view of the encoder output this head reads: its features, [B, D] or [B, T, D].
   Tensor read(const EncoderOutput& encoded) const;
-  Tensor forward(const Tensor& features) { return layers_.forward(features); }
-  // dlogits -> dL/d(features) for the last forward.
-  Tensor backward(const Tensor& dlogits) { return layers_.backward(dlogits); }
+  Tensor forward(const Tensor& features, ForwardContext& context) const { return layers_.forward(features, context); }
+  // dlogits -> dL/d(features) for the forward that ran with `context`.
+  Tensor backward(const Tensor& dlogits, ForwardContext& context) { return layers_.backward(dlogits, context); }
 
  private:
   HeadInput input_;

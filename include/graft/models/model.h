@@ -11,6 +11,7 @@
 #include "graft/core/random.h"
 #include "graft/io/config.h"
 #include "graft/models/encoder.h"
+#include "graft/models/forward_context.h"
 #include "graft/models/heads.h"
 
 namespace graft {
@@ -39,12 +40,14 @@ struct LoadOptions {
 };
 
 // What the Trainer trains: a Model, or a user's own model around an encoder (examples/custom_head.cpp).
+// A forward keeps what its backward needs in the caller's context (models/forward_context.h), never in the
+// model, so one model runs forwards on many threads at once.
 class TrainableModel : public Module {
  public:
   // Computes the loss when the batch has labels.
-  virtual ModelOutput forward(const Batch& batch) = 0;
-  // Back-propagates the loss of the last forward into the trainable parameters.
-  virtual void backward() = 0;
+  virtual ModelOutput forward(const Batch& batch, ForwardContext& context) const = 0;
+  // Back-propagates the loss of the forward that ran with `context` into the trainable parameters.
+  virtual void backward(ForwardContext& context) = 0;
 };
 
 // The loss transformers computes for a head, and its gradient (when dlogits is given):
@@ -62,11 +65,17 @@ class Model : public TrainableModel {
   // Weights initialised as transformers' _init_weights does (normal(0, initializer_range)).
   static std::unique_ptr<Model> from_config(const ModelConfig& config, TaskHead task, uint64_t seed = 42);
 
-  ModelOutput forward(const Batch& batch) override;
-  // Back-propagates the loss of the last forward (which needs labels) into the trainable parameters.
-  void backward() override;
+  ModelOutput forward(const Batch& batch, ForwardContext& context) const override {
+    return forward(batch, context, {});
+  }
+  // `request` asks for the hidden states and attentions of every layer (transformers' output_hidden_states and
+  // output_attentions).
+  ModelOutput forward(const Batch& batch, ForwardContext& context, OutputRequest request) const;
+  // Back-propagates the loss of the forward that ran with `context` (which needs labels) into the trainable
+  // parameters.
+  void backward(ForwardContext& context) override;
   // Back-propagates a given gradient of the logits instead.
-  void backward(const Tensor& dlogits);
+  void backward(const Tensor& dlogits, ForwardContext& context);
 
   // config.json + model.safetensors, readable by transformers' from_pretrained; the weights stored as
   // F32, F16 or BF16 (config.json's "dtype" says which).
@@ -91,8 +100,17 @@ class Model : public TrainableModel {
 
  private:
   Model(ModelConfig config, TaskHead task, uint64_t seed);
+  // What backward needs of the model's own forward, besides what its modules keep.
+  struct Saved {
+    Tensor logits;
+    Tensor labels;              // of the logits' rows: the labelled positions' only, when predicting sparsely
+    Tensor labelled_positions;  // I64 [M] row-major positions, when predicting sparsely
+    Shape hidden_shape;
+    bool ran_encoder = true;  // false when the forward read precomputed features
+  };
   float loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const;
   bool predicts_sparsely(const Batch& batch) const;
+  void backward_from(const Tensor& dlogits, const Saved& saved, ForwardContext& context);
 
   ModelConfig config_;
   TaskHead task_;
@@ -101,11 +119,6 @@ class Model : public TrainableModel {
   std::unique_ptr<Head> head_;
   std::vector<float> class_weights_;
   bool sparse_predictions_ = false;
-  Tensor last_logits_;
-  Tensor last_labels_;
-  Tensor labelled_positions_;  // I64 [M] row-major positions, when the last forward predicted sparsely
-  Shape last_hidden_shape_;
-  bool ran_encoder_ = true;  // false when the last forward read precomputed features
 };
 
 // Initialises parameters as transformers does: Linear and Embedding weights normal(0, std), biases 0,

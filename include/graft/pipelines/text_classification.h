@@ -24,6 +24,7 @@ struct TextClassificationOptions : PipelineOptions {
 struct LabelScore {
   std::string label;
   float score = 0.0F;
+  bool operator==(const LabelScore&) const = default;
 };
 
 class TextClassificationPipeline : public Pipeline {

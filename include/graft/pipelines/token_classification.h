@@ -21,6 +21,7 @@ struct TokenEntity {
   std::string word;    // the word piece, e.g. "##son"
   int64_t start = 0;   // [start, end) in code points of the text
   int64_t end = 0;
+  bool operator==(const TokenEntity&) const = default;
 };
 
 struct EntityGroup {
@@ -29,11 +30,13 @@ struct EntityGroup {
   std::string word;          // the text's span [start, end)
   int64_t start = 0;
   int64_t end = 0;
+  bool operator==(const EntityGroup&) const = default;
 };
 
 struct TokenClassificationResult {
   std::vector<TokenEntity> entities;  // every word piece whose label is not ignored
   std::vector<EntityGroup> groups;    // aggregation "simple"
+  bool operator==(const TokenClassificationResult&) const = default;
 };
 
 class TokenClassificationPipeline : public Pipeline {

@@ -1,0 +1,52 @@
+#pragma once
+// What a forward pass keeps for its backward, in an object the caller owns: one per forward in flight. Modules
+// hold weights and settings, never activations, so one loaded model serves many threads at once, each with its
+// own context; under a NoGradGuard a forward keeps nothing at all.
+//
+//   ForwardContext context;
+//   const ModelOutput output = model.forward(batch, context);
+//   model.backward(context);  // takes back what the forward kept, freeing it
+//
+// Each module saves under its own address, as a stack: a module run twice in one forward gets its two saves back
+// last first, as autograd's graph would give them.
+#include <any>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "graft/core/error.h"
+#include "graft/core/grad_mode.h"
+
+namespace graft {
+
+class ForwardContext {
+ public:
+  // Keeps `saved` for the backward of `owner` while gradients are on (core/grad_mode.h); does nothing otherwise.
+  template <typename Saved>
+  void save(const void* owner, Saved saved) {
+    if (grad_enabled()) saved_[owner].emplace_back(std::move(saved));
+  }
+
+  // What the latest forward of `owner` kept, handed over and forgotten: a backward frees what its forward kept
+  // (as autograd does without retain_graph). graft::Error naming `op` when nothing is kept: the forward ran under
+  // a NoGradGuard, with another context, or its backward already ran.
+  template <typename Saved>
+  Saved take(const void* owner, const char* op) {
+    const auto found = saved_.find(owner);
+    check(found != saved_.end() && !found->second.empty(), op,
+          "backward() with no activations kept: a forward keeps them in the context it is given, a forward that "
+          "ran under NoGradGuard keeps no activations, and a backward frees those of its forward");
+    Saved saved = std::any_cast<Saved>(std::move(found->second.back()));
+    found->second.pop_back();
+    if (found->second.empty()) saved_.erase(found);
+    return saved;
+  }
+
+  // True when nothing is kept: after an inference forward, or once every backward has run.
+  bool empty() const { return saved_.empty(); }
+
+ private:
+  std::unordered_map<const void*, std::vector<std::any>> saved_;
+};
+
+}  // namespace graft
