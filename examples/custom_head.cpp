@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   // The new head, DistilBertForSequenceClassification's layers written out, initialised normal(0, 0.02).
   auto head = std::make_unique<Sequential>();
   head->add("pre_classifier", std::make_unique<Linear>(dim, dim));
-  head->add("relu", std::make_unique<ActivationLayer>(kernels::Activation::Relu));
+  head->add("relu", std::make_unique<ActivationLayer>(Activation::Relu));
   head->add("dropout", std::make_unique<Dropout>(0.2F, &base->generator()));
   head->add("classifier", std::make_unique<Linear>(dim, 2));
   Generator init(42);

@@ -29,8 +29,9 @@ struct Answers {
 
 struct SharedPipelines {
   // Text classification and feature extraction share one classifier; token classification has a tagger.
-  std::unique_ptr<Model> classifier = Model::from_pretrained(test::fixtures_dir() + "/tiny-distilbert");
-  std::unique_ptr<Model> tagger = Model::from_pretrained(test::fixtures_dir() + "/tiny-bert");
+  std::unique_ptr<Model> classifier =
+      Model::from_pretrained(test::fixtures_dir() + "/tiny-distilbert", test::on_test_device());
+  std::unique_ptr<Model> tagger = Model::from_pretrained(test::fixtures_dir() + "/tiny-bert", test::on_test_device());
   TextClassificationPipeline classify{
       *classifier, Tokenizer::from_pretrained(test::fixtures_dir() + "/tiny-distilbert"), all_labels()};
   FeatureExtractionPipeline embed{*classifier, Tokenizer::from_pretrained(test::fixtures_dir() + "/tiny-distilbert"),

@@ -12,6 +12,7 @@
 #include "graft/core/random.h"
 #include "graft/io/safetensors.h"
 #include "graft/models/custom.h"
+#include "graft/ops/ops.h"
 #include "graft/tokenizer/tokenizer.h"
 #include "graft/train/freezing.h"
 #include "test_support.h"
@@ -31,7 +32,7 @@ std::unique_ptr<EncoderWithHead> custom_sequence_classifier(const std::string& d
   const int64_t labels = base->config().num_labels;
   auto head = std::make_unique<Sequential>();
   head->add("pre_classifier", std::make_unique<Linear>(dim, dim));
-  head->add("relu", std::make_unique<ActivationLayer>(kernels::Activation::Relu));
+  head->add("relu", std::make_unique<ActivationLayer>(Activation::Relu));
   head->add("dropout", std::make_unique<Dropout>(0.0F));
   head->add("classifier", std::make_unique<Linear>(dim, labels));
   return std::make_unique<EncoderWithHead>(std::move(base), std::move(head), "", pooling);
@@ -204,7 +205,7 @@ TEST(MeanPool, AveragesTheUnmaskedTokensAndItsBackwardMatchesFiniteDifferences) 
   Tensor hidden = random_tensor({3, 4, 5}, 1);
   // A padded row, a full row and a row with no tokens at all (pools to zeros, gets no gradient).
   const Tensor mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0}, {3, 4});
-  const Tensor pooled = mean_pool(hidden, mask);
+  const Tensor pooled = ops::mean_pool(hidden, mask);
   ASSERT_EQ(pooled.shape(), (Shape{3, 5}));
   for (int64_t d = 0; d < 5; ++d) {
     const float* h = hidden.data<float>();
@@ -213,12 +214,12 @@ TEST(MeanPool, AveragesTheUnmaskedTokensAndItsBackwardMatchesFiniteDifferences) 
   }
   const Tensor weights = random_tensor({3, 5}, 2);
   const auto loss = [&] {
-    const Tensor y = mean_pool(hidden, mask);
+    const Tensor y = ops::mean_pool(hidden, mask);
     double total = 0.0;
     for (int64_t i = 0; i < y.numel(); ++i) total += static_cast<double>(y.data<float>()[i]) * weights.data<float>()[i];
     return total;
   };
-  expect_gradient(hidden, mean_pool_backward(weights, mask), loss, "mean_pool", hidden.numel());
+  expect_gradient(hidden, ops::mean_pool_backward(weights, mask), loss, "mean_pool", hidden.numel());
 }
 
 TEST(MeanPool, GradientsReachTheEncoderThroughAMeanPooledHead) {

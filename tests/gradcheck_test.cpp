@@ -88,7 +88,7 @@ TEST(GradCheck, LayerNorm) {
 }
 
 TEST(GradCheck, Activations) {
-  for (auto activation : {kernels::Activation::Gelu, kernels::Activation::Relu, kernels::Activation::Tanh}) {
+  for (auto activation : {Activation::Gelu, Activation::Relu, Activation::Tanh}) {
     ActivationLayer layer(activation);
     // Keep ReLU's inputs away from its kink at 0, where the derivative is undefined.
     Tensor x = random_tensor({4, 5}, 5);

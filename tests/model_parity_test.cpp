@@ -39,7 +39,8 @@ Batch golden_batch(const SafetensorsFile& golden) {
 }
 
 // logits [B, T, V] at positions [(b, t), ...] -> [N, V]
-Tensor gather_positions(const Tensor& logits, const Tensor& positions) {
+Tensor gather_positions(const Tensor& device_logits, const Tensor& positions) {
+  const Tensor logits = device_logits.to(kCpu);
   const int64_t tokens = logits.dim(1);
   const int64_t vocab = logits.dim(2);
   const auto pairs = positions.to_int_vector();
@@ -56,10 +57,11 @@ void expect_parity(const std::string& model_name, const Tolerances& tolerances) 
   ForwardContext context;
   const std::string folder = test::golden_dir() + "/" + model_name;
   const SafetensorsFile golden = SafetensorsFile::open(folder + "/forward_backward.safetensors");
-  auto model = Model::from_pretrained(folder + "/checkpoint");
+  auto model = Model::from_pretrained(folder + "/checkpoint", test::on_test_device());
   model->set_training(true);  // dropout is 0 in these configs, so train and eval agree
   const Batch batch = golden_batch(golden);
-  const ModelOutput output = model->forward(batch, context, {.hidden_states = true, .attentions = true});
+  const ModelOutput output =
+      model->forward(batch.to(model->device()), context, {.hidden_states = true, .attentions = true});
   const auto layers = static_cast<size_t>(model->config().num_hidden_layers);
   ASSERT_EQ(output.encoder.hidden_states.size(), layers + 1);
   ASSERT_EQ(output.encoder.attentions.size(), layers);

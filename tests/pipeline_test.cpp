@@ -82,6 +82,7 @@ TEST(TextClassification, GoldenMatchesSoftmaxOfTransformersLogits) {
   const auto logits = golden.load("logits").to_float_vector();  // [4, 3]
   TextClassificationOptions options;
   options.top_k = 0;
+  options.device = test::device();
   auto pipeline =
       TextClassificationPipeline::from_pretrained(test::golden_dir() + "/distilbert_seqcls/checkpoint", options);
   const auto results = pipeline(sentences);

@@ -5,12 +5,16 @@
 #include <cstdio>
 
 #include "graft/kernels/kernels.h"
+#include "test_support.h"
 
 namespace {
 
 class MachineReport : public testing::Environment {
  public:
-  void SetUp() override { std::printf("[ machine  ] %s\n", graft::kernels::describe_backend().c_str()); }
+  void SetUp() override {
+    std::printf("[ machine  ] %s; models on %s\n", graft::kernels::describe_backend().c_str(),
+                graft::device_name(graft::test::device()).c_str());
+  }
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -7,19 +9,38 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <sys/wait.h>
 
 namespace graft::test {
 
-std::string fixtures_dir() { return GRAFT_FIXTURES_DIR; }
-std::string shared_dir() { return GRAFT_SHARED_DIR; }
+std::string fixtures_dir() {
+  return GRAFT_FIXTURES_DIR;
+}
+std::string shared_dir() {
+  return GRAFT_SHARED_DIR;
+}
 std::string golden_dir() {
   // GRAFT_GOLDEN_DIR runs the parity tests against goldens made elsewhere (tests/golden/make_goldens.py).
   const char* other = std::getenv("GRAFT_GOLDEN_DIR");
   return other != nullptr && *other != '\0' ? std::string(other) : shared_dir() + "/golden";
 }
-bool have_golden() { return std::filesystem::exists(golden_dir() + "/tokenizer_cases.json"); }
-std::string cli_path() { return GRAFT_CLI_PATH; }
+bool have_golden() {
+  return std::filesystem::exists(golden_dir() + "/tokenizer_cases.json");
+}
+std::string cli_path() {
+  return GRAFT_CLI_PATH;
+}
+Device device() {
+  static const Device chosen = [] {
+    const char* name = std::getenv("GRAFT_TEST_DEVICE");
+    return name != nullptr && *name != '\0' ? parse_device(name) : kCpu;
+  }();
+  return chosen;
+}
+LoadOptions on_test_device() {
+  LoadOptions options;
+  options.device = device();
+  return options;
+}
 
 double max_abs_diff(const Tensor& actual, const Tensor& expected) {
   const auto a = actual.to_float_vector();
@@ -38,7 +59,8 @@ double max_abs(const Tensor& tensor) {
   return largest;
 }
 
-Tensor gather_rows(const Tensor& table, const Tensor& ids) {
+Tensor gather_rows(const Tensor& device_table, const Tensor& ids) {
+  const Tensor table = device_table.to(kCpu);
   const int64_t width = table.dim(1);
   const auto rows = ids.to_int_vector();
   Tensor out = Tensor::empty({static_cast<int64_t>(rows.size()), width});

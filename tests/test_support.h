@@ -5,6 +5,7 @@
 #include <string>
 
 #include "graft/core/tensor.h"
+#include "graft/models/model.h"
 
 namespace graft::test {
 
@@ -12,7 +13,12 @@ std::string fixtures_dir();  // tests/fixtures in the repo
 std::string shared_dir();    // ../shared next to the repo (may be absent)
 std::string golden_dir();    // ../shared/golden, or $GRAFT_GOLDEN_DIR
 bool have_golden();
-std::string cli_path();      // the built graft executable
+std::string cli_path();  // the built graft executable
+// Where the device-aware tests run their models: $GRAFT_TEST_DEVICE (cpu, checked, ...), the CPU by default.
+// The test suite runs the parity, training and pipeline tests once more on the checked device.
+Device device();
+// Load options that put the weights on device().
+LoadOptions on_test_device();
 
 // Largest |a - b| over all elements; shapes must match.
 double max_abs_diff(const Tensor& actual, const Tensor& expected);
@@ -30,15 +36,15 @@ CommandResult run_command(const std::string& command);
 }  // namespace graft::test
 
 // Skips the test with a message saying what is missing, when ../shared/golden is not there.
-#define GRAFT_REQUIRE_GOLDEN()                                                                  \
-  do {                                                                                          \
-    if (!graft::test::have_golden())                                                            \
-      GTEST_SKIP() << "Hugging Face goldens not found at " << graft::test::golden_dir()         \
-                   << " (clone graft next to shared/ to run the parity tests)";                 \
+#define GRAFT_REQUIRE_GOLDEN()                                                          \
+  do {                                                                                  \
+    if (!graft::test::have_golden())                                                    \
+      GTEST_SKIP() << "Hugging Face goldens not found at " << graft::test::golden_dir() \
+                   << " (clone graft next to shared/ to run the parity tests)";         \
   } while (0)
 
-#define EXPECT_TENSOR_NEAR(actual, expected, tolerance)                                          \
-  do {                                                                                           \
-    ASSERT_EQ((actual).shape(), (expected).shape());                                             \
-    EXPECT_LE(graft::test::max_abs_diff((actual), (expected)), (tolerance));                     \
+#define EXPECT_TENSOR_NEAR(actual, expected, tolerance)                      \
+  do {                                                                       \
+    ASSERT_EQ((actual).shape(), (expected).shape());                         \
+    EXPECT_LE(graft::test::max_abs_diff((actual), (expected)), (tolerance)); \
   } while (0)

@@ -26,7 +26,9 @@ struct Case {
   std::string freeze;  // "none" or patterns
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.folder << "/" << c.log_key; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.folder << "/" << c.log_key;
+}
 
 class Trajectory : public ::testing::TestWithParam<Case> {};
 
@@ -38,7 +40,7 @@ TEST_P(Trajectory, SixAdamWStepsMatchPyTorch) {
   std::ifstream(folder + "/meta.json") >> meta;
   const auto& spec = meta["train_spec"];
 
-  auto model = Model::from_pretrained(folder + "/checkpoint");
+  auto model = Model::from_pretrained(folder + "/checkpoint", test::on_test_device());
   model->set_training(true);
   apply_freeze_spec(*model, c.freeze);
   const auto batches = load_pretokenized_batches(folder + "/train_batches.safetensors");
@@ -53,9 +55,9 @@ TEST_P(Trajectory, SixAdamWStepsMatchPyTorch) {
   const auto& log = meta[c.log_key];
   ASSERT_EQ(static_cast<int64_t>(log.size()), total);
   for (int64_t step = 0; step < total; ++step) {
-    const StepResult result = training_step(*model, optimizer, schedule, step,
-                                            batches[static_cast<size_t>(step) % batches.size()],
-                                            spec["max_grad_norm"].get<double>());
+    const StepResult result =
+        training_step(*model, optimizer, schedule, step, batches[static_cast<size_t>(step) % batches.size()],
+                      spec["max_grad_norm"].get<double>());
     const auto& expected = log[static_cast<size_t>(step)];
     EXPECT_NEAR(result.loss, expected["loss"].get<double>(), 1e-4 * std::fabs(expected["loss"].get<double>()))
         << "step " << step;

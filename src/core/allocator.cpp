@@ -116,7 +116,8 @@ BlockCache& block_cache() {
 
 }  // namespace
 
-std::shared_ptr<void> allocate_storage(size_t bytes) {
+std::shared_ptr<void> allocate_storage(size_t bytes, Device device) {
+  if (!device.host_memory()) built_without_cuda(device);
   const size_t rounded = std::max(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
   if (rounded < kCachedBlockBytes) return {aligned_or_throw(rounded), std::free};
   BlockCache& cache = block_cache();

@@ -3,7 +3,8 @@
 namespace graft {
 
 void Parameter::ensure_grad() {
-  if (grad.numel() != value.numel() || grad.dtype() != DType::F32) grad = Tensor::zeros(value.shape());
+  if (grad.numel() != value.numel() || grad.dtype() != DType::F32)
+    grad = Tensor::zeros(value.shape(), DType::F32, value.device());
 }
 
 void Parameter::zero_grad() {

@@ -70,24 +70,25 @@ int64_t shape_numel(const Shape& shape) {
   return count;
 }
 
-Tensor Tensor::empty(Shape shape, DType dtype) {
+Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
   Tensor tensor;
   tensor.numel_ = shape_numel(shape);
   tensor.shape_ = std::move(shape);
   tensor.dtype_ = dtype;
-  tensor.storage_ = allocate_storage(tensor.nbytes());
+  tensor.device_ = device;
+  tensor.storage_ = allocate_storage(tensor.nbytes(), device);
   tensor.data_ = tensor.storage_.get();
   return tensor;
 }
 
-Tensor Tensor::zeros(Shape shape, DType dtype) {
-  Tensor tensor = empty(std::move(shape), dtype);
+Tensor Tensor::zeros(Shape shape, DType dtype, Device device) {
+  Tensor tensor = empty(std::move(shape), dtype, device);
   tensor.zero();
   return tensor;
 }
 
-Tensor Tensor::full(Shape shape, float value) {
-  Tensor tensor = empty(std::move(shape), DType::F32);
+Tensor Tensor::full(Shape shape, float value, Device device) {
+  Tensor tensor = empty(std::move(shape), DType::F32, device);
   tensor.fill(value);
   return tensor;
 }
@@ -127,6 +128,13 @@ int64_t Tensor::dim(int index) const {
   return shape_[static_cast<size_t>(resolved)];
 }
 
+void Tensor::check_host_access(DType expected) const {
+  check(device_ == kCpu, "tensor",
+        "host access to a tensor on " + device_name(device_) +
+            ": compute on it with graft::ops, or copy it to the CPU first (to(kCpu))");
+  check_dtype(expected);
+}
+
 void Tensor::check_dtype(DType expected) const {
   check(dtype_ == expected, "tensor",
         "expected element type " + std::string(dtype_name(expected)) + " but tensor holds " +
@@ -153,14 +161,20 @@ Tensor Tensor::reshape(Shape shape) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor copy = empty(shape_, dtype_);
+  return to(device_);
+}
+
+Tensor Tensor::to(Device device) const {
+  Tensor copy = empty(shape_, dtype_, device);
+  if (!device_.host_memory()) built_without_cuda(device_);
   if (nbytes() > 0) std::memcpy(copy.data_, data_, nbytes());
   return copy;
 }
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return clone();
-  Tensor result = empty(shape_, dtype);
+  if (!device_.host_memory()) built_without_cuda(device_);
+  Tensor result = empty(shape_, dtype, device_);
   const bool integer_source = is_integer(dtype_);
   for (int64_t i = 0; i < numel_; ++i) {
     const int64_t integer = integer_source ? load_as_int(data_, dtype_, i) : 0;
@@ -171,10 +185,12 @@ Tensor Tensor::to(DType dtype) const {
 }
 
 void Tensor::fill(float value) {
+  if (!device_.host_memory()) built_without_cuda(device_);
   for (int64_t i = 0; i < numel_; ++i) store(data_, dtype_, i, value, static_cast<int64_t>(value), false);
 }
 
 void Tensor::zero() {
+  if (!device_.host_memory()) built_without_cuda(device_);
   if (nbytes() > 0) std::memset(data_, 0, nbytes());
 }
 
@@ -184,7 +200,7 @@ Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
             shape_string(shape_));
   Shape shape = shape_;
   shape[0] = end - begin;
-  Tensor result = empty(shape, dtype_);
+  Tensor result = empty(shape, dtype_, device_);
   const size_t row_bytes = shape_[0] == 0 ? 0 : nbytes() / static_cast<size_t>(shape_[0]);
   if (result.nbytes() > 0) {
     std::memcpy(result.data_, static_cast<const char*>(data_) + static_cast<size_t>(begin) * row_bytes,
@@ -194,15 +210,23 @@ Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
 }
 
 std::vector<float> Tensor::to_float_vector() const {
+  const Tensor host = device_ == kCpu ? *this : to(kCpu);
   std::vector<float> values(static_cast<size_t>(numel_));
-  for (int64_t i = 0; i < numel_; ++i) values[static_cast<size_t>(i)] = load_as_float(data_, dtype_, i);
+  for (int64_t i = 0; i < numel_; ++i) values[static_cast<size_t>(i)] = load_as_float(host.data_, dtype_, i);
   return values;
 }
 
 std::vector<int64_t> Tensor::to_int_vector() const {
+  const Tensor host = device_ == kCpu ? *this : to(kCpu);
   std::vector<int64_t> values(static_cast<size_t>(numel_));
-  for (int64_t i = 0; i < numel_; ++i) values[static_cast<size_t>(i)] = load_as_int(data_, dtype_, i);
+  for (int64_t i = 0; i < numel_; ++i) values[static_cast<size_t>(i)] = load_as_int(host.data_, dtype_, i);
   return values;
+}
+
+float Tensor::item() const {
+  check(numel_ == 1, "tensor",
+        "item() of a tensor of " + std::to_string(numel_) + " values, shape " + shape_string(shape_));
+  return to_float_vector()[0];
 }
 
 }  // namespace graft

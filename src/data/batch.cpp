@@ -4,6 +4,13 @@
 
 namespace graft {
 
+Batch Batch::to(Device device) const {
+  const auto moved = [device](const Tensor& tensor) {
+    return tensor.defined() && tensor.numel() > 0 && tensor.device() != device ? tensor.to(device) : tensor;
+  };
+  return {moved(input_ids), moved(attention_mask), moved(token_type_ids), moved(labels), moved(features)};
+}
+
 Tensor attention_mask_or_ones(const Batch& batch) {
   if (batch.attention_mask.numel() > 0) {
     check(batch.attention_mask.shape() == batch.input_ids.shape(), "model",
@@ -11,9 +18,8 @@ Tensor attention_mask_or_ones(const Batch& batch) {
               shape_string(batch.input_ids.shape()));
     return batch.attention_mask.dtype() == DType::I64 ? batch.attention_mask : batch.attention_mask.to(DType::I64);
   }
-  Tensor ones = Tensor::empty(batch.input_ids.shape(), DType::I64);
-  int64_t* values = ones.data<int64_t>();
-  for (int64_t i = 0; i < ones.numel(); ++i) values[i] = 1;
+  Tensor ones = Tensor::empty(batch.input_ids.shape(), DType::I64, batch.input_ids.device());
+  ones.fill(1.0F);
   return ones;
 }
 

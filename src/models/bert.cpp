@@ -5,6 +5,7 @@
 
 #include "graft/core/error.h"
 #include "graft/models/families.h"
+#include "graft/ops/ops.h"
 
 namespace graft {
 namespace {
@@ -31,11 +32,9 @@ class Embeddings : public Module {
           "sequence of " + std::to_string(tokens) + " tokens exceeds max_position_embeddings " +
               std::to_string(position_embeddings.weight.value.dim(0)));
     Tensor sum = word_embeddings.forward(input_ids, context);
-    kernels::add_inplace(sum.data<float>(), token_type_embeddings.forward(token_type_ids, context).data<float>(),
-                         sum.numel());
-    kernels::add_inplace(sum.data<float>(),
-                         position_embeddings.forward(position_ids(input_ids.dim(0), tokens), context).data<float>(),
-                         sum.numel());
+    ops::add_inplace(sum, token_type_embeddings.forward(token_type_ids, context));
+    ops::add_inplace(sum,
+                     position_embeddings.forward(position_ids(input_ids.dim(0), tokens, input_ids.device()), context));
     return dropout.forward(layer_norm.forward(sum, context), context);
   }
 
@@ -82,7 +81,7 @@ class ResidualOutput : public Module {
   }
 
   Tensor forward(const Tensor& x, const Tensor& residual, ForwardContext& context) const {
-    return layer_norm.forward(add(dropout.forward(dense.forward(x, context), context), residual), context);
+    return layer_norm.forward(ops::add(dropout.forward(dense.forward(x, context), context), residual), context);
   }
 
   // Returns dL/d(sum); dL/dx is written to dx.
@@ -114,7 +113,7 @@ class Attention : public Module {
   Tensor backward(const Tensor& dy, ForwardContext& context) {
     Tensor dattended;
     const Tensor dresidual = output.backward(dy, dattended, context);
-    return add(attend_backward(self.core, self.query, self.key, self.value, dattended, context), dresidual);
+    return ops::add(attend_backward(self.core, self.query, self.key, self.value, dattended, context), dresidual);
   }
 
   SelfAttentionProjections self;
@@ -157,7 +156,7 @@ class Layer : public Module {
   Tensor backward(const Tensor& dy, ForwardContext& context) {
     Tensor dintermediate;
     const Tensor dresidual = output.backward(dy, dintermediate, context);
-    return attention.backward(add(intermediate.backward(dintermediate, context), dresidual), context);
+    return attention.backward(ops::add(intermediate.backward(dintermediate, context), dresidual), context);
   }
 
   Attention attention;
@@ -169,17 +168,17 @@ class Layer : public Module {
 class Pooler : public Module {
  public:
   explicit Pooler(const ModelConfig& config)
-      : dense(config.hidden_size, config.hidden_size), activation(kernels::Activation::Tanh) {
+      : dense(config.hidden_size, config.hidden_size), activation(Activation::Tanh) {
     register_module("dense", dense);
   }
 
   Tensor forward(const Tensor& hidden, ForwardContext& context) const {
     context.save(this, hidden.shape());
-    return activation.forward(dense.forward(first_token(hidden), context), context);
+    return activation.forward(dense.forward(ops::first_token(hidden), context), context);
   }
   Tensor backward(const Tensor& dpooled, ForwardContext& context) {
     const Tensor dfirst = dense.backward(activation.backward(dpooled, context), context);
-    return first_token_backward(dfirst, context.take<Shape>(this, "pooler"));
+    return ops::first_token_backward(dfirst, context.take<Shape>(this, "pooler"));
   }
 
   Linear dense;
@@ -205,8 +204,9 @@ class BertModel : public Encoder {
 
   EncoderOutput forward(const Batch& batch, ForwardContext& context, OutputRequest request) const override {
     const Tensor mask = attention_mask_or_ones(batch);
-    const Tensor types =
-        batch.token_type_ids.numel() > 0 ? batch.token_type_ids : Tensor::zeros(batch.input_ids.shape(), DType::I64);
+    const Tensor types = batch.token_type_ids.numel() > 0
+                             ? batch.token_type_ids
+                             : Tensor::zeros(batch.input_ids.shape(), DType::I64, batch.input_ids.device());
     EncoderOutput output;
     FrozenBottom frozen(lowest_trainable_block(embeddings, blocks));
     Tensor x = embeddings.forward(batch.input_ids, types, context);
@@ -228,7 +228,7 @@ class BertModel : public Encoder {
     Tensor d = dlast_hidden_state.numel() > 0 ? dlast_hidden_state.clone() : Tensor();
     if (pooler && dpooled.numel() > 0) {
       const Tensor from_pooler = pooler->backward(dpooled, context);
-      d = d.numel() > 0 ? add(d, from_pooler) : from_pooler;
+      d = d.numel() > 0 ? ops::add(d, from_pooler) : from_pooler;
     }
     if (d.numel() == 0) return;
     const int64_t lowest = lowest_trainable_block(embeddings, blocks);

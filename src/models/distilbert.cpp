@@ -6,6 +6,7 @@
 
 #include "graft/core/error.h"
 #include "graft/models/families.h"
+#include "graft/ops/ops.h"
 
 namespace graft {
 namespace {
@@ -16,7 +17,7 @@ constexpr float kLayerNormEps = 1e-12F;  // fixed in modeling_distilbert
 void fill_sinusoidal(Tensor& table) {
   const int64_t positions = table.dim(0);
   const int64_t dim = table.dim(1);
-  float* values = table.data<float>();
+  float* values = table.data<float>();  // host-only: weights are made on the CPU, then moved
   for (int64_t pos = 0; pos < positions; ++pos) {
     for (int64_t j = 0; j < dim; ++j) {
       const double angle = static_cast<double>(pos) / std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / dim);
@@ -49,9 +50,8 @@ class Embeddings : public Module {
           "sequence of " + std::to_string(tokens) + " tokens exceeds max_position_embeddings " +
               std::to_string(position_embeddings.weight.value.dim(0)));
     Tensor sum = word_embeddings.forward(input_ids, context);
-    kernels::add_inplace(sum.data<float>(),
-                         position_embeddings.forward(position_ids(input_ids.dim(0), tokens), context).data<float>(),
-                         sum.numel());
+    ops::add_inplace(sum,
+                     position_embeddings.forward(position_ids(input_ids.dim(0), tokens, input_ids.device()), context));
     return dropout.forward(layer_norm.forward(sum, context), context);
   }
 
@@ -135,15 +135,15 @@ class TransformerBlock : public Module {
 
   // sa = LN(attention(x) + x); y = LN(ffn(sa) + sa)
   Tensor forward(const Tensor& x, const Tensor& mask, ForwardContext& context, Tensor* probabilities) const {
-    const Tensor sa = sa_layer_norm.forward(add(attention.forward(x, mask, context, probabilities), x), context);
-    return output_layer_norm.forward(add(ffn.forward(sa, context), sa), context);
+    const Tensor sa = sa_layer_norm.forward(ops::add(attention.forward(x, mask, context, probabilities), x), context);
+    return output_layer_norm.forward(ops::add(ffn.forward(sa, context), sa), context);
   }
 
   Tensor backward(const Tensor& dy, ForwardContext& context) {
     const Tensor dffn_sum = output_layer_norm.backward(dy, context);
-    const Tensor dsa = add(ffn.backward(dffn_sum, context), dffn_sum);
+    const Tensor dsa = ops::add(ffn.backward(dffn_sum, context), dffn_sum);
     const Tensor dattention_sum = sa_layer_norm.backward(dsa, context);
-    return add(attention.backward(dattention_sum, context), dattention_sum);
+    return ops::add(attention.backward(dattention_sum, context), dattention_sum);
   }
 
   MultiHeadSelfAttention attention;

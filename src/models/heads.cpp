@@ -1,11 +1,10 @@
 #include "graft/models/heads.h"
 
 #include "graft/core/error.h"
+#include "graft/ops/ops.h"
 
 namespace graft {
 namespace {
-
-using kernels::Activation;
 
 void add_dropout(Sequential& layers, const char* name, float p, Generator* generator) {
   layers.add(name, std::make_unique<Dropout>(p, generator));
@@ -75,7 +74,7 @@ Head::Head(HeadInput input) : input_(input) {
 
 Tensor Head::read(const EncoderOutput& encoded) const {
   switch (input_) {
-    case HeadInput::FirstToken: return first_token(encoded.last_hidden_state);
+    case HeadInput::FirstToken: return ops::first_token(encoded.last_hidden_state);
     case HeadInput::Pooled:
       check(encoded.pooled.numel() > 0, "head", "this head reads the pooler output, but the encoder has no pooler");
       return encoded.pooled;

@@ -1,27 +1,19 @@
 #include "graft/models/layers.h"
 
-#include <cstring>
+#include <utility>
 
 #include "graft/core/autocast.h"
 #include "graft/core/error.h"
+#include "graft/ops/ops.h"
 
 namespace graft {
 namespace {
 
-int64_t rows_of(const Tensor& x) {
-  return x.numel() / x.dim(-1);
-}
-
-float* grad_or_null(Parameter& parameter) {
+// The gradient a backward accumulates into: none for a frozen (or empty) parameter.
+Tensor* grad_or_null(Parameter& parameter) {
   if (!parameter.trainable || parameter.value.numel() == 0) return nullptr;
   parameter.ensure_grad();
-  return parameter.grad.data<float>();
-}
-
-Shape with_last(const Shape& shape, int64_t last) {
-  Shape result = shape;
-  result.back() = last;
-  return result;
+  return &parameter.grad;
 }
 
 // What a product's backward needs: its input, and the precision it multiplied in (core/autocast.h), which its
@@ -34,6 +26,11 @@ struct ProductSaved {
 struct LayerNormSaved {
   Tensor input, mean, rstd;
 };
+
+void check_features(const Tensor& x, int64_t features, const char* layer) {
+  check(x.ndim() > 0 && x.dim(-1) == features, layer,
+        "input " + shape_string(x.shape()) + " does not end in " + std::to_string(features) + " features");
+}
 
 }  // namespace
 
@@ -53,24 +50,15 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias) {
 }
 
 Tensor Linear::forward(const Tensor& x, ForwardContext& context) const {
-  check(x.dim(-1) == in_features(), "linear",
-        "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features()) + " features");
+  check_features(x, in_features(), "linear");
   const DType precision = autocast_dtype();
-  Tensor y = Tensor::empty(with_last(x.shape(), out_features()));
-  kernels::linear_forward(y.data<float>(), x.data<float>(), weight.value.data<float>(),
-                          bias.value.numel() > 0 ? bias.value.data<float>() : nullptr, rows_of(x), in_features(),
-                          out_features(), precision);
   context.save(this, ProductSaved{x, precision});
-  return y;
+  return ops::linear(x, weight.value, bias.value, precision);
 }
 
 Tensor Linear::backward(const Tensor& dy, ForwardContext& context) {
   const auto saved = context.take<ProductSaved>(this, "linear");
-  Tensor dx = Tensor::empty(saved.input.shape());
-  kernels::linear_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
-                           saved.input.data<float>(), weight.value.data<float>(), rows_of(saved.input), in_features(),
-                           out_features(), saved.precision);
-  return dx;
+  return ops::linear_backward(dy, saved.input, weight.value, grad_or_null(weight), grad_or_null(bias), saved.precision);
 }
 
 LayerNorm::LayerNorm(int64_t channels, float eps) : eps_(eps) {
@@ -83,75 +71,47 @@ LayerNorm::LayerNorm(int64_t channels, float eps) : eps_(eps) {
 }
 
 Tensor LayerNorm::forward(const Tensor& x, ForwardContext& context) const {
-  const int64_t channels = weight.value.numel();
-  check(x.dim(-1) == channels, "layer_norm",
-        "input " + shape_string(x.shape()) + " does not end in " + std::to_string(channels) + " channels");
-  Tensor mean = Tensor::empty({rows_of(x)});
-  Tensor rstd = Tensor::empty({rows_of(x)});
-  Tensor y = Tensor::empty(x.shape());
-  kernels::layer_norm_forward(y.data<float>(), mean.data<float>(), rstd.data<float>(), x.data<float>(),
-                              weight.value.data<float>(), bias.value.data<float>(), rows_of(x), channels, eps_);
-  context.save(this, LayerNormSaved{x, mean, rstd});
-  return y;
+  check_features(x, weight.value.numel(), "layer_norm");
+  ops::LayerNormOutput out = ops::layer_norm(x, weight.value, bias.value, eps_);
+  context.save(this, LayerNormSaved{x, out.mean, out.rstd});
+  return out.y;
 }
 
 Tensor LayerNorm::backward(const Tensor& dy, ForwardContext& context) {
   const auto saved = context.take<LayerNormSaved>(this, "layer_norm");
-  Tensor dx = Tensor::empty(saved.input.shape());
-  kernels::layer_norm_backward(dx.data<float>(), grad_or_null(weight), grad_or_null(bias), dy.data<float>(),
-                               saved.input.data<float>(), saved.mean.data<float>(), saved.rstd.data<float>(),
-                               weight.value.data<float>(), rows_of(saved.input), weight.value.numel());
-  return dx;
+  return ops::layer_norm_backward(dy, saved.input, saved.mean, saved.rstd, weight.value, grad_or_null(weight),
+                                  grad_or_null(bias));
 }
 
 Tensor ActivationLayer::forward(const Tensor& x, ForwardContext& context) const {
-  Tensor y = Tensor::empty(x.shape());
-  kernels::activation_forward(activation_, y.data<float>(), x.data<float>(), x.numel());
-  context.save(this, activation_ == kernels::Activation::Tanh ? y : x);
+  Tensor y = ops::activation(activation_, x);
+  context.save(this, activation_ == Activation::Tanh ? y : x);
   return y;
 }
 
 Tensor ActivationLayer::backward(const Tensor& dy, ForwardContext& context) {
-  const auto saved = context.take<Tensor>(this, "activation");
-  Tensor dx = Tensor::empty(dy.shape());
-  kernels::activation_backward(activation_, dx.data<float>(), dy.data<float>(), saved.data<float>(), dy.numel());
-  return dx;
+  return ops::activation_backward(activation_, dy, context.take<Tensor>(this, "activation"));
 }
 
 Dropout::Dropout(float p, Generator* generator) : p_(p), generator_(generator) {
   check(p >= 0.0F && p < 1.0F, "dropout", "probability must be in [0, 1), got " + std::to_string(p));
 }
 
-Tensor Dropout::sample_mask(const Shape& shape, bool training) const {
+Tensor Dropout::sample_mask(const Shape& shape, bool training, Device device) const {
   if (!training || p_ == 0.0F) return {};
-  Generator& generator = generator_ != nullptr ? *generator_ : default_generator();
-  Tensor mask = Tensor::empty(shape, DType::U8);
-  const float p = p_;
-  parallel_draw(mask.data<uint8_t>(), mask.numel(), generator,
-                [p](Generator& stream) { return static_cast<uint8_t>(stream.uniform() < p ? 0 : 1); });
-  return mask;
+  return ops::dropout_keep(shape, p_, generator_ != nullptr ? *generator_ : default_generator(), device);
 }
-
-namespace {
-
-Tensor times_mask(const Tensor& x, const Tensor& mask, float scale) {
-  Tensor y = Tensor::empty(x.shape());
-  kernels::apply_dropout(y.data<float>(), x.data<float>(), {mask.data<uint8_t>(), scale}, x.numel());
-  return y;
-}
-
-}  // namespace
 
 // Without dropout the mask is empty: the forward is the identity, and so is its backward.
 Tensor Dropout::forward(const Tensor& x, ForwardContext& context) const {
-  const Tensor mask = sample_mask(x.shape(), training());
+  const Tensor mask = sample_mask(x.shape(), training(), x.device());
   context.save(this, mask);
-  return mask.numel() == 0 ? x : times_mask(x, mask, scale());
+  return mask.numel() == 0 ? x : ops::apply_dropout(x, mask, scale());
 }
 
 Tensor Dropout::backward(const Tensor& dy, ForwardContext& context) {
   const auto mask = context.take<Tensor>(this, "dropout");
-  return mask.numel() == 0 ? dy : times_mask(dy, mask, scale());
+  return mask.numel() == 0 ? dy : ops::apply_dropout(dy, mask, scale());
 }
 
 Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
@@ -160,25 +120,15 @@ Embedding::Embedding(int64_t num_embeddings, int64_t dim) {
 }
 
 Tensor Embedding::forward(const Tensor& ids, ForwardContext& context) const {
-  const int64_t count = weight.value.dim(0);
-  const int64_t* values = ids.data<int64_t>();
-  for (int64_t i = 0; i < ids.numel(); ++i) {
-    check(values[i] >= 0 && values[i] < count, "embedding",
-          "index " + std::to_string(values[i]) + " out of range for a table of " + std::to_string(count) + " rows");
-  }
+  Tensor y = ops::embedding(ids, weight.value, "embedding");
   context.save(this, ids);
-  Shape shape = ids.shape();
-  shape.push_back(weight.value.dim(1));
-  Tensor y = Tensor::empty(shape);
-  kernels::embedding_forward(y.data<float>(), values, weight.value.data<float>(), ids.numel(), weight.value.dim(1));
   return y;
 }
 
 void Embedding::backward(const Tensor& dy, ForwardContext& context) {
   const auto ids = context.take<Tensor>(this, "embedding");
-  float* dtable = grad_or_null(weight);
-  if (dtable == nullptr) return;
-  kernels::embedding_backward(dtable, ids.data<int64_t>(), dy.data<float>(), ids.numel(), weight.value.dim(1));
+  Tensor* dtable = grad_or_null(weight);
+  if (dtable != nullptr) ops::embedding_backward(dy, ids, *dtable);
 }
 
 TiedLinear::TiedLinear(Parameter& shared_weight) : weight_(shared_weight) {
@@ -188,25 +138,16 @@ TiedLinear::TiedLinear(Parameter& shared_weight) : weight_(shared_weight) {
 }
 
 Tensor TiedLinear::forward(const Tensor& x, ForwardContext& context) const {
-  const int64_t in_features = weight_.value.dim(1);
-  const int64_t out_features = weight_.value.dim(0);
-  check(x.dim(-1) == in_features, "tied_linear",
-        "input " + shape_string(x.shape()) + " does not end in " + std::to_string(in_features) + " features");
+  check_features(x, weight_.value.dim(1), "tied_linear");
   const DType precision = autocast_dtype();
-  Tensor y = Tensor::empty(with_last(x.shape(), out_features));
-  kernels::linear_forward(y.data<float>(), x.data<float>(), weight_.value.data<float>(), bias.value.data<float>(),
-                          rows_of(x), in_features, out_features, precision);
   context.save(this, ProductSaved{x, precision});
-  return y;
+  return ops::linear(x, weight_.value, bias.value, precision);
 }
 
 Tensor TiedLinear::backward(const Tensor& dy, ForwardContext& context) {
   const auto saved = context.take<ProductSaved>(this, "tied_linear");
-  Tensor dx = Tensor::empty(saved.input.shape());
-  kernels::linear_backward(dx.data<float>(), grad_or_null(weight_), grad_or_null(bias), dy.data<float>(),
-                           saved.input.data<float>(), weight_.value.data<float>(), rows_of(saved.input),
-                           weight_.value.dim(1), weight_.value.dim(0), saved.precision);
-  return dx;
+  return ops::linear_backward(dy, saved.input, weight_.value, grad_or_null(weight_), grad_or_null(bias),
+                              saved.precision);
 }
 
 Layer& Sequential::add(std::string name, std::unique_ptr<Layer> layer) {
@@ -225,37 +166,6 @@ Tensor Sequential::backward(const Tensor& dy, ForwardContext& context) {
   Tensor d = dy;
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) d = (*it)->backward(d, context);
   return d;
-}
-
-Tensor add(const Tensor& a, const Tensor& b) {
-  check(a.shape() == b.shape(), "add",
-        "shapes " + shape_string(a.shape()) + " and " + shape_string(b.shape()) + " differ");
-  Tensor sum = a.clone();
-  kernels::add_inplace(sum.data<float>(), b.data<float>(), sum.numel());
-  return sum;
-}
-
-Tensor first_token(const Tensor& hidden) {
-  const int64_t batch = hidden.dim(0);
-  const int64_t tokens = hidden.dim(1);
-  const int64_t width = hidden.dim(2);
-  Tensor first = Tensor::empty({batch, width});
-  for (int64_t b = 0; b < batch; ++b) {
-    std::memcpy(first.data<float>() + b * width, hidden.data<float>() + b * tokens * width,
-                static_cast<size_t>(width) * sizeof(float));
-  }
-  return first;
-}
-
-Tensor first_token_backward(const Tensor& dfirst, const Shape& hidden_shape) {
-  Tensor dhidden = Tensor::zeros(hidden_shape);
-  const int64_t tokens = hidden_shape[1];
-  const int64_t width = hidden_shape[2];
-  for (int64_t b = 0; b < hidden_shape[0]; ++b) {
-    std::memcpy(dhidden.data<float>() + b * tokens * width, dfirst.data<float>() + b * width,
-                static_cast<size_t>(width) * sizeof(float));
-  }
-  return dhidden;
 }
 
 }  // namespace graft

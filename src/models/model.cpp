@@ -7,9 +7,13 @@
 #include "graft/io/checkpoint.h"
 #include "graft/io/file.h"
 #include "graft/models/families.h"
+#include "graft/ops/ops.h"
 
 namespace graft {
 namespace {
+
+// The label of positions that do not count in the loss, as transformers' -100.
+constexpr int64_t kIgnoreIndex = -100;
 
 bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -45,36 +49,6 @@ std::optional<std::string> find_in_checkpoint(const Checkpoint& checkpoint, cons
   return std::nullopt;
 }
 
-// The row-major indices of the positions whose label is not ignored.
-Tensor labelled_positions(const Tensor& labels) {
-  const int64_t* values = labels.data<int64_t>();
-  std::vector<int64_t> positions;
-  for (int64_t i = 0; i < labels.numel(); ++i) {
-    if (values[i] != -100) positions.push_back(i);
-  }
-  Tensor result = Tensor::empty({static_cast<int64_t>(positions.size())}, DType::I64);
-  std::copy(positions.begin(), positions.end(), result.data<int64_t>());
-  return result;
-}
-
-// labels[positions], as I64 [M].
-Tensor gather_labels(const Tensor& labels, const Tensor& positions) {
-  Tensor gathered = Tensor::empty({positions.numel()}, DType::I64);
-  for (int64_t i = 0; i < positions.numel(); ++i) {
-    gathered.data<int64_t>()[i] = labels.data<int64_t>()[positions.data<int64_t>()[i]];
-  }
-  return gathered;
-}
-
-// rows[positions] of a [..., C] tensor, as [M, C].
-Tensor gather_rows(const Tensor& values, const Tensor& positions) {
-  const int64_t channels = values.dim(-1);
-  Tensor rows = Tensor::empty({positions.numel(), channels});
-  kernels::embedding_forward(rows.data<float>(), positions.data<int64_t>(), values.data<float>(), positions.numel(),
-                             channels);
-  return rows;
-}
-
 void apply_labels(ModelConfig& config, const LoadOptions& options) {
   if (options.labels) {
     check(!options.labels->empty(), "model", "the label set is empty");
@@ -100,6 +74,7 @@ void initialize_parameters(const std::vector<std::pair<std::string, Parameter*>>
       init_normal(parameter->value, std, generator);
       if (ends_with(name, "word_embeddings.weight") && padding_index >= 0 && padding_index < parameter->value.dim(0)) {
         const int64_t width = parameter->value.dim(1);
+        // host-only: weights are initialised on the CPU, before Module::to moves them
         std::fill_n(parameter->value.data<float>() + padding_index * width, width, 0.0F);
       }
     }
@@ -133,7 +108,9 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
   const TaskHead task = options.task.value_or(head_from_architectures(config));
   if (options.random_init) {
     if (options.log) options.log("Every weight initialised at random (seed " + std::to_string(options.seed) + ")");
-    return from_config(config, task, options.seed);
+    std::unique_ptr<Model> model = from_config(config, task, options.seed);
+    model->to(options.device);
+    return model;
   }
   std::unique_ptr<Model> model(new Model(config, task, options.seed));
   const Checkpoint checkpoint = Checkpoint::open(dir);
@@ -175,6 +152,7 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
     if (used.count(name) == 0) unused.push_back(name);
   }
   if (!unused.empty() && options.log) options.log("Unused checkpoint tensors: " + join(unused));
+  model->to(options.device);
   return model;
 }
 
@@ -198,15 +176,16 @@ ModelOutput Model::forward(const Batch& batch, ForwardContext& context, OutputRe
     if (!head_) return output;
     saved.hidden_shape = output.encoder.last_hidden_state.shape();
     if (predicts_sparsely(batch)) {
-      saved.labelled_positions = labelled_positions(batch.labels);
-      output.logits = head_->forward(gather_rows(output.encoder.last_hidden_state, saved.labelled_positions), context);
-      saved.labels = gather_labels(batch.labels, saved.labelled_positions);
+      saved.labelled_positions = ops::labelled_positions(batch.labels, kIgnoreIndex);
+      const Tensor labelled = ops::gather_rows(output.encoder.last_hidden_state, saved.labelled_positions);
+      output.logits = head_->forward(labelled, context);
+      saved.labels = ops::gather(batch.labels, saved.labelled_positions);
     } else {
       output.logits = head_->forward(head_->read(output.encoder), context);
     }
   }
   if (batch.labels.numel() > 0) {
-    output.loss = Tensor::full({1}, loss_and_gradient(output.logits, saved.labels, nullptr));
+    output.loss = loss_and_gradient(output.logits, saved.labels, nullptr);
   }
   saved.logits = output.logits;
   context.save(this, std::move(saved));
@@ -216,7 +195,7 @@ ModelOutput Model::forward(const Batch& batch, ForwardContext& context, OutputRe
 void Model::backward(ForwardContext& context) {
   const auto saved = context.take<Saved>(this, "model");
   check(saved.labels.numel() > 0, "model", "backward() needs a forward pass with labels");
-  Tensor dlogits = Tensor::empty(saved.logits.shape());
+  Tensor dlogits = Tensor::empty(saved.logits.shape(), DType::F32, saved.logits.device());
   loss_and_gradient(saved.logits, saved.labels, &dlogits);
   backward_from(dlogits, saved, context);
 }
@@ -235,11 +214,9 @@ void Model::backward_from(const Tensor& dlogits, const Saved& saved, ForwardCont
   Tensor dlast_hidden_state;
   Tensor dpooled;
   if (saved.labelled_positions.numel() > 0) {
-    dlast_hidden_state = Tensor::zeros(saved.hidden_shape);
-    kernels::embedding_backward(dlast_hidden_state.data<float>(), saved.labelled_positions.data<int64_t>(),
-                                dfeatures.data<float>(), saved.labelled_positions.numel(), saved.hidden_shape.back());
+    dlast_hidden_state = ops::scatter_rows(dfeatures, saved.labelled_positions, saved.hidden_shape);
   } else if (head_->input() == HeadInput::FirstToken) {
-    dlast_hidden_state = first_token_backward(dfeatures, saved.hidden_shape);
+    dlast_hidden_state = ops::first_token_backward(dfeatures, saved.hidden_shape);
   } else if (head_->input() == HeadInput::Pooled) {
     dpooled = dfeatures;
   } else {
@@ -248,9 +225,9 @@ void Model::backward_from(const Tensor& dlogits, const Saved& saved, ForwardCont
   encoder_->backward(dlast_hidden_state, dpooled, context);
 }
 
-float Model::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const {
+Tensor Model::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const {
   return task_loss(task_, config_.problem_type.value_or(""), config_.num_labels, logits, labels, dlogits,
-                   class_weights_.empty() ? nullptr : class_weights_.data());
+                   class_weights_);
 }
 
 bool Model::predicts_sparsely(const Batch& batch) const {
@@ -264,9 +241,8 @@ void Model::set_class_weights(std::vector<float> weights) {
   class_weights_ = std::move(weights);
 }
 
-float task_loss(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& logits,
-                const Tensor& labels, Tensor* dlogits, const float* class_weights) {
-  float* grad = dlogits != nullptr ? dlogits->data<float>() : nullptr;
+Tensor task_loss(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& logits,
+                 const Tensor& labels, Tensor* dlogits, std::span<const float> class_weights) {
   const int64_t classes = logits.dim(-1);
   const int64_t rows = logits.numel() / classes;
   check(task != TaskHead::QuestionAnswering, "model",
@@ -281,24 +257,24 @@ float task_loss(TaskHead task, const std::string& problem_type, int64_t num_labe
     const Tensor targets = labels.to(DType::F32);
     check(targets.numel() == logits.numel(), "model",
           "regression labels " + shape_string(labels.shape()) + " do not match logits " + shape_string(logits.shape()));
-    return kernels::mean_squared_error(logits.data<float>(), targets.data<float>(), grad, logits.numel());
+    return ops::mean_squared_error(logits, targets, dlogits);
   }
   if (problem == "multi_label_classification") {
     const Tensor targets = labels.to(DType::F32);
     check(
         targets.numel() == logits.numel(), "model",
         "multi-label targets " + shape_string(labels.shape()) + " do not match logits " + shape_string(logits.shape()));
-    return kernels::binary_cross_entropy_with_logits(logits.data<float>(), targets.data<float>(), grad, logits.numel());
+    return ops::binary_cross_entropy_with_logits(logits, targets, dlogits);
   }
   const Tensor ids = labels.dtype() == DType::I64 ? labels : labels.to(DType::I64);
   check(ids.numel() == rows, "model",
         "labels " + shape_string(labels.shape()) + " do not match logits " + shape_string(logits.shape()));
-  const int64_t* values = ids.data<int64_t>();
-  for (int64_t i = 0; i < rows; ++i) {
-    check(values[i] == -100 || (values[i] >= 0 && values[i] < classes), "model",
-          "label " + std::to_string(values[i]) + " is outside [0, " + std::to_string(classes) + ")");
+  Tensor weights;
+  if (!class_weights.empty()) {
+    const std::vector<float> values(class_weights.begin(), class_weights.end());
+    weights = Tensor::from_vector(values, {static_cast<int64_t>(values.size())}).to(logits.device());
   }
-  return kernels::cross_entropy(logits.data<float>(), values, grad, rows, classes, -100, class_weights);
+  return ops::cross_entropy(logits, ids, dlogits, weights, kIgnoreIndex);
 }
 
 void Model::save_pretrained(const std::string& dir, DType storage) const {
@@ -307,7 +283,8 @@ void Model::save_pretrained(const std::string& dir, DType storage) const {
   std::filesystem::create_directories(dir);
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [name, parameter] : named_parameters()) {
-    tensors.emplace_back(name, storage == DType::F32 ? parameter->value : parameter->value.to(storage));
+    const Tensor host = parameter->value.device() == kCpu ? parameter->value : parameter->value.to(kCpu);
+    tensors.emplace_back(name, storage == DType::F32 ? host : host.to(storage));
   }
   save_checkpoint(dir, tensors);
   nlohmann::json config = config_.to_json();

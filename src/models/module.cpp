@@ -35,10 +35,25 @@ bool Module::has_trainable_parameters() const {
   return false;
 }
 
+void Module::to(Device device) {
+  for (Parameter* parameter : parameters()) {
+    if (parameter->value.device() == device) continue;
+    parameter->value = parameter->value.to(device);
+    parameter->grad = Tensor();
+  }
+}
+
+Device Module::device() const {
+  const ParameterList list = parameters();
+  return list.empty() ? kCpu : list.front()->value.device();
+}
+
 void Module::register_parameter(std::string name, Parameter& parameter) {
   parameters_.emplace_back(std::move(name), &parameter);
 }
 
-void Module::register_module(std::string name, Module& module) { children_.emplace_back(std::move(name), &module); }
+void Module::register_module(std::string name, Module& module) {
+  children_.emplace_back(std::move(name), &module);
+}
 
 }  // namespace graft

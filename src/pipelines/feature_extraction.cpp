@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "graft/core/error.h"
+#include "pipelines/pipeline_support.h"
 
 namespace graft {
 namespace {
@@ -33,7 +34,7 @@ FeatureExtractionPipeline FeatureExtractionPipeline::from_pretrained(const std::
                                                                      FeatureExtractionOptions options) {
   // Loaded with its own head: as a bare encoder, a BERT checkpoint without a pooler (one saved with a
   // token-classification or masked-LM head) would lack the pooler's weights.
-  auto model = Model::from_pretrained(dir);
+  auto model = pipelines::load_model(dir, options.device);
   Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
   return FeatureExtractionPipeline(std::move(model), std::move(tokenizer), options);
 }
@@ -57,6 +58,7 @@ std::vector<std::vector<float>> FeatureExtractionPipeline::operator()(const std:
     const int64_t dim = hidden.dim(2);
     for (int64_t row = 0; row < hidden.dim(0); ++row) {
       const size_t text = members[static_cast<size_t>(row)];
+      // host-only: run_batches copies the outputs to the CPU
       const float* states = hidden.data<float>() + row * width * dim;
       embeddings[text] = pooling_ == Pooling::Cls ? std::vector<float>(states, states + dim)
                                                   : mean_over_tokens(states, dim, encodings[text].attention_mask);

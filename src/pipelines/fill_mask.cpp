@@ -17,7 +17,7 @@ std::vector<int64_t> mask_positions(const Encoding& encoding, int64_t mask_id) {
 }  // namespace
 
 FillMaskPipeline FillMaskPipeline::from_pretrained(const std::string& dir, FillMaskOptions options) {
-  auto model = Model::from_pretrained(dir);
+  auto model = pipelines::load_model(dir, options.device);
   Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
   return FillMaskPipeline(std::move(model), std::move(tokenizer), options);
 }
@@ -50,6 +50,7 @@ std::vector<std::vector<std::vector<MaskFill>>> FillMaskPipeline::operator()(con
     for (int64_t row = 0; row < output.logits.dim(0); ++row) {
       const size_t text = members[static_cast<size_t>(row)];
       for (const int64_t position : masks[text]) {
+        // host-only: run_batches copies the outputs to the CPU
         const float* logits = output.logits.data<float>() + (row * tokens + position) * vocabulary;
         const auto probabilities = pipelines::softmax({logits, static_cast<size_t>(vocabulary)});
         std::vector<MaskFill> fills;

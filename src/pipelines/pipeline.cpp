@@ -13,6 +13,12 @@
 namespace graft {
 namespace pipelines {
 
+std::unique_ptr<Model> load_model(const std::string& dir, Device device) {
+  LoadOptions options;
+  options.device = device;
+  return Model::from_pretrained(dir, options);
+}
+
 std::vector<float> softmax(std::span<const float> logits) {
   std::vector<float> probabilities(logits.size());
   if (logits.empty()) return probabilities;
@@ -85,6 +91,14 @@ std::vector<Encoding> Pipeline::encode_truncated(const std::vector<std::string>&
   return tokenizer_.encode_batch(texts, encode, pairs);
 }
 
+namespace {
+
+Tensor on_host(const Tensor& tensor) {
+  return tensor.numel() == 0 || tensor.device() == kCpu ? tensor : tensor.to(kCpu);
+}
+
+}  // namespace
+
 void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchConsumer& consume) {
   const std::vector<int64_t> order = longest_first_order(encodings);
   const auto step = static_cast<size_t>(options_.batch_size);
@@ -99,7 +113,11 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchCo
     const NoGradGuard no_grad;
     const AutocastGuard autocast(matmul_dtype(options_.bf16));
     ForwardContext nothing_kept;  // under NoGradGuard: this call shares nothing with others on the model
-    consume(members, model_->forward(pad_batch(batch, tokenizer_.pad_id()), nothing_kept));
+    ModelOutput output = model_->forward(pad_batch(batch, tokenizer_.pad_id()).to(model_->device()), nothing_kept);
+    // What the pipelines read, copied to the host (no copy on the CPU).
+    output.logits = on_host(output.logits);
+    output.encoder.last_hidden_state = on_host(output.encoder.last_hidden_state);
+    consume(members, output);
   }
 }
 

@@ -1,13 +1,17 @@
 #pragma once
-// Arithmetic on rows of logits shared by the pipelines.
+// What the pipelines share: loading, and arithmetic on rows of logits.
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "graft/io/config.h"
+#include "graft/models/model.h"
 
 namespace graft::pipelines {
+
+// The model in `dir`, its weights on `device`.
+std::unique_ptr<Model> load_model(const std::string& dir, Device device);
 
 // exp(x - max) / sum, which cannot overflow.
 std::vector<float> softmax(std::span<const float> logits);

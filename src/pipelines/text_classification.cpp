@@ -35,7 +35,7 @@ ScoreFunction score_function_named(const std::string& name) {
 
 TextClassificationPipeline TextClassificationPipeline::from_pretrained(const std::string& dir,
                                                                        TextClassificationOptions options) {
-  auto model = Model::from_pretrained(dir);
+  auto model = pipelines::load_model(dir, options.device);
   Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
   return TextClassificationPipeline(std::move(model), std::move(tokenizer), std::move(options));
 }
@@ -94,6 +94,7 @@ std::vector<std::vector<float>> TextClassificationPipeline::mean_scores(const st
     const int64_t classes = output.logits.dim(1);
     for (int64_t row = 0; row < output.logits.dim(0); ++row) {
       const size_t text = owner[members[static_cast<size_t>(row)]];
+      // host-only: run_batches copies the outputs to the CPU
       const float* logits = output.logits.data<float>() + row * classes;
       const auto scores = apply(function_, {logits, static_cast<size_t>(classes)});
       for (size_t label = 0; label < scores.size(); ++label) sums[text][label] += scores[label];

@@ -81,7 +81,7 @@ std::vector<EntityGroup> group_entities(const std::vector<TokenEntity>& tokens, 
 
 TokenClassificationPipeline TokenClassificationPipeline::from_pretrained(const std::string& dir,
                                                                          TokenClassificationOptions options) {
-  auto model = Model::from_pretrained(dir);
+  auto model = pipelines::load_model(dir, options.device);
   Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
   return TokenClassificationPipeline(std::move(model), std::move(tokenizer), std::move(options));
 }
@@ -127,6 +127,7 @@ std::vector<TokenClassificationPipeline::Prediction> TokenClassificationPipeline
     for (int64_t row = 0; row < output.logits.dim(0); ++row) {
       Prediction& prediction = predictions[members[static_cast<size_t>(row)]];
       for (size_t t = 0; t < prediction.encoding.size(); ++t) {
+        // host-only: run_batches copies the outputs to the CPU
         const float* logits = output.logits.data<float>() + (row * width + static_cast<int64_t>(t)) * classes;
         std::tie(prediction.labels[t], prediction.scores[t]) = best_label(logits, classes);
       }
@@ -160,6 +161,7 @@ TokenClassificationPipeline::Prediction TokenClassificationPipeline::predict_win
         const std::pair<int64_t, int64_t> rank{std::min(p, text_tokens - 1 - p), -static_cast<int64_t>(window_index)};
         if (rank <= best[token]) continue;
         best[token] = rank;
+        // host-only: run_batches copies the outputs to the CPU
         const float* logits = output.logits.data<float>() + (row * width + p + 1) * classes;
         std::tie(prediction.labels[token], prediction.scores[token]) = best_label(logits, classes);
       }

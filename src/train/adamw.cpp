@@ -1,12 +1,7 @@
-// The update replicates torch.optim.AdamW's single-tensor path (torch/optim/adam.py, _single_tensor_adam)
-// one fp32 operation at a time, with the scalars derived in double as Python does:
-//   param.mul_(1 - lr * weight_decay)
-//   exp_avg.lerp_(grad, 1 - beta1)                 CPU lerp: fma(weight, grad - m, m) for weight < 0.5
-//   exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-//   denom = (exp_avg_sq.sqrt() / bias_correction2 ** 0.5).add_(eps)
-//   param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
-// GCC fuses a * b + c into one fma by default in C++; torch's kernels round each product and sum
-// separately except where they call fma themselves, so fusing here would break bit parity.
+// torch.optim.AdamW: the scalars of each step derived in double as Python does, and the update applied by the
+// parameter's backend one fp32 operation at a time (ops::adamw_update; the CPU's is
+// src/kernels/cpu/optimizer_updates.cpp, which lists torch's operations). GCC fuses a * b + c into one fma
+// by default in C++; Python rounds each product and sum, so fusing the derivation would break bit parity.
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #elif defined(__GNUC__)
@@ -15,38 +10,11 @@
 #include <cmath>
 
 #include "graft/core/error.h"
-#include "graft/core/parallel.h"
+#include "graft/ops/ops.h"
 #include "graft/train/optimizer.h"
 
 namespace graft {
 namespace {
-
-constexpr int64_t kUpdateGrain = 1 << 15;
-
-struct AdamWScalars {
-  float decay_factor;
-  float lerp_coeff;      // torch's vectorised lerp: weight, or weight - 1 for weights >= 0.5
-  bool lerp_from_start;  // lerp base is the old average (small weight) or the gradient
-  float beta2;
-  float one_minus_beta2;
-  float bias_correction2_sqrt;
-  float eps;
-  float neg_step_size;
-};
-
-void adamw_update(float* __restrict param, const float* __restrict grad, float* __restrict exp_avg,
-                  float* __restrict exp_avg_sq, int64_t begin, int64_t end, AdamWScalars s) {
-  for (int64_t i = begin; i < end; ++i) {
-    const float g = grad[i];
-    const float p = param[i] * s.decay_factor;
-    const float m = std::fma(s.lerp_coeff, g - exp_avg[i], s.lerp_from_start ? exp_avg[i] : g);
-    const float v = exp_avg_sq[i] * s.beta2 + s.one_minus_beta2 * g * g;
-    const float denom = std::sqrt(v) / s.bias_correction2_sqrt + s.eps;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
-    param[i] = p + s.neg_step_size * m / denom;
-  }
-}
 
 void check_options(const AdamWOptions& options) {
   check(options.beta1 >= 0.0 && options.beta1 < 1.0, "AdamW",
@@ -76,8 +44,8 @@ void AdamW::step() {
 
 void AdamW::update(Parameter& param, State& state, double lr) const {
   if (state.step == 0) {
-    state.exp_avg = Tensor::zeros(param.value.shape());
-    state.exp_avg_sq = Tensor::zeros(param.value.shape());
+    state.exp_avg = Tensor::zeros(param.value.shape(), DType::F32, param.value.device());
+    state.exp_avg_sq = Tensor::zeros(param.value.shape(), DType::F32, param.value.device());
   }
   ++state.step;
   const double step = static_cast<double>(state.step);
@@ -97,13 +65,7 @@ void AdamW::update(Parameter& param, State& state, double lr) const {
       static_cast<float>(options_.eps),
       static_cast<float>(-(lr / bias_correction1)),
   };
-  float* values = param.value.data<float>();
-  const float* grads = param.grad.data<float>();
-  float* exp_avg = state.exp_avg.data<float>();
-  float* exp_avg_sq = state.exp_avg_sq.data<float>();
-  parallel_for(0, param.value.numel(), kUpdateGrain, [&](int64_t begin, int64_t end) {
-    adamw_update(values, grads, exp_avg, exp_avg_sq, begin, end, scalars);
-  });
+  ops::adamw_update(param.value, param.grad, state.exp_avg, state.exp_avg_sq, scalars);
 }
 
 int64_t AdamW::step_count(const Parameter& param) const {

@@ -3,54 +3,18 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <vector>
 
 #include "graft/core/error.h"
-#include "graft/core/parallel.h"
+#include "graft/ops/ops.h"
 
 namespace graft {
 namespace {
 
-// Each chunk's partial sum is formed separately, so the norm does not depend on the thread count.
-constexpr int64_t kNormChunk = 1 << 15;
-constexpr int64_t kScaleGrain = 1 << 15;
 // torch's clip_grad_norm_ guard against dividing by a zero norm.
 constexpr float kClipEpsilon = 1e-6f;
 
 bool has_gradient(const Parameter& param) {
   return param.trainable && param.value.numel() > 0 && param.grad.numel() == param.value.numel();
-}
-
-double sum_of_squares(const float* values, int64_t begin, int64_t end) {
-  double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t i = begin; i < end; ++i) sum += static_cast<double>(values[i]) * values[i];
-  return sum;
-}
-
-// Accumulated in double, then rounded to fp32 as torch's fp32 norm is; torch's own fp32 accumulation
-// order depends on the CPU's vector width, so this is the value it approximates most closely.
-float tensor_norm(const Tensor& tensor) {
-  const float* values = tensor.data<float>();
-  const int64_t numel = tensor.numel();
-  const int64_t chunks = (numel + kNormChunk - 1) / kNormChunk;
-  std::vector<double> partial_sums(static_cast<size_t>(chunks));
-  parallel_for(0, chunks, 1, [&](int64_t first_chunk, int64_t end_chunk) {
-    for (int64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
-      partial_sums[static_cast<size_t>(chunk)] =
-          sum_of_squares(values, chunk * kNormChunk, std::min(numel, (chunk + 1) * kNormChunk));
-    }
-  });
-  double sum = 0.0;
-  for (const double partial : partial_sums) sum += partial;
-  return static_cast<float>(std::sqrt(sum));
-}
-
-void multiply(Tensor& tensor, float factor) {
-  float* values = tensor.data<float>();
-  parallel_for(0, tensor.numel(), kScaleGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) values[i] *= factor;
-  });
 }
 
 }  // namespace
@@ -59,7 +23,8 @@ float grad_norm(const ParameterList& params) {
   double sum = 0.0;
   for (const Parameter* param : params) {
     if (!has_gradient(*param)) continue;
-    const double norm = tensor_norm(param->grad);
+    // Each tensor's norm is rounded to fp32, as torch's fp32 norms are (ops::l2_norm).
+    const double norm = ops::l2_norm(param->grad);
     sum += norm * norm;
   }
   return static_cast<float>(std::sqrt(sum));
@@ -78,7 +43,7 @@ float clip_grad_norm(const ParameterList& params, float max_norm) {
 
 void scale_grads(const ParameterList& params, float factor) {
   for (Parameter* param : params) {
-    if (has_gradient(*param)) multiply(param->grad, factor);
+    if (has_gradient(*param)) ops::scale(param->grad, factor);
   }
 }
 

@@ -22,7 +22,7 @@ void collect_classes(const Tensor& logits, const Tensor& labels, std::vector<int
   for (int64_t r = 0; r < rows; ++r) {
     if (ids[static_cast<size_t>(r)] == -100) continue;
     truth.push_back(ids[static_cast<size_t>(r)]);
-    predicted.push_back(argmax(logits.data<float>() + r * classes, classes));
+    predicted.push_back(argmax(logits.data<float>() + r * classes, classes));  // host-only: a CPU copy
   }
 }
 
@@ -58,10 +58,11 @@ EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead tas
   for (int64_t index = 0; index < data.batches_per_epoch(); ++index) {
     const Batch batch = data.batch(0, index);
     ForwardContext nothing_kept;  // under NoGradGuard
-    const ModelOutput output = model.forward(batch, nothing_kept);
+    ModelOutput output = model.forward(batch.to(model.device()), nothing_kept);
+    output.logits = output.logits.to(kCpu);
     const int64_t rows = batch.input_ids.dim(0);
     check(output.loss.numel() == 1, "evaluate", "the evaluation data has no labels");
-    loss_sum += static_cast<double>(output.loss.data<float>()[0]) * static_cast<double>(rows);
+    loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(rows);
     result.examples += rows;
     classes = output.logits.dim(-1);
     if (problem.empty() && task == TaskHead::SequenceClassification) {

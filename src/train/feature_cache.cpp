@@ -7,15 +7,16 @@
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
 #include "graft/data/collator.h"
-#include "graft/kernels/kernels.h"
+#include "graft/ops/ops.h"
 
 namespace graft {
 namespace {
 
-// features[example] = batch_features[row]: the inverse of the gather that batch() does.
+// features[example] = batch_features[row]: the inverse of the gather that batch() does. Host-only: the cache is a
+// data set, on the CPU as the token batches are.
 void store_row(const Tensor& batch_features, int64_t row, Tensor& features, int64_t example) {
   const int64_t width = batch_features.dim(1);
-  std::memcpy(features.data<float>() + example * width, batch_features.data<float>() + row * width,
+  std::memcpy(features.data<float>() + example * width, batch_features.data<float>() + row * width,  // host-only
               static_cast<size_t>(width) * sizeof(float));
 }
 
@@ -44,8 +45,8 @@ FeatureSource::FeatureSource(Model& model, const EncodedSource& source) : source
     for (size_t i = begin; i < end; ++i) members.push_back(&encodings[static_cast<size_t>(longest_first[i])]);
     // The encoder alone: the head's logits for these rows would be thrown away.
     ForwardContext nothing_kept;  // under NoGradGuard
-    const Tensor batch_features =
-        model.head()->read(model.encoder().forward(pad_batch(members, source.pad_id()), nothing_kept));
+    const Batch batch = pad_batch(members, source.pad_id()).to(model.device());
+    const Tensor batch_features = model.head()->read(model.encoder().forward(batch, nothing_kept)).to(kCpu);
     for (size_t i = begin; i < end; ++i) {
       store_row(batch_features, static_cast<int64_t>(i - begin), features_, longest_first[i]);
     }
@@ -57,9 +58,7 @@ Batch FeatureSource::batch(int64_t epoch, int64_t index) const {
   const std::vector<int64_t> examples = source_.members(epoch, index);
   Batch batch;
   const auto rows = static_cast<int64_t>(examples.size());
-  batch.features = Tensor::empty({rows, features_.dim(1)});
-  kernels::embedding_forward(batch.features.data<float>(), examples.data(), features_.data<float>(), rows,
-                             features_.dim(1));
+  batch.features = ops::gather_rows(features_, Tensor::from_vector(examples, {rows}));
   source_.add_labels(batch, examples);
   return batch;
 }

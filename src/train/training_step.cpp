@@ -14,9 +14,9 @@ StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSc
   double loss = 0.0;
   for (const Batch& batch : micro_batches) {
     ForwardContext context;
-    const ModelOutput output = model.forward(batch, context);
+    const ModelOutput output = model.forward(batch.to(model.device()), context);
     check(output.loss.numel() == 1, "train", "the model returned no loss: the batch needs labels");
-    loss += output.loss.data<float>()[0];
+    loss += output.loss.item();
     model.backward(context);
   }
   const auto count = static_cast<double>(micro_batches.size());

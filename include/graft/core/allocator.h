@@ -9,12 +9,15 @@
 #include <cstdint>
 #include <memory>
 
+#include "graft/core/device.h"
+
 namespace graft {
 
 inline constexpr size_t kCachedBlockBytes = size_t{1} << 20;
 
-// 64-byte aligned memory of at least `bytes`, freed (or cached) when the last owner lets go.
-std::shared_ptr<void> allocate_storage(size_t bytes);
+// 64-byte aligned memory of at least `bytes` on `device`, freed (or cached) when the last owner lets go. The
+// host allocator serves the CPU and the checked device; CUDA memory needs a build with CUDA.
+std::shared_ptr<void> allocate_storage(size_t bytes, Device device = kCpu);
 
 struct AllocatorStats {
   size_t live_bytes = 0;    // in large blocks now owned by tensors

@@ -1,12 +1,15 @@
 #pragma once
-// A contiguous, row-major, reference-counted buffer with a shape and an element type.
-// Copies share storage (like torch.Tensor); clone() makes a deep copy.
+// A contiguous, row-major, reference-counted buffer with a shape, an element type and a device.
+// Copies share storage (like torch.Tensor); clone() makes a deep copy on the same device, to(Device) one on
+// another. data<T>() is host access: it throws for a tensor on any device but the CPU, so code above the ops
+// layer (graft/ops/ops.h) that reads values must copy them to the CPU first, where the copy shows.
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "graft/core/device.h"
 #include "graft/core/dtype.h"
 
 namespace graft {
@@ -19,21 +22,29 @@ int64_t shape_numel(const Shape& shape);
 template <typename T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::F32; }
+constexpr DType dtype_of<float>() {
+  return DType::F32;
+}
 template <>
-constexpr DType dtype_of<int64_t>() { return DType::I64; }
+constexpr DType dtype_of<int64_t>() {
+  return DType::I64;
+}
 template <>
-constexpr DType dtype_of<int32_t>() { return DType::I32; }
+constexpr DType dtype_of<int32_t>() {
+  return DType::I32;
+}
 template <>
-constexpr DType dtype_of<uint8_t>() { return DType::U8; }
+constexpr DType dtype_of<uint8_t>() {
+  return DType::U8;
+}
 
 class Tensor {
  public:
   Tensor() = default;
 
-  static Tensor empty(Shape shape, DType dtype = DType::F32);
-  static Tensor zeros(Shape shape, DType dtype = DType::F32);
-  static Tensor full(Shape shape, float value);
+  static Tensor empty(Shape shape, DType dtype = DType::F32, Device device = kCpu);
+  static Tensor zeros(Shape shape, DType dtype = DType::F32, Device device = kCpu);
+  static Tensor full(Shape shape, float value, Device device = kCpu);
   // Copies the values into a new F32 or I64 tensor.
   static Tensor from_vector(const std::vector<float>& values, Shape shape);
   static Tensor from_vector(const std::vector<int64_t>& values, Shape shape);
@@ -47,18 +58,22 @@ class Tensor {
   int64_t dim(int index) const;
   int64_t numel() const { return numel_; }
   DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
   size_t nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
 
+  // Host access to the values: graft::Error unless the tensor is on the CPU.
   template <typename T>
   T* data() {
-    check_dtype(dtype_of<T>());
+    check_host_access(dtype_of<T>());
     return static_cast<T*>(data_);
   }
   template <typename T>
   const T* data() const {
-    check_dtype(dtype_of<T>());
+    check_host_access(dtype_of<T>());
     return static_cast<const T*>(data_);
   }
+  // The address on the tensor's device, unchecked: for backends (kernels/backend.h), the ops layer that calls
+  // them, and file I/O of CPU tensors. Code above the ops reads values with data<T>().
   void* raw_data() { return data_; }
   const void* raw_data() const { return data_; }
 
@@ -67,22 +82,29 @@ class Tensor {
   Tensor clone() const;
   // Converts to another element type (a deep copy, also when the type is the same).
   Tensor to(DType dtype) const;
+  // A copy on `device` (a deep copy, also when it is this tensor's device).
+  Tensor to(Device device) const;
   void fill(float value);
   void zero();
   // Copies rows [begin, end) of the first dimension into a new tensor.
   Tensor slice_rows(int64_t begin, int64_t end) const;
-  // Values as fp32 / int64 regardless of storage type (for tests and small tensors).
+  // Values as fp32 / int64 regardless of storage type, copied to the host from any device (for tests, small
+  // tensors and results).
   std::vector<float> to_float_vector() const;
   std::vector<int64_t> to_int_vector() const;
+  // The one value of a one-element tensor, copied to the host (a loss).
+  float item() const;
 
  private:
   void check_dtype(DType expected) const;
+  void check_host_access(DType expected) const;
 
   std::shared_ptr<void> storage_;
   void* data_ = nullptr;
   Shape shape_;
   int64_t numel_ = 0;
   DType dtype_ = DType::F32;
+  Device device_ = kCpu;
 };
 
 }  // namespace graft

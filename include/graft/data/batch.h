@@ -18,9 +18,11 @@ struct Batch {
 
   // Sequences in the batch.
   int64_t rows() const { return features.ndim() == 2 ? features.dim(0) : input_ids.dim(0); }
+  // The batch copied to `device` (data sets make batches on the CPU; a model on another device takes them there).
+  Batch to(Device device) const;
 };
 
-// The batch's attention mask as I64 [B, T], or ones when it has none.
+// The batch's attention mask as I64 [B, T], or ones (on the batch's device) when it has none.
 Tensor attention_mask_or_ones(const Batch& batch);
 
 }  // namespace graft

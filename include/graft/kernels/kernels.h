@@ -12,6 +12,8 @@
 #include <string>
 
 #include "graft/core/dtype.h"
+#include "graft/core/kernel_types.h"
+#include "graft/core/random.h"
 
 namespace graft::kernels {
 
@@ -36,7 +38,7 @@ void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, c
 void layer_norm_backward(float* dinput, float* dgamma, float* dbeta, const float* dout, const float* in,
                          const float* mean, const float* rstd, const float* gamma, int64_t rows, int64_t channels);
 
-enum class Activation { Gelu, Relu, Tanh };
+using graft::Activation;
 // out = act(in), elementwise. For Tanh, backward uses the output; for the others, the input.
 void activation_forward(Activation activation, float* out, const float* in, int64_t count);
 // dinput = dout * act'(...) where `saved` is the input (Gelu, Relu) or the output (Tanh).
@@ -85,5 +87,40 @@ void add_inplace(float* y, const float* x, int64_t count);
 
 // out = in * keep * scale, elementwise (out may alias in): inverted dropout with a drawn mask.
 void apply_dropout(float* out, const float* in, DropoutMask dropout, int64_t count);
+
+// The primitives that training and the models need besides the layers' kernels.
+
+// keep[count]: 0 with probability p, else 1, drawn in fixed chunks so that the mask does not depend on the
+// thread count (core/random.h: parallel_draw).
+void draw_dropout_keep(uint8_t* keep, int64_t count, float p, Generator& generator);
+
+// out[r * out_stride + c] = in[r * in_stride + c] for r < rows, c < width: [CLS] rows out of [B, T, D] and back.
+void copy_rows(float* out, int64_t out_stride, const float* in, int64_t in_stride, int64_t rows, int64_t width);
+
+// pooled[B, D] = the mean of hidden[b, t] over the t with mask[b, t] != 0 (zeros for a row with none), and its
+// backward: dhidden[b, t] = dpooled[b] / (kept tokens) where the mask keeps t, 0 elsewhere.
+void mean_pool_forward(float* pooled, const float* hidden, const int64_t* mask, int64_t batch, int64_t tokens,
+                       int64_t width);
+void mean_pool_backward(float* dhidden, const float* dpooled, const int64_t* mask, int64_t batch, int64_t tokens,
+                        int64_t width);
+
+// False, with the first offending value in *bad, when an id other than `skip` is outside [0, limit).
+bool indices_in_range(const int64_t* ids, int64_t count, int64_t limit, int64_t skip, int64_t* bad);
+// The indices i < count with labels[i] != ignore_index, in order, into positions (room for count); returns how
+// many there are.
+int64_t labelled_positions(int64_t* positions, const int64_t* labels, int64_t count, int64_t ignore_index);
+// out[i] = values[positions[i]]
+void gather_indices(int64_t* out, const int64_t* values, const int64_t* positions, int64_t count);
+
+// torch.optim.AdamW's and SGD's updates of one tensor, bit for bit (optimizer_updates.cpp); buffer is the
+// momentum buffer, null without momentum.
+void adamw_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t count,
+                  AdamWScalars scalars);
+void sgd_update(float* param, const float* grad, float* buffer, int64_t count, SGDScalars scalars);
+
+// The L2 norm of values[count], summed in double in fixed chunks (independent of the thread count) and rounded to
+// fp32, as torch's fp32 norm; values *= factor.
+float l2_norm(const float* values, int64_t count);
+void scale_inplace(float* values, float factor, int64_t count);
 
 }  // namespace graft::kernels

@@ -23,12 +23,6 @@ enum class Pooling {
   Mean,  // the mean over the tokens the attention mask keeps (sentence-transformers' mean pooling)
 };
 
-// hidden [B, T, D], attention_mask I64 [B, T] -> the mean of each sequence's unmasked rows [B, D]. A row
-// with no tokens pools to zeros rather than NaN.
-Tensor mean_pool(const Tensor& hidden, const Tensor& attention_mask);
-// dL/d(pooled) [B, D] -> dL/d(hidden) [B, T, D]: each kept token gets dpooled / (tokens kept), padding 0.
-Tensor mean_pool_backward(const Tensor& dpooled, const Tensor& attention_mask);
-
 class EncoderWithHead : public TrainableModel {
  public:
   // The encoder of the checkpoint in `dir` without any head it has (options.task is set to Base).
@@ -65,7 +59,7 @@ class EncoderWithHead : public TrainableModel {
     Tensor logits;
     Tensor labels;
   };
-  float loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const;
+  Tensor loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const;
   void backward_from(const Tensor& dlogits, const Saved& saved, ForwardContext& context);
 
   std::unique_ptr<Model> base_;

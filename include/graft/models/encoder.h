@@ -62,9 +62,6 @@ class SelfAttention {
   std::vector<Tensor> backward(const Tensor& dcontext, ForwardContext& context) const;
 
  private:
-  kernels::AttentionShape shape_of(const Tensor& q) const;
-  kernels::DropoutMask dropout_mask(const Tensor& keep) const;
-
   int64_t heads_;
   Dropout dropout_;
 };
@@ -104,9 +101,9 @@ class FrozenBottom {
   std::optional<NoGradGuard> no_grad_;
 };
 
-// Positions 0..T-1 for every row: I64 [B, T].
-Tensor position_ids(int64_t batch, int64_t tokens);
+// Positions 0..T-1 for every row: I64 [B, T] on `device` (made on the host and copied there).
+Tensor position_ids(int64_t batch, int64_t tokens, Device device);
 // config.hidden_act -> the kernel's activation; graft::Error for one it does not implement.
-kernels::Activation activation_named(const std::string& name);
+Activation activation_named(const std::string& name);
 
 }  // namespace graft

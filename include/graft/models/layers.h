@@ -5,16 +5,16 @@
 //
 //   Sequential head;
 //   head.add("pre_classifier", std::make_unique<Linear>(768, 768));
-//   head.add("relu", std::make_unique<ActivationLayer>(kernels::Activation::Relu));
+//   head.add("relu", std::make_unique<ActivationLayer>(Activation::Relu));
 //   ForwardContext context;
 //   Tensor logits = head.forward(cls, context);   ...   Tensor dcls = head.backward(dlogits, context);
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "graft/core/kernel_types.h"
 #include "graft/core/random.h"
 #include "graft/core/tensor.h"
-#include "graft/kernels/kernels.h"
 #include "graft/models/forward_context.h"
 #include "graft/models/module.h"
 
@@ -58,12 +58,12 @@ class LayerNorm : public Layer {
 
 class ActivationLayer : public Layer {
  public:
-  explicit ActivationLayer(kernels::Activation activation) : activation_(activation) {}
+  explicit ActivationLayer(Activation activation) : activation_(activation) {}
   Tensor forward(const Tensor& x, ForwardContext& context) const override;
   Tensor backward(const Tensor& dy, ForwardContext& context) override;
 
  private:
-  kernels::Activation activation_;
+  Activation activation_;
 };
 
 // Inverted dropout: in training, zeroes each value with probability p and scales the rest by 1/(1-p).
@@ -73,10 +73,10 @@ class Dropout : public Layer {
   explicit Dropout(float p, Generator* generator = nullptr);
   Tensor forward(const Tensor& x, ForwardContext& context) const override;
   Tensor backward(const Tensor& dy, ForwardContext& context) override;
-  // A fresh U8 mask for `shape` (1: kept, 0: dropped), or an undefined tensor when dropout is off (not
-  // `training`, or p = 0). Kept values are multiplied by scale(). A byte, not a float, per value: the masks are
+  // A fresh U8 mask for `shape` on `device` (1: kept, 0: dropped), or an undefined tensor when dropout is off
+  // (not `training`, or p = 0). Kept values are multiplied by scale(). A byte, not a float, per value: the masks are
   // kept for the backward pass, and in a training step of distilbert-base they would otherwise hold about 0.3 GB.
-  Tensor sample_mask(const Shape& shape, bool training) const;
+  Tensor sample_mask(const Shape& shape, bool training, Device device) const;
   float p() const { return p_; }
   float scale() const { return 1.0F / (1.0F - p_); }
 
@@ -123,11 +123,5 @@ class Sequential : public Layer {
 
 // The generator Dropout layers use when none is given (seed it with default_generator() = Generator(seed)).
 Generator& default_generator();
-
-// Small tensor helpers the layers and models share.
-Tensor add(const Tensor& a, const Tensor& b);
-// Rows [B, T, D] -> the first token of each sequence [B, D], and its backward.
-Tensor first_token(const Tensor& hidden);
-Tensor first_token_backward(const Tensor& dfirst, const Shape& hidden_shape);
 
 }  // namespace graft

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@ struct ModelOutput {
 };
 
 struct LoadOptions {
+  Device device = kCpu;          // where the weights go once loaded
   std::optional<TaskHead> task;  // override the head named by config.json
   // A new label set (its size may differ from the checkpoint's): the classifier is then grafted anew.
   std::optional<std::vector<std::string>> labels;
@@ -53,9 +55,10 @@ class TrainableModel : public Module {
 // The loss transformers computes for a head, and its gradient (when dlogits is given):
 // cross-entropy (ignore index -100) for single-label classification, token classification and masked LM;
 // BCE-with-logits for multi-label; MSE for regression. problem_type "" is inferred as transformers does.
-// class_weights (num_labels values, or null) weight the cross-entropy of imbalanced classes.
-float task_loss(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& logits,
-                const Tensor& labels, Tensor* dlogits, const float* class_weights = nullptr);
+// class_weights (num_labels values, or none) weight the cross-entropy of imbalanced classes. The loss is an
+// F32 [1] tensor on the logits' device.
+Tensor task_loss(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& logits,
+                 const Tensor& labels, Tensor* dlogits, std::span<const float> class_weights = {});
 
 class Model : public TrainableModel {
  public:
@@ -108,7 +111,7 @@ class Model : public TrainableModel {
     Shape hidden_shape;
     bool ran_encoder = true;  // false when the forward read precomputed features
   };
-  float loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const;
+  Tensor loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const;
   bool predicts_sparsely(const Batch& batch) const;
   void backward_from(const Tensor& dlogits, const Saved& saved, ForwardContext& context);
 

@@ -30,6 +30,10 @@ class Module {
   bool training() const { return training_; }
   // True when any parameter below this module is trainable: backward stops below the lowest such module.
   bool has_trainable_parameters() const;
+  // Moves every parameter to `device` (its gradient is dropped, and made there at the next backward).
+  void to(Device device);
+  // Where the parameters are (the CPU for a module without any).
+  Device device() const;
 
  protected:
   void register_parameter(std::string name, Parameter& parameter);

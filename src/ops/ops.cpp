@@ -1,0 +1,324 @@
+#include "graft/ops/ops.h"
+
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+#include <string>
+
+#include "graft/core/error.h"
+#include "graft/kernels/backend.h"
+
+namespace graft::ops {
+namespace {
+
+// No id is skipped by the range check (an embedding has no ignore index).
+constexpr int64_t kNoSkip = std::numeric_limits<int64_t>::min();
+
+// The backend of the device every given (defined) tensor is on; graft::Error naming the op when they differ.
+const Backend& backend_of(const char* op, std::initializer_list<const Tensor*> tensors) {
+  const Tensor* first = nullptr;
+  for (const Tensor* tensor : tensors) {
+    if (tensor == nullptr || !tensor->defined() || tensor->numel() == 0) continue;
+    if (first == nullptr) {
+      first = tensor;
+      continue;
+    }
+    check(tensor->device() == first->device(), "op",
+          std::string(op) + ": tensors on " + device_name(first->device()) + " and " + device_name(tensor->device()) +
+              " (copy them to one device with Tensor::to)");
+  }
+  return backend_for(first != nullptr ? first->device() : kCpu);
+}
+
+void expect_dtype(const Tensor& tensor, DType dtype, const char* op, const char* name) {
+  check(tensor.dtype() == dtype, "op",
+        std::string(op) + ": " + name + " must be " + std::string(dtype_name(dtype)) + ", got " +
+            std::string(dtype_name(tensor.dtype())));
+}
+
+// The device addresses the backends take. Undefined or empty tensors give null.
+float* f32(Tensor& tensor) {
+  return tensor.numel() > 0 ? static_cast<float*>(tensor.raw_data()) : nullptr;
+}
+const float* f32(const Tensor& tensor) {
+  return tensor.numel() > 0 ? static_cast<const float*>(tensor.raw_data()) : nullptr;
+}
+float* f32(Tensor* tensor) {
+  return tensor != nullptr ? f32(*tensor) : nullptr;
+}
+const int64_t* i64(const Tensor& tensor) {
+  return static_cast<const int64_t*>(tensor.raw_data());
+}
+const uint8_t* u8(const Tensor& tensor) {
+  return tensor.numel() > 0 ? static_cast<const uint8_t*>(tensor.raw_data()) : nullptr;
+}
+
+int64_t rows_of(const Tensor& x) {
+  return x.dim(-1) == 0 ? 0 : x.numel() / x.dim(-1);
+}
+
+Shape with_last(const Shape& shape, int64_t last) {
+  Shape result = shape;
+  result.back() = last;
+  return result;
+}
+
+kernels::AttentionShape attention_shape(const Tensor& q, int64_t heads) {
+  check(q.ndim() == 3 && heads > 0 && q.dim(2) % heads == 0, "op",
+        "attention: width " + std::to_string(q.dim(-1)) + " is not divisible by " + std::to_string(heads) + " heads");
+  return {q.dim(0), q.dim(1), heads, q.dim(2) / heads};
+}
+
+kernels::DropoutMask dropout_of(const Tensor& keep, float keep_scale) {
+  if (keep.numel() == 0) return {};
+  return {u8(keep), keep_scale};
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision) {
+  const Backend& backend = backend_of("linear", {&x, &weight, &bias});
+  Tensor y = Tensor::empty(with_last(x.shape(), weight.dim(0)), DType::F32, x.device());
+  backend.linear_forward(f32(y), f32(x), f32(weight), f32(bias), rows_of(x), weight.dim(1), weight.dim(0), precision);
+  return y;
+}
+
+Tensor linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, Tensor* dweight, Tensor* dbias,
+                       DType precision) {
+  const Backend& backend = backend_of("linear_backward", {&dy, &x, &weight, dweight, dbias});
+  Tensor dx = Tensor::empty(x.shape(), DType::F32, x.device());
+  backend.linear_backward(f32(dx), f32(dweight), f32(dbias), f32(dy), f32(x), f32(weight), rows_of(x), weight.dim(1),
+                          weight.dim(0), precision);
+  return dx;
+}
+
+LayerNormOutput layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
+  const Backend& backend = backend_of("layer_norm", {&x, &gamma, &beta});
+  LayerNormOutput out{Tensor::empty(x.shape(), DType::F32, x.device()),
+                      Tensor::empty({rows_of(x)}, DType::F32, x.device()),
+                      Tensor::empty({rows_of(x)}, DType::F32, x.device())};
+  backend.layer_norm_forward(f32(out.y), f32(out.mean), f32(out.rstd), f32(x), f32(gamma), f32(beta), rows_of(x),
+                             gamma.numel(), eps);
+  return out;
+}
+
+Tensor layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                           const Tensor& gamma, Tensor* dgamma, Tensor* dbeta) {
+  const Backend& backend = backend_of("layer_norm_backward", {&dy, &x, &mean, &rstd, &gamma, dgamma, dbeta});
+  Tensor dx = Tensor::empty(x.shape(), DType::F32, x.device());
+  backend.layer_norm_backward(f32(dx), f32(dgamma), f32(dbeta), f32(dy), f32(x), f32(mean), f32(rstd), f32(gamma),
+                              rows_of(x), gamma.numel());
+  return dx;
+}
+
+Tensor activation(Activation activation, const Tensor& x) {
+  const Backend& backend = backend_of("activation", {&x});
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  backend.activation_forward(activation, f32(y), f32(x), x.numel());
+  return y;
+}
+
+Tensor activation_backward(Activation activation, const Tensor& dy, const Tensor& saved) {
+  const Backend& backend = backend_of("activation_backward", {&dy, &saved});
+  Tensor dx = Tensor::empty(dy.shape(), DType::F32, dy.device());
+  backend.activation_backward(activation, f32(dx), f32(dy), f32(saved), dy.numel());
+  return dx;
+}
+
+Tensor embedding(const Tensor& ids, const Tensor& table, const char* what) {
+  const Backend& backend = backend_of("embedding", {&ids, &table});
+  expect_dtype(ids, DType::I64, "embedding", "ids");
+  int64_t bad = 0;
+  check(backend.indices_in_range(i64(ids), ids.numel(), table.dim(0), kNoSkip, &bad), "op",
+        std::string(what) + ": index " + std::to_string(bad) + " out of range for a table of " +
+            std::to_string(table.dim(0)) + " rows");
+  Shape shape = ids.shape();
+  shape.push_back(table.dim(1));
+  Tensor y = Tensor::empty(shape, DType::F32, table.device());
+  backend.embedding_forward(f32(y), i64(ids), f32(table), ids.numel(), table.dim(1));
+  return y;
+}
+
+void embedding_backward(const Tensor& dy, const Tensor& ids, Tensor& dtable) {
+  const Backend& backend = backend_of("embedding_backward", {&dy, &ids, &dtable});
+  backend.embedding_backward(f32(dtable), i64(ids), f32(dy), ids.numel(), dtable.dim(1));
+}
+
+Tensor dropout_keep(const Shape& shape, float p, Generator& generator, Device device) {
+  Tensor keep = Tensor::empty(shape, DType::U8, device);
+  backend_for(device).draw_dropout_keep(static_cast<uint8_t*>(keep.raw_data()), keep.numel(), p, generator);
+  return keep;
+}
+
+Tensor apply_dropout(const Tensor& x, const Tensor& keep, float scale) {
+  const Backend& backend = backend_of("dropout", {&x, &keep});
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  backend.apply_dropout(f32(y), f32(x), {u8(keep), scale}, x.numel());
+  return y;
+}
+
+AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask, int64_t heads,
+                          const Tensor& keep, float keep_scale, DType precision) {
+  const Backend& backend = backend_of("attention", {&q, &k, &v, &key_mask, &keep});
+  const kernels::AttentionShape shape = attention_shape(q, heads);
+  AttentionOutput out{Tensor::empty(q.shape(), DType::F32, q.device()),
+                      Tensor::empty({shape.batch, shape.heads, shape.tokens, shape.tokens}, DType::F32, q.device())};
+  const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
+  backend.attention_forward(f32(out.attended), f32(out.probs), f32(q), f32(k), f32(v), i64(key_mask),
+                            dropout_of(keep, keep_scale), shape, scale, precision);
+  return out;
+}
+
+std::array<Tensor, 3> attention_backward(const Tensor& dattended, const Tensor& probs, const Tensor& q, const Tensor& k,
+                                         const Tensor& v, int64_t heads, const Tensor& keep, float keep_scale,
+                                         DType precision) {
+  const Backend& backend = backend_of("attention_backward", {&dattended, &probs, &q, &k, &v, &keep});
+  const kernels::AttentionShape shape = attention_shape(q, heads);
+  std::array<Tensor, 3> grads{Tensor::empty(q.shape(), DType::F32, q.device()),
+                              Tensor::empty(k.shape(), DType::F32, q.device()),
+                              Tensor::empty(v.shape(), DType::F32, q.device())};
+  const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
+  backend.attention_backward(f32(grads[0]), f32(grads[1]), f32(grads[2]), f32(dattended), f32(probs), f32(q), f32(k),
+                             f32(v), dropout_of(keep, keep_scale), shape, scale, precision);
+  return grads;
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  check(a.shape() == b.shape(), "op",
+        "add: shapes " + shape_string(a.shape()) + " and " + shape_string(b.shape()) + " differ");
+  Tensor sum = a.clone();
+  add_inplace(sum, b);
+  return sum;
+}
+
+void add_inplace(Tensor& y, const Tensor& x) {
+  const Backend& backend = backend_of("add", {&y, &x});
+  check(y.numel() == x.numel(), "op",
+        "add: shapes " + shape_string(y.shape()) + " and " + shape_string(x.shape()) + " differ");
+  backend.add_inplace(f32(y), f32(x), y.numel());
+}
+
+Tensor first_token(const Tensor& hidden) {
+  const Backend& backend = backend_of("first_token", {&hidden});
+  const int64_t width = hidden.dim(2);
+  Tensor first = Tensor::empty({hidden.dim(0), width}, DType::F32, hidden.device());
+  backend.copy_rows(f32(first), width, f32(hidden), hidden.dim(1) * width, hidden.dim(0), width);
+  return first;
+}
+
+Tensor first_token_backward(const Tensor& dfirst, const Shape& hidden_shape) {
+  const Backend& backend = backend_of("first_token_backward", {&dfirst});
+  Tensor dhidden = Tensor::zeros(hidden_shape, DType::F32, dfirst.device());
+  const int64_t width = hidden_shape[2];
+  backend.copy_rows(f32(dhidden), hidden_shape[1] * width, f32(dfirst), width, hidden_shape[0], width);
+  return dhidden;
+}
+
+namespace {
+
+void check_mask(const Tensor& hidden_or_none, const Shape& hidden_shape, const Tensor& attention_mask) {
+  check(hidden_shape.size() == 3 && attention_mask.ndim() == 2 && attention_mask.dtype() == DType::I64 &&
+            attention_mask.dim(0) == hidden_shape[0] && attention_mask.dim(1) == hidden_shape[1],
+        "op",
+        "mean_pool: hidden " + shape_string(hidden_or_none.defined() ? hidden_or_none.shape() : hidden_shape) +
+            " and attention mask " + shape_string(attention_mask.shape()) + " do not fit ([B, T, D] and I64 [B, T])");
+}
+
+}  // namespace
+
+Tensor mean_pool(const Tensor& hidden, const Tensor& attention_mask) {
+  check_mask(hidden, hidden.shape(), attention_mask);
+  const Backend& backend = backend_of("mean_pool", {&hidden, &attention_mask});
+  Tensor pooled = Tensor::empty({hidden.dim(0), hidden.dim(2)}, DType::F32, hidden.device());
+  backend.mean_pool_forward(f32(pooled), f32(hidden), i64(attention_mask), hidden.dim(0), hidden.dim(1), hidden.dim(2));
+  return pooled;
+}
+
+Tensor mean_pool_backward(const Tensor& dpooled, const Tensor& attention_mask) {
+  const Shape shape = {attention_mask.dim(0), attention_mask.dim(1), dpooled.dim(1)};
+  check_mask(Tensor(), shape, attention_mask);
+  const Backend& backend = backend_of("mean_pool_backward", {&dpooled, &attention_mask});
+  Tensor dhidden = Tensor::empty(shape, DType::F32, dpooled.device());
+  backend.mean_pool_backward(f32(dhidden), f32(dpooled), i64(attention_mask), shape[0], shape[1], shape[2]);
+  return dhidden;
+}
+
+Tensor labelled_positions(const Tensor& labels, int64_t ignore_index) {
+  const Backend& backend = backend_of("labelled_positions", {&labels});
+  expect_dtype(labels, DType::I64, "labelled_positions", "labels");
+  Tensor positions = Tensor::empty({labels.numel()}, DType::I64, labels.device());
+  const int64_t found = backend.labelled_positions(static_cast<int64_t*>(positions.raw_data()), i64(labels),
+                                                   labels.numel(), ignore_index);
+  return positions.slice_rows(0, found);
+}
+
+Tensor gather_rows(const Tensor& values, const Tensor& positions) {
+  const Backend& backend = backend_of("gather_rows", {&values, &positions});
+  const int64_t channels = values.dim(-1);
+  Tensor rows = Tensor::empty({positions.numel(), channels}, DType::F32, values.device());
+  backend.embedding_forward(f32(rows), i64(positions), f32(values), positions.numel(), channels);
+  return rows;
+}
+
+Tensor scatter_rows(const Tensor& rows, const Tensor& positions, const Shape& shape) {
+  const Backend& backend = backend_of("scatter_rows", {&rows, &positions});
+  Tensor out = Tensor::zeros(shape, DType::F32, rows.device());
+  backend.embedding_backward(f32(out), i64(positions), f32(rows), positions.numel(), shape.back());
+  return out;
+}
+
+Tensor gather(const Tensor& values, const Tensor& positions) {
+  const Backend& backend = backend_of("gather", {&values, &positions});
+  expect_dtype(values, DType::I64, "gather", "values");
+  Tensor out = Tensor::empty({positions.numel()}, DType::I64, values.device());
+  backend.gather_indices(static_cast<int64_t*>(out.raw_data()), i64(values), i64(positions), positions.numel());
+  return out;
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Tensor* dlogits, const Tensor& class_weights,
+                     int64_t ignore_index) {
+  const Backend& backend = backend_of("cross_entropy", {&logits, &labels, dlogits, &class_weights});
+  expect_dtype(labels, DType::I64, "cross_entropy", "labels");
+  const int64_t classes = logits.dim(-1);
+  const int64_t rows = logits.numel() / classes;
+  int64_t bad = 0;
+  check(backend.indices_in_range(i64(labels), rows, classes, ignore_index, &bad), "op",
+        "cross_entropy: label " + std::to_string(bad) + " is outside [0, " + std::to_string(classes) + ")");
+  const float loss = backend.cross_entropy(f32(logits), i64(labels), f32(dlogits), rows, classes, ignore_index,
+                                           f32(class_weights), 1.0F);
+  return Tensor::full({1}, loss, logits.device());
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets, Tensor* dlogits) {
+  const Backend& backend = backend_of("binary_cross_entropy_with_logits", {&logits, &targets, dlogits});
+  const float loss =
+      backend.binary_cross_entropy_with_logits(f32(logits), f32(targets), f32(dlogits), logits.numel(), 1.0F);
+  return Tensor::full({1}, loss, logits.device());
+}
+
+Tensor mean_squared_error(const Tensor& predictions, const Tensor& targets, Tensor* dpredictions) {
+  const Backend& backend = backend_of("mean_squared_error", {&predictions, &targets, dpredictions});
+  const float loss =
+      backend.mean_squared_error(f32(predictions), f32(targets), f32(dpredictions), predictions.numel(), 1.0F);
+  return Tensor::full({1}, loss, predictions.device());
+}
+
+void adamw_update(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, AdamWScalars scalars) {
+  const Backend& backend = backend_of("adamw_update", {&param, &grad, &exp_avg, &exp_avg_sq});
+  backend.adamw_update(f32(param), f32(grad), f32(exp_avg), f32(exp_avg_sq), param.numel(), scalars);
+}
+
+void sgd_update(Tensor& param, const Tensor& grad, Tensor* buffer, SGDScalars scalars) {
+  const Backend& backend = backend_of("sgd_update", {&param, &grad, buffer});
+  backend.sgd_update(f32(param), f32(grad), f32(buffer), param.numel(), scalars);
+}
+
+float l2_norm(const Tensor& values) {
+  return backend_of("l2_norm", {&values}).l2_norm(f32(values), values.numel());
+}
+
+void scale(Tensor& values, float factor) {
+  backend_of("scale", {&values}).scale_inplace(f32(values), factor, values.numel());
+}
+
+}  // namespace graft::ops
