@@ -209,6 +209,16 @@ TEST(PretrainCli, TrainsWritesACardAndResumesExactly) {
   fs::copy(whole + "/checkpoints/checkpoint-3", resumed + "/checkpoints/checkpoint-3", fs::copy_options::recursive);
   const auto again = test::run_command(common + " --output " + resumed + " --resume");
   ASSERT_EQ(again.exit_code, 0) << again.output;
+
+  // With the model on the checked device (no host access above the ops: sparse predictions, the probes' fill-mask
+  // pipeline, checkpoints) the run ends on the same weights.
+  const std::string checked = temp_dir("checked");
+  const auto on_checked = test::run_command(common + " --device checked --output " + checked);
+  ASSERT_EQ(on_checked.exit_code, 0) << on_checked.output;
+  const Checkpoint c = Checkpoint::open(checked);
+  for (const auto& name : Checkpoint::open(whole).names()) {
+    EXPECT_EQ(test::max_abs_diff(Checkpoint::open(whole).load(name), c.load(name)), 0.0) << "checked " << name;
+  }
   const Checkpoint a = Checkpoint::open(whole);
   const Checkpoint b = Checkpoint::open(resumed);
   for (const auto& name : a.names()) {

@@ -59,6 +59,40 @@ TEST(TrainCli, ReproducesGoldenTrajectoriesFromTheCommandLine) {
   }
 }
 
+// Two stages with evaluation and checkpoints, once with the model on the CPU and once on the checked device
+// (which refuses host access above the ops): the same weights, bit for bit. A device this build lacks, or an
+// unknown one, is refused at once.
+TEST(TrainCli, TheCheckedDeviceTrainsTheCpusModelAndCudaIsRefusedAtOnce) {
+  const std::string data = temp_dir("device-data.csv");
+  {
+    std::ofstream out(data);
+    out << "label,sentence\n";
+    const char* labels[] = {"negative", "neutral", "positive"};
+    for (int i = 0; i < 24; ++i) out << labels[i % 3] << ",the quick brown fox " << i << " jumps over the lazy dog\n";
+  }
+  const std::string common = " --model " + test::fixtures_dir() + "/tiny-distilbert --train " + data +
+                             " --validation-split 0.25 --batch-size 4 --eval-strategy epoch --seed 3"
+                             " --stage freeze=distilbert,epochs=1,lr=1e-2 --stage freeze=none,epochs=1,lr=1e-3";
+  const std::string on_cpu = temp_dir("device-cpu");
+  const std::string on_checked = temp_dir("device-checked");
+  const auto cpu_run = train(common + " --output " + on_cpu);
+  ASSERT_EQ(cpu_run.exit_code, 0) << cpu_run.output;
+  const auto checked_run = train(common + " --device checked --output " + on_checked);
+  ASSERT_EQ(checked_run.exit_code, 0) << checked_run.output;
+  const Checkpoint a = Checkpoint::open(on_cpu);
+  const Checkpoint b = Checkpoint::open(on_checked);
+  for (const auto& name : a.names()) EXPECT_EQ(test::max_abs_diff(a.load(name), b.load(name)), 0.0) << name;
+
+  const auto cuda = train(common + " --device cuda --output " + temp_dir("device-cuda"));
+  EXPECT_EQ(cuda.exit_code, 1);
+  EXPECT_EQ(cuda.output, "graft: [op] graft was built without CUDA (device cuda:0)\n");
+  EXPECT_FALSE(fs::exists(temp_dir("device-cuda") + "/config.json"));
+  const auto unknown = test::run_command(test::cli_path() + " predict --device gpu --model " + test::fixtures_dir() +
+                                         "/tiny-distilbert fox");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.output, "graft: [device] unknown device 'gpu' (expected cpu, cuda, cuda:N or checked)\n");
+}
+
 // The seed workflow on Financial PhraseBank with the golden (random-weight) checkpoint: only the
 // mechanics are judged. Stage 1 may change only the head; stage 2 changes every tensor.
 TEST(TrainCli, TwoStageTransferLearningOnFinancialPhraseBank) {

@@ -32,4 +32,8 @@ void built_without_cuda(Device device) {
   throw Error("[op] graft was built without CUDA (device " + device_name(device) + ")");
 }
 
+void require_available(Device device) {
+  if (!device.host_memory()) built_without_cuda(device);
+}
+
 }  // namespace graft

@@ -131,7 +131,9 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
   check(request.train_file.empty() != request.train_batches.empty(), "train",
         "give exactly one of --train FILE and --train-batches FILE.safetensors");
   check(!request.stages.empty(), "train", "no training stage");
+  require_available(request.device);
   LoadOptions load;
+  load.device = request.device;
   load.dropout = request.dropout;
   load.seed = request.args.seed;
   load.random_init = request.random_init;

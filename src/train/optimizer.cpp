@@ -71,7 +71,7 @@ Tensor Optimizer::load_buffer(const OptimizerState& state, const Parameter& para
   check(found->second.shape() == param.value.shape(), optimizer,
         "optimizer state tensor '" + key + "' has shape " + shape_string(found->second.shape()) +
             ", the parameter has " + shape_string(param.value.shape()));
-  return found->second.to(DType::F32);
+  return found->second.to(DType::F32).to(param.value.device());
 }
 
 }  // namespace graft

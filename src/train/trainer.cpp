@@ -45,7 +45,7 @@ void load_weights(Module& model, const std::string& dir) {
   const Checkpoint checkpoint = Checkpoint::open(dir);
   for (const auto& [name, parameter] : model.named_parameters()) {
     check(checkpoint.contains(name), "trainer", dir + ": checkpoint has no tensor '" + name + "'");
-    parameter->value = checkpoint.load(name, DType::F32);
+    parameter->value = checkpoint.load(name, DType::F32).to(parameter->value.device());
   }
 }
 
@@ -55,7 +55,7 @@ void save_weights(const TrainableModel& model, const std::string& dir) {
     return;
   }
   std::vector<std::pair<std::string, Tensor>> tensors;
-  for (const auto& [name, parameter] : model.named_parameters()) tensors.emplace_back(name, parameter->value);
+  for (const auto& [name, parameter] : model.named_parameters()) tensors.emplace_back(name, parameter->value.to(kCpu));
   save_checkpoint(dir, tensors);
 }
 
@@ -229,7 +229,8 @@ void Trainer::save_checkpoint(Run& run) {
   fs::remove_all(staging);
   fs::create_directories(staging);
   save_weights(model_, staging);
-  const OptimizerState optimizer_state = run.optimizer->state_dict();
+  OptimizerState optimizer_state = run.optimizer->state_dict();
+  for (auto& [name, tensor] : optimizer_state.tensors) tensor = tensor.to(kCpu);
   save_safetensors(staging + "/optimizer.safetensors", optimizer_state.tensors);
   nlohmann::json state = {{"global_step", run.global_step},
                           {"epoch", run.epoch()},

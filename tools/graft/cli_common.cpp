@@ -30,6 +30,19 @@ void add_inference_options(CLI::App& command, InferenceOptions& options) {
   command.add_option("--batch-size", options.batch_size, "Texts per forward pass")->check(CLI::PositiveNumber);
   command.add_flag("--bf16", options.bf16,
                    "bf16 matmuls (fast with AVX512-BF16 or AMX, emulated and slower elsewhere)");
+  add_device_option(command, options.device);
+}
+
+void add_device_option(CLI::App& command, std::string& device) {
+  command
+      .add_option("--device", device, "Where the model runs: cpu, cuda or cuda:N (checked: the checking host device)")
+      ->capture_default_str();
+}
+
+Device device_option(const std::string& device) {
+  const Device parsed = parse_device(device);
+  require_available(parsed);
+  return parsed;
 }
 
 std::vector<std::string> read_inputs(const InferenceOptions& options) {
@@ -55,6 +68,7 @@ PipelineOptions pipeline_options(const InferenceOptions& options, int64_t stride
   pipeline.batch_size = options.batch_size;
   pipeline.stride = stride;
   pipeline.bf16 = options.bf16;
+  pipeline.device = device_option(options.device);
   return pipeline;
 }
 

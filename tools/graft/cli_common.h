@@ -19,9 +19,10 @@ struct InferenceOptions {
   bool json = false;
   int64_t batch_size = 32;
   bool bf16 = false;
+  std::string device = "cpu";
 };
 
-// --model, TEXT..., --file, --json, --batch-size and --bf16.
+// --model, TEXT..., --file, --json, --batch-size, --bf16 and --device.
 void add_inference_options(CLI::App& command, InferenceOptions& options);
 
 // The texts given as arguments, else the lines of --file, else the lines of stdin (blank lines skipped);
@@ -43,6 +44,10 @@ void print_blocks(const std::vector<std::vector<std::string>>& blocks);
 // The optimisation options train and pretrain share: --max-steps, --lr, --weight-decay, --scheduler,
 // --warmup-steps, --warmup-ratio, --max-grad-norm, --grad-accum, --logging-steps and --no-progress.
 void add_optimization_options(CLI::App& command, TrainingArguments& args);
+
+// --device cpu|cuda[:N] into `device`; device_option() reads it (an unknown or unavailable device fails at once).
+void add_device_option(CLI::App& command, std::string& device);
+Device device_option(const std::string& device);
 
 // One JSON object on one line (JSON Lines).
 void print_json_line(const nlohmann::json& value);

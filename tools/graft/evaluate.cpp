@@ -25,6 +25,7 @@ struct EvaluateOptions {
   int64_t batch_size = 32;
   int64_t max_length = 0;  // 0: the model's limit
   bool json = false;
+  std::string device = "cpu";
 };
 
 void check_single_label_classifier(const Model& model) {
@@ -46,8 +47,10 @@ nlohmann::json summary_json(const EvalResult& result) {
 }
 
 void run_evaluate(const EvaluateOptions& options) {
+  LoadOptions load;
+  load.device = device_option(options.device);
   const std::string folder = resolve_model_path(options.model);
-  auto model = Model::from_pretrained(folder);
+  auto model = Model::from_pretrained(folder, load);
   check_single_label_classifier(*model);
   const Tokenizer tokenizer = Tokenizer::from_pretrained(folder);
   // The model's own label ids: a label it was not trained on is an error, not a new class.
@@ -68,6 +71,7 @@ void add_evaluate_command(CLI::App& app) {
   auto options = std::make_shared<EvaluateOptions>();
   command->add_option("--model", options->model, "Model folder or Hub id ORG/NAME[@REVISION]")->required();
   command->add_option("--data", options->data, "Labelled examples (.csv, .tsv, .jsonl, PhraseBank .txt)")->required();
+  add_device_option(*command, options->device);
   command->add_option("--text-column", options->read.text_column, "Text column (name or 0-based index)");
   command->add_option("--text-pair-column", options->read.text_pair_column, "Second text column, for pairs");
   command->add_option("--label-column", options->read.label_column, "Label column (name or 0-based index)");

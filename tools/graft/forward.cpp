@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli_common.h"
 #include "command.h"
 #include "graft/core/error.h"
 #include "graft/io/hub.h"
@@ -18,6 +19,7 @@ struct ForwardOptions {
   std::string inputs;
   std::string out;
   bool backward = false;
+  std::string device = "cpu";
 };
 
 bool is_floating(DType dtype) {
@@ -51,11 +53,14 @@ std::vector<std::pair<std::string, Tensor>> output_tensors(const ModelOutput& ou
   }
   if (output.logits.numel() > 0) tensors.emplace_back("logits", output.logits);
   if (output.loss.numel() > 0) tensors.emplace_back("loss", output.loss);
+  for (auto& [name, tensor] : tensors) tensor = tensor.to(kCpu);
   return tensors;
 }
 
 void run_forward(const ForwardOptions& options) {
-  auto model = Model::from_pretrained(resolve_model_path(options.model));
+  LoadOptions load;
+  load.device = device_option(options.device);
+  auto model = Model::from_pretrained(resolve_model_path(options.model), load);
   // Dropout off, so the pass is deterministic (and equal to the train-mode goldens, whose dropout is 0).
   model->set_training(false);
   const SafetensorsFile inputs = SafetensorsFile::open(options.inputs);
@@ -63,13 +68,14 @@ void run_forward(const ForwardOptions& options) {
   check(!options.backward || batch.labels.numel() > 0, "forward",
         "--backward needs a 'labels' tensor in " + options.inputs);
   ForwardContext context;
-  const ModelOutput output = model->forward(batch, context, {.hidden_states = true, .attentions = true});
+  const ModelOutput output =
+      model->forward(batch.to(model->device()), context, {.hidden_states = true, .attentions = true});
   auto tensors = output_tensors(output);
   if (options.backward) {
     for (const auto& [name, parameter] : model->named_parameters()) parameter->trainable = true;
     model->backward(context);
     for (const auto& [name, parameter] : model->named_parameters())
-      tensors.emplace_back("grad." + name, parameter->grad);
+      tensors.emplace_back("grad." + name, parameter->grad.to(kCpu));
   }
   save_safetensors(options.out, tensors);
   std::cerr << "wrote " << tensors.size() << " tensors to " << options.out << '\n';
@@ -80,6 +86,7 @@ void add_forward_command(CLI::App& app) {
       "forward", "Run a model on the tensors of a safetensors file and save every output (and gradient)");
   auto options = std::make_shared<ForwardOptions>();
   command->add_option("--model", options->model, "Model folder or Hub id ORG/NAME[@REVISION]")->required();
+  add_device_option(*command, options->device);
   command->add_option("--inputs", options->inputs, "input_ids, attention_mask, token_type_ids, labels")->required();
   command->add_option("--out", options->out, "Where to write hidden_states.i, attentions.i, logits, loss")->required();
   command->add_flag("--backward", options->backward, "Also back-propagate the loss and write grad.{parameter}");

@@ -25,6 +25,7 @@ constexpr int64_t kLossCurvePoints = 12;
 
 struct PretrainOptions {
   std::string config, model, tokenizer, output, name;
+  std::string device = "cpu";
   std::vector<std::string> corpus;
   std::vector<std::string> probes = {"the whale swam in the [MASK].", "the [MASK] of the united states.",
                                      "captain ahab stood on the [MASK] of the ship.",
@@ -51,6 +52,7 @@ std::unique_ptr<Model> model_to_pretrain(const PretrainOptions& options, const T
         "give exactly one of --config CONFIG.json (random weights) and --model DIR (continue pretraining)");
   if (!options.model.empty()) {
     LoadOptions load;
+    load.device = device_option(options.device);
     load.task = TaskHead::MaskedLM;
     load.seed = options.args.seed;
     load.log = [](const std::string& message) { std::cerr << message << '\n'; };
@@ -60,7 +62,9 @@ std::unique_ptr<Model> model_to_pretrain(const PretrainOptions& options, const T
   check(tokenizer.vocab_size() <= config.vocab_size, "pretrain",
         "the tokenizer has " + std::to_string(tokenizer.vocab_size()) + " tokens but " + options.config +
             " says vocab_size " + std::to_string(config.vocab_size));
-  return Model::from_config(config, TaskHead::MaskedLM, options.args.seed);
+  std::unique_ptr<Model> model = Model::from_config(config, TaskHead::MaskedLM, options.args.seed);
+  model->to(device_option(options.device));
+  return model;
 }
 
 DType storage_type(const std::string& name) {
@@ -213,6 +217,7 @@ void add_pretrain_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--epochs", options->args.epochs, "Passes over the corpus")->capture_default_str();
   add_optimization_options(*command, options->args);
+  add_device_option(*command, options->device);
   command->add_option("--eval-steps", options->args.eval_steps, "Evaluate and checkpoint every N steps")
       ->capture_default_str();
   command->add_option("--probe", options->probes, "Texts with [MASK] whose fills the model card shows");

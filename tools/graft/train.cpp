@@ -22,10 +22,12 @@ struct TrainOptions {
   std::string freeze = "none";
   std::vector<std::string> stage_specs;
   std::string init = "pretrained";
+  std::string device = "cpu";
 };
 
 void run_train(TrainOptions& options) {
   FineTuneRequest& request = options.request;
+  request.device = device_option(options.device);
   check(options.init == "random" || options.init == "pretrained", "train", "--init must be pretrained or random");
   request.random_init = options.init == "random";
   request.model_dir = resolve_model_path(request.model);
@@ -64,6 +66,7 @@ void add_train_command(CLI::App& app) {
   command->add_option("--epochs", options->request.args.epochs, "Epochs (per stage unless the stage says)")
       ->capture_default_str();
   add_optimization_options(*command, options->request.args);
+  add_device_option(*command, options->device);
   command->add_option("--optimizer", options->request.args.optimizer, "adamw or sgd")->capture_default_str();
   command
       ->add_option("--freeze", options->freeze,

@@ -32,5 +32,8 @@ Device parse_device(std::string_view text);
 
 // Throws "[op] graft was built without CUDA (device cuda:N)": what the CUDA stub says wherever it is reached.
 [[noreturn]] void built_without_cuda(Device device);
+// Throws the stub's message for a device this build cannot compute on, so that a command fails at once rather
+// than after reading its data.
+void require_available(Device device);
 
 }  // namespace graft

@@ -48,6 +48,7 @@ struct FineTuneRequest {
   bool random_init = false;           // the same architecture with fresh weights (from scratch)
   std::string class_weights;          // class_weights_for's spec
   bool resume = false;                // continue from the newest checkpoint in output
+  Device device = kCpu;               // where the model trains
   TrainingArguments args;             // shared by the stages; each stage sets epochs, lr and output_dir
 };
 
