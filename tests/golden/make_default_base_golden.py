@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Hugging Face's own outputs for the default base model (sentence-transformers/all-MiniLM-L6-v2, as
-scripts/fetch-base-model.sh installs it), for tests/default_base_test.cpp: token ids, attention masks, the last
+scripts/fetch-base-model.sh installs it), for tests/parity/default_base_test.cpp: token ids, attention masks, the last
 hidden states and the mean-pooled, L2-normalised sentence embeddings that sentence-transformers computes.
 
 Run with the reference environment that `scripts/install-deps.sh --reference` makes:

@@ -20,7 +20,8 @@ namespace graft {
 // How the encoder's [B, T, D] output becomes the head's [B, D] input.
 enum class Pooling {
   Cls,   // the first token's vector, as DistilBertForSequenceClassification reads it
-  Mean,  // the mean over the tokens the attention mask keeps (sentence-transformers' mean pooling)
+  Mean,  // the mean over the tokens the attention mask keeps ([CLS] and [SEP] too, padding not): sentence-
+         // transformers' mean pooling
 };
 
 class EncoderWithHead : public TrainableModel {

@@ -3,14 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "graft/models/custom.h"  // Pooling
 #include "graft/pipelines/pipeline.h"
 
 namespace graft {
-
-enum class Pooling {
-  Cls,   // the [CLS] vector
-  Mean,  // the mean over the text's tokens (attention mask 1; [CLS] and [SEP] included, padding not)
-};
 
 // "cls" | "mean" -> Pooling; graft::Error otherwise.
 Pooling pooling_named(const std::string& name);

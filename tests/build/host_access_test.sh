@@ -2,7 +2,7 @@
 # Above the ops layer (models, train, pipelines), nothing reads a tensor's memory or calls a kernel directly:
 # every data<T>() / raw_data() / kernels:: there is on a line marked "host-only" (or under a comment line so
 # marked), where the tensor is known to be on the CPU (made there, or copied there). The checked device enforces
-# the same at run time (tests/device_test.cpp); this finds what no test runs. Usage: host_access_test.sh REPO
+# the same at run time (tests/unit/device_test.cpp); this finds what no test runs. Usage: host_access_test.sh REPO
 set -euo pipefail
 repo=$1
 cd "$repo"

@@ -50,7 +50,7 @@ TEST(DefaultBase, TokenIdsAndHiddenStatesAreHuggingFaces) {
   const Tensor hidden = model->forward(batch, context).encoder.last_hidden_state;
   const Tensor expected = golden.load("last_hidden_state");
   ASSERT_EQ(hidden.shape(), expected.shape());
-  // The goldens' forward bound (tests/model_parity_test.cpp), on a 6-layer model with real weights.
+  // The goldens' forward bound (tests/parity/model_parity_test.cpp), on a 6-layer model with real weights.
   const double worst = test::max_abs_diff(hidden, expected);
   EXPECT_LE(worst, 1e-4);
   std::printf("max |graft - transformers| over the last hidden states: %.2g\n", worst);

@@ -10,7 +10,7 @@ cmake=$1
 cxx=$2
 work=$3
 here=$(cd "$(dirname "$0")" && pwd)
-check=$here/../cmake/compiler_checks/avx512_slp_vector_copy.cpp
+check=$here/../../cmake/compiler_checks/avx512_slp_vector_copy.cpp
 for flag in avx512f avx512bw avx512vl avx512dq avx512cd; do
   grep -qw "$flag" /proc/cpuinfo || { echo "skipped: this CPU lacks $flag to run the check on"; exit 77; }
 done
