@@ -35,5 +35,6 @@
 #include "graft/train/fine_tune.h"
 #include "graft/train/freezing.h"
 #include "graft/train/optimizer.h"
+#include "graft/train/pretrain.h"
 #include "graft/train/schedule.h"
 #include "graft/train/trainer.h"
