@@ -161,10 +161,14 @@ Tensor Tensor::reshape(Shape shape) const {
 }
 
 Tensor Tensor::clone() const {
-  return to(device_);
+  return copy_to(device_);
 }
 
 Tensor Tensor::to(Device device) const {
+  return device == device_ ? *this : copy_to(device);
+}
+
+Tensor Tensor::copy_to(Device device) const {
   Tensor copy = empty(shape_, dtype_, device);
   if (!device_.host_memory()) built_without_cuda(device_);
   if (nbytes() > 0) std::memcpy(copy.data_, data_, nbytes());
@@ -210,14 +214,14 @@ Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
 }
 
 std::vector<float> Tensor::to_float_vector() const {
-  const Tensor host = device_ == kCpu ? *this : to(kCpu);
+  const Tensor host = to(kCpu);
   std::vector<float> values(static_cast<size_t>(numel_));
   for (int64_t i = 0; i < numel_; ++i) values[static_cast<size_t>(i)] = load_as_float(host.data_, dtype_, i);
   return values;
 }
 
 std::vector<int64_t> Tensor::to_int_vector() const {
-  const Tensor host = device_ == kCpu ? *this : to(kCpu);
+  const Tensor host = to(kCpu);
   std::vector<int64_t> values(static_cast<size_t>(numel_));
   for (int64_t i = 0; i < numel_; ++i) values[static_cast<size_t>(i)] = load_as_int(host.data_, dtype_, i);
   return values;

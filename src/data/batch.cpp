@@ -5,9 +5,7 @@
 namespace graft {
 
 Batch Batch::to(Device device) const {
-  const auto moved = [device](const Tensor& tensor) {
-    return tensor.defined() && tensor.numel() > 0 && tensor.device() != device ? tensor.to(device) : tensor;
-  };
+  const auto moved = [device](const Tensor& tensor) { return tensor.numel() > 0 ? tensor.to(device) : tensor; };
   return {moved(input_ids), moved(attention_mask), moved(token_type_ids), moved(labels), moved(features)};
 }
 

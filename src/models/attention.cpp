@@ -18,8 +18,6 @@ SelfAttention::SelfAttention(int64_t heads, float dropout, Generator* generator)
 
 Tensor SelfAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask, bool training,
                               ForwardContext& context, Tensor* probabilities) const {
-  check(q.ndim() == 3 && q.dim(2) % heads_ == 0, "attention",
-        "width " + std::to_string(q.dim(-1)) + " is not divisible by " + std::to_string(heads_) + " heads");
   const Tensor keep = dropout_.sample_mask({q.dim(0), heads_, q.dim(1), q.dim(1)}, training, q.device());
   const DType precision = autocast_dtype();
   ops::AttentionOutput out = ops::attention(q, k, v, key_mask, heads_, keep, dropout_.scale(), precision);
@@ -56,7 +54,7 @@ Tensor position_ids(int64_t batch, int64_t tokens, Device device) {
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t t = 0; t < tokens; ++t) values[b * tokens + t] = t;
   }
-  return device == kCpu ? ids : ids.to(device);
+  return ids.to(device);
 }
 
 Activation activation_named(const std::string& name) {

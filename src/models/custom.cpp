@@ -19,6 +19,7 @@ EncoderWithHead::EncoderWithHead(std::unique_ptr<Model> base, std::unique_ptr<Se
   // The base's own names already start with the encoder prefix ("distilbert."), so it goes in unprefixed.
   register_module("", *base_);
   register_module(std::move(head_name), *head_);
+  head_->to(base_->device());  // the user's layers are made on the CPU
   name_parameters();
 }
 

@@ -193,6 +193,7 @@ ModelOutput Model::forward(const Batch& batch, ForwardContext& context, OutputRe
 }
 
 void Model::backward(ForwardContext& context) {
+  check(head_ != nullptr, "model", "a base model has no logits to back-propagate");
   const auto saved = context.take<Saved>(this, "model");
   check(saved.labels.numel() > 0, "model", "backward() needs a forward pass with labels");
   Tensor dlogits = Tensor::empty(saved.logits.shape(), DType::F32, saved.logits.device());
@@ -283,7 +284,7 @@ void Model::save_pretrained(const std::string& dir, DType storage) const {
   std::filesystem::create_directories(dir);
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [name, parameter] : named_parameters()) {
-    const Tensor host = parameter->value.device() == kCpu ? parameter->value : parameter->value.to(kCpu);
+    const Tensor host = parameter->value.to(kCpu);
     tensors.emplace_back(name, storage == DType::F32 ? host : host.to(storage));
   }
   save_checkpoint(dir, tensors);

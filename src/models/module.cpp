@@ -37,7 +37,7 @@ bool Module::has_trainable_parameters() const {
 
 void Module::to(Device device) {
   for (Parameter* parameter : parameters()) {
-    if (parameter->value.device() == device) continue;
+    if (parameter->value.device() == device) continue;  // its gradient stays too
     parameter->value = parameter->value.to(device);
     parameter->grad = Tensor();
   }

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <initializer_list>
-#include <limits>
 #include <string>
 
 #include "graft/core/error.h"
@@ -10,9 +9,6 @@
 
 namespace graft::ops {
 namespace {
-
-// No id is skipped by the range check (an embedding has no ignore index).
-constexpr int64_t kNoSkip = std::numeric_limits<int64_t>::min();
 
 // The backend of the device every given (defined) tensor is on; graft::Error naming the op when they differ.
 const Backend& backend_of(const char* op, std::initializer_list<const Tensor*> tensors) {
@@ -36,21 +32,32 @@ void expect_dtype(const Tensor& tensor, DType dtype, const char* op, const char*
             std::string(dtype_name(tensor.dtype())));
 }
 
-// The device addresses the backends take. Undefined or empty tensors give null.
+// The device addresses the backends take, after checking the element type (an F16 tensor read as F32 would be
+// garbage). Undefined or empty tensors give null.
+const void* address(const Tensor& tensor, DType dtype) {
+  if (tensor.numel() == 0) return nullptr;
+  check(tensor.dtype() == dtype, "op",
+        "expected a tensor of " + std::string(dtype_name(dtype)) + ", got " + std::string(dtype_name(tensor.dtype())) +
+            " " + shape_string(tensor.shape()));
+  return tensor.raw_data();
+}
 float* f32(Tensor& tensor) {
-  return tensor.numel() > 0 ? static_cast<float*>(tensor.raw_data()) : nullptr;
+  return const_cast<float*>(static_cast<const float*>(address(tensor, DType::F32)));
 }
 const float* f32(const Tensor& tensor) {
-  return tensor.numel() > 0 ? static_cast<const float*>(tensor.raw_data()) : nullptr;
+  return static_cast<const float*>(address(tensor, DType::F32));
 }
 float* f32(Tensor* tensor) {
   return tensor != nullptr ? f32(*tensor) : nullptr;
 }
 const int64_t* i64(const Tensor& tensor) {
-  return static_cast<const int64_t*>(tensor.raw_data());
+  return static_cast<const int64_t*>(address(tensor, DType::I64));
+}
+int64_t* i64(Tensor& tensor) {
+  return const_cast<int64_t*>(static_cast<const int64_t*>(address(tensor, DType::I64)));
 }
 const uint8_t* u8(const Tensor& tensor) {
-  return tensor.numel() > 0 ? static_cast<const uint8_t*>(tensor.raw_data()) : nullptr;
+  return static_cast<const uint8_t*>(address(tensor, DType::U8));
 }
 
 int64_t rows_of(const Tensor& x) {
@@ -129,7 +136,9 @@ Tensor embedding(const Tensor& ids, const Tensor& table, const char* what) {
   const Backend& backend = backend_of("embedding", {&ids, &table});
   expect_dtype(ids, DType::I64, "embedding", "ids");
   int64_t bad = 0;
-  check(backend.indices_in_range(i64(ids), ids.numel(), table.dim(0), kNoSkip, &bad), "op",
+  // Asked before the message is made: the order in which a call's arguments are evaluated is unspecified.
+  const bool in_range = backend.indices_in_range(i64(ids), ids.numel(), table.dim(0), nullptr, &bad);
+  check(in_range, "op",
         std::string(what) + ": index " + std::to_string(bad) + " out of range for a table of " +
             std::to_string(table.dim(0)) + " rows");
   Shape shape = ids.shape();
@@ -146,7 +155,7 @@ void embedding_backward(const Tensor& dy, const Tensor& ids, Tensor& dtable) {
 
 Tensor dropout_keep(const Shape& shape, float p, Generator& generator, Device device) {
   Tensor keep = Tensor::empty(shape, DType::U8, device);
-  backend_for(device).draw_dropout_keep(static_cast<uint8_t*>(keep.raw_data()), keep.numel(), p, generator);
+  backend_for(device).draw_dropout_keep(const_cast<uint8_t*>(u8(keep)), keep.numel(), p, generator);
   return keep;
 }
 
@@ -247,8 +256,7 @@ Tensor labelled_positions(const Tensor& labels, int64_t ignore_index) {
   const Backend& backend = backend_of("labelled_positions", {&labels});
   expect_dtype(labels, DType::I64, "labelled_positions", "labels");
   Tensor positions = Tensor::empty({labels.numel()}, DType::I64, labels.device());
-  const int64_t found = backend.labelled_positions(static_cast<int64_t*>(positions.raw_data()), i64(labels),
-                                                   labels.numel(), ignore_index);
+  const int64_t found = backend.labelled_positions(i64(positions), i64(labels), labels.numel(), ignore_index);
   return positions.slice_rows(0, found);
 }
 
@@ -271,7 +279,7 @@ Tensor gather(const Tensor& values, const Tensor& positions) {
   const Backend& backend = backend_of("gather", {&values, &positions});
   expect_dtype(values, DType::I64, "gather", "values");
   Tensor out = Tensor::empty({positions.numel()}, DType::I64, values.device());
-  backend.gather_indices(static_cast<int64_t*>(out.raw_data()), i64(values), i64(positions), positions.numel());
+  backend.gather_indices(i64(out), i64(values), i64(positions), positions.numel());
   return out;
 }
 
@@ -282,7 +290,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Tensor* dlogits
   const int64_t classes = logits.dim(-1);
   const int64_t rows = logits.numel() / classes;
   int64_t bad = 0;
-  check(backend.indices_in_range(i64(labels), rows, classes, ignore_index, &bad), "op",
+  const bool in_range = backend.indices_in_range(i64(labels), rows, classes, &ignore_index, &bad);
+  check(in_range, "op",
         "cross_entropy: label " + std::to_string(bad) + " is outside [0, " + std::to_string(classes) + ")");
   const float loss = backend.cross_entropy(f32(logits), i64(labels), f32(dlogits), rows, classes, ignore_index,
                                            f32(class_weights), 1.0F);

@@ -91,14 +91,6 @@ std::vector<Encoding> Pipeline::encode_truncated(const std::vector<std::string>&
   return tokenizer_.encode_batch(texts, encode, pairs);
 }
 
-namespace {
-
-Tensor on_host(const Tensor& tensor) {
-  return tensor.numel() == 0 || tensor.device() == kCpu ? tensor : tensor.to(kCpu);
-}
-
-}  // namespace
-
 void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchConsumer& consume) {
   const std::vector<int64_t> order = longest_first_order(encodings);
   const auto step = static_cast<size_t>(options_.batch_size);
@@ -115,8 +107,8 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchCo
     ForwardContext nothing_kept;  // under NoGradGuard: this call shares nothing with others on the model
     ModelOutput output = model_->forward(pad_batch(batch, tokenizer_.pad_id()).to(model_->device()), nothing_kept);
     // What the pipelines read, copied to the host (no copy on the CPU).
-    output.logits = on_host(output.logits);
-    output.encoder.last_hidden_state = on_host(output.encoder.last_hidden_state);
+    output.logits = output.logits.to(kCpu);
+    output.encoder.last_hidden_state = output.encoder.last_hidden_state.to(kCpu);
     consume(members, output);
   }
 }

@@ -61,6 +61,18 @@ std::string model_size(const ModelConfig& config) {
 
 }  // namespace
 
+TrainingArguments pretraining_arguments() {
+  TrainingArguments args;
+  args.learning_rate = 5e-4;
+  args.weight_decay = 0.01;
+  args.warmup_ratio = 0.06;
+  args.epochs = 1;
+  args.eval_strategy = "steps";
+  args.eval_steps = 200;
+  args.logging_steps = 20;
+  return args;
+}
+
 PretrainResult pretrain(const PretrainRequest& request, const FillMaskProber& probe,
                         const std::function<void(const std::string&)>& progress) {
   const auto log = [&progress](const std::string& line) {

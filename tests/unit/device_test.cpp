@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "graft/core/error.h"
+#include "graft/models/custom.h"
 #include "graft/ops/ops.h"
 #include "test_support.h"
 
@@ -65,6 +68,45 @@ TEST(Device, AModelOnTheCheckedDeviceGivesTheCpuLogitsAndItsBatchMustBeThere) {
   EXPECT_EQ(logits.device(), kChecked);
   EXPECT_EQ(logits.to_float_vector(), expected.to_float_vector());
   EXPECT_THAT(error_of([&] { on_checked->forward(batch, context); }), HasSubstr("tensors on cpu and checked"));
+}
+
+// Each failed before: the ops read an F16 tensor as F32, let the id INT64_MIN past the table's range check, and
+// left a user's head on the CPU under a base on another device.
+TEST(Ops, RefuseTheWrongElementTypeAndEveryIdOutsideTheTable) {
+  const Tensor table = Tensor::zeros({5, 2});
+  EXPECT_EQ(error_of([&] { ops::add(Tensor::zeros({2}, DType::F16), Tensor::zeros({2}, DType::F16)); }),
+            "[op] expected a tensor of F32, got F16 [2]");
+  for (const int64_t id : {int64_t{5}, int64_t{-1}, int64_t{-100}, std::numeric_limits<int64_t>::min()}) {
+    EXPECT_EQ(error_of([&] {
+                ops::embedding(Tensor::from_vector(std::vector<int64_t>{0, id}, {2}), table, "word");
+              }),
+              "[op] word: index " + std::to_string(id) + " out of range for a table of 5 rows");
+  }
+  const Tensor logits = Tensor::zeros({2, 3});
+  EXPECT_EQ(
+      error_of([&] {
+        ops::cross_entropy(logits, Tensor::from_vector(std::vector<int64_t>{-100, 7}, {2}), nullptr, Tensor(), -100);
+      }),
+      "[op] cross_entropy: label 7 is outside [0, 3)");
+  auto model = Model::from_pretrained(test::fixtures_dir() + "/tiny-distilbert");
+  Batch features;
+  features.features = Tensor::zeros({2, model->config().hidden_size}, DType::F16);
+  ForwardContext context;
+  EXPECT_EQ(error_of([&] { model->forward(features, context); }), "[op] expected a tensor of F32, got F16 [2, 16]");
+}
+
+TEST(Device, AUsersHeadGoesToTheDeviceOfItsBase) {
+  LoadOptions checked;
+  checked.device = kChecked;
+  auto head = std::make_unique<Sequential>();
+  head->add("classifier", std::make_unique<Linear>(16, 3));
+  EncoderWithHead model(EncoderWithHead::load_base(test::fixtures_dir() + "/tiny-distilbert", checked),
+                        std::move(head));
+  for (const auto& [name, parameter] : model.named_parameters()) EXPECT_EQ(parameter->value.device(), kChecked) << name;
+  Batch batch;
+  batch.input_ids = Tensor::from_vector(std::vector<int64_t>{2, 40, 41, 3}, {1, 4}).to(kChecked);
+  ForwardContext context;
+  EXPECT_EQ(model.forward(batch, context).logits.shape(), (Shape{1, 3}));
 }
 
 TEST(Device, CudaInABuildWithoutItIsRefusedAtOnceByTheStub) {

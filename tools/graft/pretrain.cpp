@@ -55,16 +55,6 @@ void run_pretrain(PretrainOptions& options) {
 
 void add_pretrain_command(CLI::App& app) {
   auto options = std::make_shared<PretrainOptions>();
-  options->request.probes = {"the whale swam in the [MASK].", "the [MASK] of the united states.",
-                             "captain ahab stood on the [MASK] of the ship.",
-                             "congress must [MASK] the budget this year."};
-  options->request.args.learning_rate = 5e-4;
-  options->request.args.weight_decay = 0.01;
-  options->request.args.warmup_ratio = 0.06;
-  options->request.args.epochs = 1;
-  options->request.args.eval_strategy = "steps";
-  options->request.args.eval_steps = 200;
-  options->request.args.logging_steps = 20;
   CLI::App* command = app.add_subcommand("pretrain", "Masked-LM pretraining on plain-text corpora");
   command->add_option("--config", options->request.config, "config.json of the model to pretrain from random weights");
   command->add_option("--model", options->request.model, "Model folder or Hub id to continue pretraining instead");

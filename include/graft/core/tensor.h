@@ -1,8 +1,9 @@
 #pragma once
 // A contiguous, row-major, reference-counted buffer with a shape, an element type and a device.
 // Copies share storage (like torch.Tensor); clone() makes a deep copy on the same device, to(Device) one on
-// another. data<T>() is host access: it throws for a tensor on any device but the CPU, so code above the ops
-// layer (graft/ops/ops.h) that reads values must copy them to the CPU first, where the copy shows.
+// another (and, as torch's .to(), shares the storage when the tensor is already there). data<T>() is host access: it
+// throws for a tensor on any device but the CPU, so code above the ops layer (graft/ops/ops.h) that reads values must
+// copy them to the CPU first, where the copy shows.
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -82,7 +83,7 @@ class Tensor {
   Tensor clone() const;
   // Converts to another element type (a deep copy, also when the type is the same).
   Tensor to(DType dtype) const;
-  // A copy on `device` (a deep copy, also when it is this tensor's device).
+  // The tensor on `device`: a deep copy there, or this tensor (shared storage) when it is already there.
   Tensor to(Device device) const;
   void fill(float value);
   void zero();
@@ -98,6 +99,7 @@ class Tensor {
  private:
   void check_dtype(DType expected) const;
   void check_host_access(DType expected) const;
+  Tensor copy_to(Device device) const;
 
   std::shared_ptr<void> storage_;
   void* data_ = nullptr;

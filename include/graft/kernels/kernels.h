@@ -38,7 +38,6 @@ void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, c
 void layer_norm_backward(float* dinput, float* dgamma, float* dbeta, const float* dout, const float* in,
                          const float* mean, const float* rstd, const float* gamma, int64_t rows, int64_t channels);
 
-using graft::Activation;
 // out = act(in), elementwise. For Tanh, backward uses the output; for the others, the input.
 void activation_forward(Activation activation, float* out, const float* in, int64_t count);
 // dinput = dout * act'(...) where `saved` is the input (Gelu, Relu) or the output (Tanh).
@@ -104,8 +103,9 @@ void mean_pool_forward(float* pooled, const float* hidden, const int64_t* mask, 
 void mean_pool_backward(float* dhidden, const float* dpooled, const int64_t* mask, int64_t batch, int64_t tokens,
                         int64_t width);
 
-// False, with the first offending value in *bad, when an id other than `skip` is outside [0, limit).
-bool indices_in_range(const int64_t* ids, int64_t count, int64_t limit, int64_t skip, int64_t* bad);
+// False, with the first offending value in *bad, when an id is outside [0, limit); ids equal to *skip (when skip
+// is given: an ignore index) are allowed.
+bool indices_in_range(const int64_t* ids, int64_t count, int64_t limit, const int64_t* skip, int64_t* bad);
 // The indices i < count with labels[i] != ignore_index, in order, into positions (room for count); returns how
 // many there are.
 int64_t labelled_positions(int64_t* positions, const int64_t* labels, int64_t count, int64_t ignore_index);

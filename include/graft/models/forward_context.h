@@ -9,6 +9,10 @@
 //
 // Each module saves under its own address, as a stack: a module run twice in one forward gets its two saves back
 // last first, as autograd's graph would give them.
+//
+// What may run at once on one model: inference forwards (pipelines, evaluation), each with its own context.
+// Not alongside them: a training forward (its dropout draws advance the model's generator), a backward (it
+// accumulates into the gradients) or set_training.
 #include <any>
 #include <unordered_map>
 #include <utility>
@@ -21,6 +25,13 @@ namespace graft {
 
 class ForwardContext {
  public:
+  ForwardContext() = default;
+  // Not copied: a copy would let two backwards take the same activations and add their gradients twice.
+  ForwardContext(const ForwardContext&) = delete;
+  ForwardContext& operator=(const ForwardContext&) = delete;
+  ForwardContext(ForwardContext&&) = default;
+  ForwardContext& operator=(ForwardContext&&) = default;
+
   // Keeps `saved` for the backward of `owner` while gradients are on (core/grad_mode.h); does nothing otherwise.
   template <typename Saved>
   void save(const void* owner, Saved saved) {
@@ -42,7 +53,7 @@ class ForwardContext {
     return saved;
   }
 
-  // True when nothing is kept: after an inference forward, or once every backward has run.
+  // True when nothing is kept, as after an inference forward.
   bool empty() const { return saved_.empty(); }
 
  private:

@@ -16,15 +16,21 @@
 
 namespace graft {
 
+// TrainingArguments for pretraining: lr 5e-4, weight decay 0.01, warmup 6%, one epoch, evaluation and
+// checkpoints every 200 steps, a log line every 20.
+TrainingArguments pretraining_arguments();
+
 struct PretrainRequest {
   std::string config;               // config.json of a model to pretrain from random weights, or
   std::string model;                // the model to continue, as the user named it (for the card), and
   std::string model_dir;            // the folder it resolved to
   std::string tokenizer_dir;        // required with config; else model_dir
   std::vector<std::string> corpus;  // plain-text files, paragraphs separated by blank lines
-  std::vector<std::string> probes;  // texts with [MASK] whose fills the card shows
-  std::string output;               // the run's folder
-  std::string name;                 // the model's name in its card (default: the folder's name)
+  std::vector<std::string> probes = {"the whale swam in the [MASK].", "the [MASK] of the united states.",
+                                     "captain ahab stood on the [MASK] of the ship.",
+                                     "congress must [MASK] the budget this year."};  // whose fills the card shows
+  std::string output;                                                                // the run's folder
+  std::string name;  // the model's name in its card (default: the folder's name)
   int64_t block_size = 128;
   int64_t batch_size = 32;
   double validation_split = 0.02;
@@ -32,7 +38,7 @@ struct PretrainRequest {
   DType storage = DType::F32;  // of the saved weights; the card describes the weights as saved
   bool resume = false;         // continue from the newest checkpoint in output/checkpoints
   Device device = kCpu;
-  TrainingArguments args;
+  TrainingArguments args = pretraining_arguments();
 };
 
 // The model's best fills of each text's [MASK]. The fill-mask pipeline is in the pipelines layer, above this

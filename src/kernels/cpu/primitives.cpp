@@ -72,9 +72,10 @@ void mean_pool_backward(float* dhidden, const float* dpooled, const int64_t* mas
   }
 }
 
-bool indices_in_range(const int64_t* ids, int64_t count, int64_t limit, int64_t skip, int64_t* bad) {
+bool indices_in_range(const int64_t* ids, int64_t count, int64_t limit, const int64_t* skip, int64_t* bad) {
   for (int64_t i = 0; i < count; ++i) {
-    if (ids[i] != skip && (ids[i] < 0 || ids[i] >= limit)) {
+    const bool skipped = skip != nullptr && ids[i] == *skip;
+    if (!skipped && (ids[i] < 0 || ids[i] >= limit)) {
       *bad = ids[i];
       return false;
     }
