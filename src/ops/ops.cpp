@@ -225,18 +225,18 @@ Tensor first_token_backward(const Tensor& dfirst, const Shape& hidden_shape) {
 
 namespace {
 
-void check_mask(const Tensor& hidden_or_none, const Shape& hidden_shape, const Tensor& attention_mask) {
+void check_mask(const Shape& hidden_shape, const Tensor& attention_mask) {
   check(hidden_shape.size() == 3 && attention_mask.ndim() == 2 && attention_mask.dtype() == DType::I64 &&
             attention_mask.dim(0) == hidden_shape[0] && attention_mask.dim(1) == hidden_shape[1],
         "op",
-        "mean_pool: hidden " + shape_string(hidden_or_none.defined() ? hidden_or_none.shape() : hidden_shape) +
-            " and attention mask " + shape_string(attention_mask.shape()) + " do not fit ([B, T, D] and I64 [B, T])");
+        "mean_pool: hidden " + shape_string(hidden_shape) + " and attention mask " +
+            shape_string(attention_mask.shape()) + " do not fit ([B, T, D] and I64 [B, T])");
 }
 
 }  // namespace
 
 Tensor mean_pool(const Tensor& hidden, const Tensor& attention_mask) {
-  check_mask(hidden, hidden.shape(), attention_mask);
+  check_mask(hidden.shape(), attention_mask);
   const Backend& backend = backend_of("mean_pool", {&hidden, &attention_mask});
   Tensor pooled = Tensor::empty({hidden.dim(0), hidden.dim(2)}, DType::F32, hidden.device());
   backend.mean_pool_forward(f32(pooled), f32(hidden), i64(attention_mask), hidden.dim(0), hidden.dim(1), hidden.dim(2));
@@ -245,7 +245,7 @@ Tensor mean_pool(const Tensor& hidden, const Tensor& attention_mask) {
 
 Tensor mean_pool_backward(const Tensor& dpooled, const Tensor& attention_mask) {
   const Shape shape = {attention_mask.dim(0), attention_mask.dim(1), dpooled.dim(1)};
-  check_mask(Tensor(), shape, attention_mask);
+  check_mask(shape, attention_mask);
   const Backend& backend = backend_of("mean_pool_backward", {&dpooled, &attention_mask});
   Tensor dhidden = Tensor::empty(shape, DType::F32, dpooled.device());
   backend.mean_pool_backward(f32(dhidden), f32(dpooled), i64(attention_mask), shape[0], shape[1], shape[2]);
