@@ -18,7 +18,7 @@
 #include "graft/data/dataset.h"
 #include "graft/data/masked_lm_data.h"
 #include "graft/io/checkpoint.h"
-#include "graft/io/config.h"
+#include "graft/models/config.h"
 #include "graft/io/hub.h"
 #include "graft/io/safetensors.h"
 #include "graft/models/custom.h"

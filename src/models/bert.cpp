@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "graft/core/error.h"
-#include "graft/models/families.h"
+#include "graft/models/family.h"
 #include "graft/ops/ops.h"
 
 namespace graft {
@@ -250,10 +250,90 @@ class BertModel : public Encoder {
   std::unique_ptr<Pooler> pooler;
 };
 
+void read_config(const ConfigFields& fields, ModelConfig& config) {
+  config.layer_norm_eps = fields.number("layer_norm_eps", 1e-12);
+  config.type_vocab_size = fields.integer("type_vocab_size", 2);
+  if (config.type_vocab_size < 1) {
+    fields.fail("field \"type_vocab_size\" must be positive, got " + std::to_string(config.type_vocab_size));
+  }
+  // null means "as hidden_dropout_prob"; BERT's question-answering head has no dropout.
+  config.classifier_dropout = fields.number("classifier_dropout", config.hidden_dropout);
+  config.qa_dropout = 0.0;
+}
+
+void write_config(const ModelConfig& config, nlohmann::json& out) {
+  out["layer_norm_eps"] = config.layer_norm_eps;
+  out["type_vocab_size"] = config.type_vocab_size;
+  const bool explicit_dropout =
+      config.raw.contains("classifier_dropout") && config.raw["classifier_dropout"].is_number();
+  out["classifier_dropout"] = explicit_dropout || config.classifier_dropout != config.hidden_dropout
+                                  ? nlohmann::json(config.classifier_dropout)
+                                  : nlohmann::json(nullptr);
+}
+
+std::unique_ptr<Encoder> make_encoder(const ModelConfig& config, Generator* generator, bool with_pooler) {
+  return std::make_unique<BertModel>(config, generator, with_pooler);
+}
+
+// BertForSequenceClassification: dropout -> classifier on the pooler output.
+std::unique_ptr<Head> sequence_classification(const ModelConfig& config, Generator* generator) {
+  auto head = std::make_unique<Head>(HeadInput::Pooled);
+  add_dropout(head->layers(), config.classifier_dropout, generator);
+  head->layers().add("classifier", std::make_unique<Linear>(config.hidden_size, config.num_labels));
+  return head;
+}
+
+std::unique_ptr<Head> token_classification(const ModelConfig& config, Generator* generator) {
+  auto head = std::make_unique<Head>(HeadInput::AllTokens);
+  add_dropout(head->layers(), config.classifier_dropout, generator);
+  head->layers().add("classifier", std::make_unique<Linear>(config.hidden_size, config.num_labels));
+  return head;
+}
+
+std::unique_ptr<Head> question_answering(const ModelConfig& config, Generator* /*no dropout*/) {
+  auto head = std::make_unique<Head>(HeadInput::AllTokens);
+  head->layers().add("qa_outputs", std::make_unique<Linear>(config.hidden_size, 2));
+  return head;
+}
+
+// cls.predictions: transform (dense -> activation -> LayerNorm), then the decoder tied to the word
+// embeddings, whose bias is cls.predictions.bias.
+std::unique_ptr<Head> masked_lm(const ModelConfig& config, Encoder& encoder) {
+  auto transform = std::make_unique<Sequential>();
+  transform->add("dense", std::make_unique<Linear>(config.hidden_size, config.hidden_size));
+  transform->add("activation", std::make_unique<ActivationLayer>(activation_named(config.hidden_act)));
+  transform->add("LayerNorm", std::make_unique<LayerNorm>(config.hidden_size, config.layer_norm_eps));
+  auto predictions = std::make_unique<Sequential>();
+  predictions->add("transform", std::move(transform));
+  predictions->add("", std::make_unique<TiedLinear>(encoder.word_embeddings().weight));
+  auto cls = std::make_unique<Sequential>();
+  cls->add("predictions", std::move(predictions));
+  auto head = std::make_unique<Head>(HeadInput::AllTokens);
+  head->layers().add("cls", std::move(cls));
+  return head;
+}
+
 }  // namespace
 
-std::unique_ptr<Encoder> make_bert(const ModelConfig& config, Generator* dropout_generator, bool with_pooler) {
-  return std::make_unique<BertModel>(config, dropout_generator, with_pooler);
-}
+extern const ModelFamily kBert = {
+    .model_type = "bert",
+    .architecture_prefix = "Bert",
+    .blocks_path = "encoder.layer",
+    .names = {.hidden_size = "hidden_size",
+              .num_hidden_layers = "num_hidden_layers",
+              .num_attention_heads = "num_attention_heads",
+              .intermediate_size = "intermediate_size",
+              .hidden_act = "hidden_act",
+              .hidden_dropout = "hidden_dropout_prob",
+              .attention_dropout = "attention_probs_dropout_prob",
+              .classifier_dropout = "classifier_dropout"},
+    .read_config = read_config,
+    .write_config = write_config,
+    .make_encoder = make_encoder,
+    .sequence_classification = sequence_classification,
+    .token_classification = token_classification,
+    .question_answering = question_answering,
+    .masked_lm = masked_lm,
+};
 
 }  // namespace graft

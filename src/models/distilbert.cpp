@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "graft/core/error.h"
-#include "graft/models/families.h"
+#include "graft/models/family.h"
 #include "graft/ops/ops.h"
 
 namespace graft {
 namespace {
 
-constexpr float kLayerNormEps = 1e-12F;  // fixed in modeling_distilbert
+constexpr double kLayerNormEps = 1e-12;  // fixed in modeling_distilbert
 
 // create_sinusoidal_embeddings: sin on even columns, cos on odd ones.
 void fill_sinusoidal(Tensor& table) {
@@ -203,10 +203,82 @@ class DistilBertModel : public Encoder {
   std::vector<std::unique_ptr<TransformerBlock>> blocks;
 };
 
+// DistilBertConfig: no layer_norm_eps field (its LayerNorms use 1e-12) and no token types.
+void read_config(const ConfigFields& fields, ModelConfig& config) {
+  config.sinusoidal_pos_embds = fields.boolean("sinusoidal_pos_embds", false);
+  config.layer_norm_eps = kLayerNormEps;
+  config.type_vocab_size = 0;
+  config.classifier_dropout = fields.number("seq_classif_dropout", 0.2);
+  config.qa_dropout = fields.number("qa_dropout", 0.1);
+}
+
+void write_config(const ModelConfig& config, nlohmann::json& out) {
+  out["sinusoidal_pos_embds"] = config.sinusoidal_pos_embds;
+  out["seq_classif_dropout"] = config.classifier_dropout;
+  out["qa_dropout"] = config.qa_dropout;
+}
+
+std::unique_ptr<Encoder> make_encoder(const ModelConfig& config, Generator* generator, bool /*with_pooler*/) {
+  return std::make_unique<DistilBertModel>(config, generator);
+}
+
+// DistilBertForSequenceClassification: pre_classifier -> ReLU -> dropout -> classifier on [CLS].
+std::unique_ptr<Head> sequence_classification(const ModelConfig& config, Generator* generator) {
+  auto head = std::make_unique<Head>(HeadInput::FirstToken);
+  Sequential& layers = head->layers();
+  layers.add("pre_classifier", std::make_unique<Linear>(config.hidden_size, config.hidden_size));
+  layers.add("relu", std::make_unique<ActivationLayer>(Activation::Relu));
+  add_dropout(layers, config.classifier_dropout, generator);
+  layers.add("classifier", std::make_unique<Linear>(config.hidden_size, config.num_labels));
+  return head;
+}
+
+std::unique_ptr<Head> token_classification(const ModelConfig& config, Generator* generator) {
+  auto head = std::make_unique<Head>(HeadInput::AllTokens);
+  add_dropout(head->layers(), config.hidden_dropout, generator);
+  head->layers().add("classifier", std::make_unique<Linear>(config.hidden_size, config.num_labels));
+  return head;
+}
+
+std::unique_ptr<Head> question_answering(const ModelConfig& config, Generator* generator) {
+  auto head = std::make_unique<Head>(HeadInput::AllTokens);
+  add_dropout(head->layers(), config.qa_dropout, generator);
+  head->layers().add("qa_outputs", std::make_unique<Linear>(config.hidden_size, 2));
+  return head;
+}
+
+// vocab_transform -> activation -> vocab_layer_norm, then vocab_projector tied to the word embeddings.
+std::unique_ptr<Head> masked_lm(const ModelConfig& config, Encoder& encoder) {
+  auto head = std::make_unique<Head>(HeadInput::AllTokens);
+  Sequential& layers = head->layers();
+  layers.add("vocab_transform", std::make_unique<Linear>(config.hidden_size, config.hidden_size));
+  layers.add("activation", std::make_unique<ActivationLayer>(activation_named(config.hidden_act)));
+  layers.add("vocab_layer_norm", std::make_unique<LayerNorm>(config.hidden_size, kLayerNormEps));
+  layers.add("vocab_projector", std::make_unique<TiedLinear>(encoder.word_embeddings().weight));
+  return head;
+}
+
 }  // namespace
 
-std::unique_ptr<Encoder> make_distilbert(const ModelConfig& config, Generator* dropout_generator) {
-  return std::make_unique<DistilBertModel>(config, dropout_generator);
-}
+extern const ModelFamily kDistilBert = {
+    .model_type = "distilbert",
+    .architecture_prefix = "DistilBert",
+    .blocks_path = "transformer.layer",
+    .names = {.hidden_size = "dim",
+              .num_hidden_layers = "n_layers",
+              .num_attention_heads = "n_heads",
+              .intermediate_size = "hidden_dim",
+              .hidden_act = "activation",
+              .hidden_dropout = "dropout",
+              .attention_dropout = "attention_dropout",
+              .classifier_dropout = "seq_classif_dropout"},
+    .read_config = read_config,
+    .write_config = write_config,
+    .make_encoder = make_encoder,
+    .sequence_classification = sequence_classification,
+    .token_classification = token_classification,
+    .question_answering = question_answering,
+    .masked_lm = masked_lm,
+};
 
 }  // namespace graft

@@ -6,7 +6,7 @@
 #include "graft/core/error.h"
 #include "graft/io/checkpoint.h"
 #include "graft/io/file.h"
-#include "graft/models/families.h"
+#include "graft/models/family.h"
 #include "graft/ops/ops.h"
 
 namespace graft {
@@ -84,8 +84,7 @@ void initialize_parameters(const std::vector<std::pair<std::string, Parameter*>>
 Model::Model(ModelConfig config, TaskHead task, uint64_t seed)
     : config_(std::move(config)), task_(task), generator_(seed) {
   const bool with_pooler = task_ == TaskHead::SequenceClassification || task_ == TaskHead::Base;
-  encoder_ = config_.model_type == "distilbert" ? make_distilbert(config_, &generator_)
-                                                : make_bert(config_, &generator_, with_pooler);
+  encoder_ = model_family(config_.model_type, "model").make_encoder(config_, &generator_, with_pooler);
   register_module(encoder_->prefix(), *encoder_);
   head_ = make_head(task_, config_, *encoder_, &generator_);
   if (head_) register_module("", *head_);

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "graft/io/config.h"
+#include "graft/models/config.h"
 #include "graft/models/model.h"
 
 namespace graft::pipelines {

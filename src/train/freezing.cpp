@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "graft/core/error.h"
+#include "graft/models/family.h"
 
 namespace graft {
 namespace {
@@ -114,10 +115,8 @@ void flatten(const TreeNode& node, int depth, std::vector<TreeLine>& lines) {
 }
 
 std::string layer_root(const Model& model) {
-  const std::string& family = model.config().model_type;
-  if (family == "distilbert") return family + ".transformer.layer";
-  check(family == "bert", kWhere, "no layer groups for model type '" + family + "'");
-  return family + ".encoder.layer";
+  const ModelFamily& family = model_family(model.config().model_type, "model");
+  return std::string(family.model_type) + "." + family.blocks_path;
 }
 
 bool in_group(const std::string& name, const std::vector<std::string>& group) {

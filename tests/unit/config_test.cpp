@@ -1,17 +1,24 @@
+#include "graft/models/config.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
 
 #include "graft/core/error.h"
-#include "graft/io/config.h"
 #include "graft/io/file.h"
+#include "graft/models/family.h"
+#include "graft/models/model.h"
 #include "test_support.h"
 
 namespace graft {
 namespace {
 
-std::string fixture(const std::string& name) { return test::fixtures_dir() + "/io/" + name; }
-std::string golden_config(const std::string& model) { return test::golden_dir() + "/" + model + "/checkpoint/config.json"; }
+std::string fixture(const std::string& name) {
+  return test::fixtures_dir() + "/io/" + name;
+}
+std::string golden_config(const std::string& model) {
+  return test::golden_dir() + "/" + model + "/checkpoint/config.json";
+}
 
 std::string error_message(const std::function<void()>& action) {
   try {
@@ -145,9 +152,12 @@ TEST(ModelConfig, BadConfigsGiveOneLineErrors) {
   };
   for (const auto& [name, expected] : cases) {
     SCOPED_TRACE(name);
-    EXPECT_EQ(error_message([&] { ModelConfig::from_file(fixture(name)); }), "[config] " + fixture(name) + ": " + expected);
+    EXPECT_EQ(error_message([&] { ModelConfig::from_file(fixture(name)); }),
+              "[config] " + fixture(name) + ": " + expected);
   }
-  EXPECT_EQ(error_message([&] { ModelConfig::from_json({{"vocab_size", 3}}, "c.json"); }),
+  EXPECT_EQ(error_message([&] {
+              ModelConfig::from_json({{"vocab_size", 3}}, "c.json");
+            }),
             "[config] c.json: missing required field \"model_type\"");
   EXPECT_EQ(error_message([&] { ModelConfig::from_json(nlohmann::json::array(), "c.json"); }),
             "[config] c.json: config must be a JSON object");
@@ -175,6 +185,40 @@ TEST(TaskHeads, NamesAndFlags) {
   EXPECT_EQ(head_from_architectures(config), TaskHead::QuestionAnswering);
   config.architectures = {"BertModel"};
   EXPECT_EQ(head_from_architectures(config), TaskHead::Base);
+}
+
+// The registry's entries say where each family keeps its blocks (freezing groups read it) and build what
+// the family's config names: one block per layer under that path, in both families.
+TEST(ModelFamily, EachEntryDescribesTheModelItBuilds) {
+  const nlohmann::json distilbert = {{"model_type", "distilbert"},
+                                     {"vocab_size", 20},
+                                     {"dim", 8},
+                                     {"n_layers", 2},
+                                     {"n_heads", 2},
+                                     {"hidden_dim", 16},
+                                     {"max_position_embeddings", 16}};
+  const nlohmann::json bert = {{"model_type", "bert"},         {"vocab_size", 20},         {"hidden_size", 8},
+                               {"num_hidden_layers", 2},       {"num_attention_heads", 2}, {"intermediate_size", 16},
+                               {"max_position_embeddings", 16}};
+  for (const nlohmann::json& json : {distilbert, bert}) {
+    const ModelConfig config = ModelConfig::from_json(json, "inline");
+    const ModelFamily& family = model_family(config.model_type, "test");
+    EXPECT_EQ(family.model_type, config.model_type);
+    const auto model = Model::from_config(config, TaskHead::SequenceClassification, 1);
+    const std::string blocks = config.model_type + "." + family.blocks_path + ".";
+    int64_t first_block = 0;
+    int64_t second_block = 0;
+    for (const auto& [name, parameter] : model->named_parameters()) {
+      first_block += name.starts_with(blocks + "0.") ? 1 : 0;
+      second_block += name.starts_with(blocks + "1.") ? 1 : 0;
+    }
+    EXPECT_GT(first_block, 0) << blocks;
+    EXPECT_EQ(first_block, second_block) << blocks;
+    EXPECT_EQ(model->config().architectures.front(),
+              std::string(family.architecture_prefix) + "ForSequenceClassification");
+  }
+  EXPECT_EQ(error_message([] { model_family("roberta", "config.json"); }),
+            "[config] config.json: unknown model_type \"roberta\" (graft supports distilbert and bert)");
 }
 
 }  // namespace

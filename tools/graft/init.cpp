@@ -5,7 +5,7 @@
 
 #include "command.h"
 #include "graft/core/error.h"
-#include "graft/io/config.h"
+#include "graft/models/config.h"
 #include "graft/models/model.h"
 #include "graft/tokenizer/tokenizer.h"
 

@@ -1,5 +1,5 @@
 #pragma once
-// What every encoder family (distilbert.cpp, bert.cpp) offers the heads and the trainer.
+// What every encoder family (models/family.h) offers the heads and the trainer.
 #include <memory>
 #include <optional>
 #include <string>
@@ -9,7 +9,7 @@
 #include "graft/core/random.h"
 #include "graft/core/tensor.h"
 #include "graft/data/batch.h"
-#include "graft/io/config.h"
+#include "graft/models/config.h"
 #include "graft/models/forward_context.h"
 #include "graft/models/layers.h"
 #include "graft/models/module.h"
@@ -46,9 +46,6 @@ class Encoder : public Module {
   explicit Encoder(ModelConfig config) : config_(std::move(config)) {}
   ModelConfig config_;
 };
-
-// The encoder for config.model_type, with zero-initialised weights.
-std::unique_ptr<Encoder> make_encoder(const ModelConfig& config, Generator* dropout_generator, bool with_pooler);
 
 // Multi-head self-attention without the projections, which each family owns under its own names.
 class SelfAttention {

@@ -3,7 +3,7 @@
 // in transformers ("pre_classifier", "classifier", "vocab_transform", "cls.predictions.transform.dense").
 #include <memory>
 
-#include "graft/io/config.h"
+#include "graft/models/config.h"
 #include "graft/models/encoder.h"
 #include "graft/models/layers.h"
 
@@ -33,7 +33,10 @@ class Head : public Module {
   Sequential layers_;
 };
 
-// The head transformers builds for `task` on this family (DistilBertForSequenceClassification, ...).
+// The head transformers builds for `task` on config's family (DistilBertForSequenceClassification, ...).
 std::unique_ptr<Head> make_head(TaskHead task, const ModelConfig& config, Encoder& encoder, Generator* generator);
+
+// Appends a Dropout named "dropout", as the families' heads name theirs.
+void add_dropout(Sequential& layers, float p, Generator* generator);
 
 }  // namespace graft

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "graft/core/random.h"
-#include "graft/io/config.h"
+#include "graft/models/config.h"
 #include "graft/models/encoder.h"
 #include "graft/models/forward_context.h"
 #include "graft/models/heads.h"

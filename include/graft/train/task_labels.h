@@ -3,7 +3,7 @@
 #include <cstdint>
 
 #include "graft/data/dataset.h"
-#include "graft/io/config.h"
+#include "graft/models/config.h"
 #include "graft/tokenizer/tokenizer.h"
 
 namespace graft {

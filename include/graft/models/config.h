@@ -1,21 +1,21 @@
 #pragma once
-// config.json of a DistilBERT or BERT checkpoint, normalised to one set of names (BERT's), with the
-// defaults transformers' DistilBertConfig / BertConfig use for optional fields. The sizes that
-// decide the weight shapes (vocab_size, hidden size, layers, heads, intermediate size,
+// config.json of a checkpoint, normalised to one set of names (BERT's), with the defaults transformers'
+// config classes use for optional fields. Which fields a family names how, and which of them it has, lives
+// in that family's file (models/distilbert.cpp, models/bert.cpp; the registry is models/family.h). The sizes
+// that decide the weight shapes (vocab_size, hidden size, layers, heads, intermediate size,
 // max_position_embeddings) are required: a silent default of 768 would only fail later, less clearly.
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace graft {
 
 struct ModelConfig {
-  std::string model_type;  // "distilbert" | "bert"
+  std::string model_type;  // a registered family: "distilbert", "bert"
   int64_t vocab_size = 30522;
   int64_t hidden_size = 768;         // distilbert "dim"
   int64_t num_hidden_layers = 12;    // distilbert "n_layers"
@@ -47,7 +47,7 @@ struct ModelConfig {
   // `source` names the file in error messages ("[config] SOURCE: ...").
   static ModelConfig from_json(const nlohmann::json& json, const std::string& source);
   static ModelConfig from_file(const std::string& path);
-  // The HF field names of model_type, over the raw fields (unknown ones are kept).
+  // The field names of model_type's family, over the raw fields (unknown ones are kept).
   nlohmann::json to_json() const;
 
   // Replaces the labels ("LABEL_i" names for set_num_labels), as passing num_labels/id2label to

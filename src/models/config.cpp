@@ -1,4 +1,4 @@
-#include "graft/io/config.h"
+#include "graft/models/config.h"
 
 #include <algorithm>
 #include <array>
@@ -6,38 +6,12 @@
 
 #include "graft/core/error.h"
 #include "graft/io/file.h"
+#include "graft/models/family.h"
 
 namespace graft {
 namespace {
 
 using nlohmann::json;
-
-// The names the two families give to the same hyperparameters.
-struct FamilyFields {
-  const char* model_type;
-  const char* architecture_prefix;
-  const char* hidden_size;
-  const char* num_hidden_layers;
-  const char* num_attention_heads;
-  const char* intermediate_size;
-  const char* hidden_act;
-  const char* hidden_dropout;
-  const char* attention_dropout;
-};
-
-constexpr std::array<FamilyFields, 2> kFamilies = {{
-    {"distilbert", "DistilBert", "dim", "n_layers", "n_heads", "hidden_dim", "activation", "dropout",
-     "attention_dropout"},
-    {"bert", "Bert", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
-     "hidden_dropout_prob", "attention_probs_dropout_prob"},
-}};
-
-const FamilyFields& family_of(const std::string& model_type, const std::string& source) {
-  for (const auto& family : kFamilies) {
-    if (model_type == family.model_type) return family;
-  }
-  throw Error("[config] " + source + ": unknown model_type \"" + model_type + "\" (graft supports distilbert and bert)");
-}
 
 struct TaskHeadSpelling {
   TaskHead head;
@@ -56,46 +30,7 @@ constexpr std::array<TaskHeadSpelling, 5> kTaskHeads = {{
 constexpr std::array<const char*, 3> kProblemTypes = {"single_label_classification", "multi_label_classification",
                                                       "regression"};
 
-// Reads typed fields of one config object; a field that is absent or null takes the fallback.
-class FieldReader {
- public:
-  FieldReader(const json& object, const std::string& source) : object_(object), source_(source) {}
-
-  bool present(const char* name) const { return object_.contains(name) && !object_[name].is_null(); }
-
-  [[noreturn]] void fail(const std::string& message) const { throw Error("[config] " + source_ + ": " + message); }
-
-  const json& field(const char* name, bool (json::*is_type)() const noexcept, const char* type) const {
-    const json& value = object_[name];
-    if (!(value.*is_type)()) {
-      fail("field \"" + std::string(name) + "\" must be " + type + ", got " + value.type_name() + " " + value.dump());
-    }
-    return value;
-  }
-
-  int64_t required_integer(const char* name) const {
-    if (!present(name)) fail("missing required field \"" + std::string(name) + "\"");
-    return integer(name, 0);
-  }
-  int64_t integer(const char* name, int64_t fallback) const {
-    return present(name) ? field(name, &json::is_number_integer, "an integer").get<int64_t>() : fallback;
-  }
-  double number(const char* name, double fallback) const {
-    return present(name) ? field(name, &json::is_number, "a number").get<double>() : fallback;
-  }
-  bool boolean(const char* name, bool fallback) const {
-    return present(name) ? field(name, &json::is_boolean, "true or false").get<bool>() : fallback;
-  }
-  std::string string(const char* name, const std::string& fallback) const {
-    return present(name) ? field(name, &json::is_string, "a string").get<std::string>() : fallback;
-  }
-
- private:
-  const json& object_;
-  const std::string& source_;
-};
-
-void read_labels(const FieldReader& reader, ModelConfig& config) {
+void read_labels(const ConfigFields& reader, ModelConfig& config) {
   if (reader.present("id2label")) {
     for (const auto& [key, value] : reader.field("id2label", &json::is_object, "an object").items()) {
       int64_t id = -1;
@@ -120,7 +55,8 @@ void read_labels(const FieldReader& reader, ModelConfig& config) {
   if (reader.present("label2id")) {
     config.label2id.clear();
     for (const auto& [label, id] : reader.field("label2id", &json::is_object, "an object").items()) {
-      if (!id.is_number_integer()) reader.fail("label2id value of \"" + label + "\" must be an integer, got " + id.dump());
+      if (!id.is_number_integer())
+        reader.fail("label2id value of \"" + label + "\" must be an integer, got " + id.dump());
       config.label2id[label] = id.get<int64_t>();
     }
   } else {
@@ -129,7 +65,7 @@ void read_labels(const FieldReader& reader, ModelConfig& config) {
   }
 }
 
-void read_task_fields(const FieldReader& reader, ModelConfig& config) {
+void read_task_fields(const ConfigFields& reader, ModelConfig& config) {
   if (reader.present("problem_type")) {
     const std::string problem = reader.string("problem_type", "");
     if (std::find(kProblemTypes.begin(), kProblemTypes.end(), problem) == kProblemTypes.end()) {
@@ -146,37 +82,36 @@ void read_task_fields(const FieldReader& reader, ModelConfig& config) {
   }
 }
 
-void validate(const FieldReader& reader, const FamilyFields& family, const ModelConfig& config) {
+void validate(const ConfigFields& reader, const ModelFamily& family, const ModelConfig& config) {
   const std::pair<const char*, int64_t> sizes[] = {
       {"vocab_size", config.vocab_size},
-      {family.hidden_size, config.hidden_size},
-      {family.num_hidden_layers, config.num_hidden_layers},
-      {family.num_attention_heads, config.num_attention_heads},
-      {family.intermediate_size, config.intermediate_size},
+      {family.names.hidden_size, config.hidden_size},
+      {family.names.num_hidden_layers, config.num_hidden_layers},
+      {family.names.num_attention_heads, config.num_attention_heads},
+      {family.names.intermediate_size, config.intermediate_size},
       {"max_position_embeddings", config.max_position_embeddings},
   };
   for (const auto& [name, value] : sizes) {
     if (value < 1) reader.fail("field \"" + std::string(name) + "\" must be positive, got " + std::to_string(value));
   }
   if (config.hidden_size % config.num_attention_heads != 0) {
-    reader.fail(std::string(family.hidden_size) + " " + std::to_string(config.hidden_size) + " is not a multiple of " +
-                family.num_attention_heads + " " + std::to_string(config.num_attention_heads));
+    reader.fail(std::string(family.names.hidden_size) + " " + std::to_string(config.hidden_size) +
+                " is not a multiple of " + family.names.num_attention_heads + " " +
+                std::to_string(config.num_attention_heads));
   }
   if (config.hidden_act != "gelu" && config.hidden_act != "relu") {
-    reader.fail("unsupported " + std::string(family.hidden_act) + " \"" + config.hidden_act +
+    reader.fail("unsupported " + std::string(family.names.hidden_act) + " \"" + config.hidden_act +
                 "\" (graft supports gelu and relu)");
   }
   const std::pair<const char*, double> probabilities[] = {
-      {family.hidden_dropout, config.hidden_dropout},
-      {family.attention_dropout, config.attention_dropout},
-      {config.model_type == "distilbert" ? "seq_classif_dropout" : "classifier_dropout", config.classifier_dropout},
+      {family.names.hidden_dropout, config.hidden_dropout},
+      {family.names.attention_dropout, config.attention_dropout},
+      {family.names.classifier_dropout, config.classifier_dropout},
       {"qa_dropout", config.qa_dropout},
   };
   for (const auto& [name, value] : probabilities) {
-    if (!(value >= 0.0 && value < 1.0)) reader.fail(std::string(name) + " must be in [0, 1), got " + std::to_string(value));
-  }
-  if (config.model_type == "bert" && config.type_vocab_size < 1) {
-    reader.fail("field \"type_vocab_size\" must be positive, got " + std::to_string(config.type_vocab_size));
+    if (!(value >= 0.0 && value < 1.0))
+      reader.fail(std::string(name) + " must be in [0, 1), got " + std::to_string(value));
   }
   if (config.pad_token_id >= config.vocab_size || config.pad_token_id < -1) {
     reader.fail("pad_token_id " + std::to_string(config.pad_token_id) + " is outside the vocabulary of " +
@@ -190,77 +125,93 @@ bool labels_are_default(const ModelConfig& config) {
 
 }  // namespace
 
+bool ConfigFields::present(const char* name) const {
+  return object_.contains(name) && !object_[name].is_null();
+}
+
+void ConfigFields::fail(const std::string& message) const {
+  throw Error("[config] " + source_ + ": " + message);
+}
+
+const json& ConfigFields::field(const char* name, bool (json::*is_type)() const noexcept, const char* type) const {
+  const json& value = object_[name];
+  if (!(value.*is_type)()) {
+    fail("field \"" + std::string(name) + "\" must be " + type + ", got " + value.type_name() + " " + value.dump());
+  }
+  return value;
+}
+
+int64_t ConfigFields::required_integer(const char* name) const {
+  if (!present(name)) fail("missing required field \"" + std::string(name) + "\"");
+  return integer(name, 0);
+}
+
+int64_t ConfigFields::integer(const char* name, int64_t fallback) const {
+  return present(name) ? field(name, &json::is_number_integer, "an integer").get<int64_t>() : fallback;
+}
+
+double ConfigFields::number(const char* name, double fallback) const {
+  return present(name) ? field(name, &json::is_number, "a number").get<double>() : fallback;
+}
+
+bool ConfigFields::boolean(const char* name, bool fallback) const {
+  return present(name) ? field(name, &json::is_boolean, "true or false").get<bool>() : fallback;
+}
+
+std::string ConfigFields::string(const char* name, const std::string& fallback) const {
+  return present(name) ? field(name, &json::is_string, "a string").get<std::string>() : fallback;
+}
+
 ModelConfig ModelConfig::from_json(const json& object, const std::string& source) {
   check(object.is_object(), "config", source + ": config must be a JSON object");
-  const FieldReader reader(object, source);
+  const ConfigFields reader(object, source);
   ModelConfig config;
   config.raw = object;
   if (!reader.present("model_type")) reader.fail("missing required field \"model_type\"");
   config.model_type = reader.string("model_type", "");
-  const FamilyFields& family = family_of(config.model_type, source);
-  const bool distilbert = config.model_type == "distilbert";
+  const ModelFamily& family = model_family(config.model_type, source);
 
   config.vocab_size = reader.required_integer("vocab_size");
-  config.hidden_size = reader.required_integer(family.hidden_size);
-  config.num_hidden_layers = reader.required_integer(family.num_hidden_layers);
-  config.num_attention_heads = reader.required_integer(family.num_attention_heads);
-  config.intermediate_size = reader.required_integer(family.intermediate_size);
+  config.hidden_size = reader.required_integer(family.names.hidden_size);
+  config.num_hidden_layers = reader.required_integer(family.names.num_hidden_layers);
+  config.num_attention_heads = reader.required_integer(family.names.num_attention_heads);
+  config.intermediate_size = reader.required_integer(family.names.intermediate_size);
   config.max_position_embeddings = reader.required_integer("max_position_embeddings");
-  config.hidden_act = reader.string(family.hidden_act, "gelu");
-  config.hidden_dropout = reader.number(family.hidden_dropout, 0.1);
-  config.attention_dropout = reader.number(family.attention_dropout, 0.1);
+  config.hidden_act = reader.string(family.names.hidden_act, "gelu");
+  config.hidden_dropout = reader.number(family.names.hidden_dropout, 0.1);
+  config.attention_dropout = reader.number(family.names.attention_dropout, 0.1);
   config.initializer_range = reader.number("initializer_range", 0.02);
   config.tie_word_embeddings = reader.boolean("tie_word_embeddings", true);
-  config.pad_token_id = object.contains("pad_token_id") && object["pad_token_id"].is_null()
-                            ? -1
-                            : reader.integer("pad_token_id", 0);
-  if (distilbert) {
-    config.sinusoidal_pos_embds = reader.boolean("sinusoidal_pos_embds", false);
-    config.layer_norm_eps = 1e-12;
-    config.type_vocab_size = 0;
-    config.classifier_dropout = reader.number("seq_classif_dropout", 0.2);
-    config.qa_dropout = reader.number("qa_dropout", 0.1);
-  } else {
-    config.layer_norm_eps = reader.number("layer_norm_eps", 1e-12);
-    config.type_vocab_size = reader.integer("type_vocab_size", 2);
-    config.classifier_dropout = reader.number("classifier_dropout", config.hidden_dropout);
-    config.qa_dropout = 0.0;
-  }
+  config.pad_token_id =
+      object.contains("pad_token_id") && object["pad_token_id"].is_null() ? -1 : reader.integer("pad_token_id", 0);
+  family.read_config(reader, config);
   read_labels(reader, config);
   read_task_fields(reader, config);
   validate(reader, family, config);
   return config;
 }
 
-ModelConfig ModelConfig::from_file(const std::string& path) { return from_json(read_json_file(path), path); }
+ModelConfig ModelConfig::from_file(const std::string& path) {
+  return from_json(read_json_file(path), path);
+}
 
 json ModelConfig::to_json() const {
-  const FamilyFields& family = family_of(model_type, "to_json");
+  const ModelFamily& family = model_family(model_type, "to_json");
   json out = raw.is_object() ? raw : json::object();
   out["model_type"] = model_type;
   out["vocab_size"] = vocab_size;
-  out[family.hidden_size] = hidden_size;
-  out[family.num_hidden_layers] = num_hidden_layers;
-  out[family.num_attention_heads] = num_attention_heads;
-  out[family.intermediate_size] = intermediate_size;
-  out[family.hidden_act] = hidden_act;
-  out[family.hidden_dropout] = hidden_dropout;
-  out[family.attention_dropout] = attention_dropout;
+  out[family.names.hidden_size] = hidden_size;
+  out[family.names.num_hidden_layers] = num_hidden_layers;
+  out[family.names.num_attention_heads] = num_attention_heads;
+  out[family.names.intermediate_size] = intermediate_size;
+  out[family.names.hidden_act] = hidden_act;
+  out[family.names.hidden_dropout] = hidden_dropout;
+  out[family.names.attention_dropout] = attention_dropout;
   out["max_position_embeddings"] = max_position_embeddings;
   out["initializer_range"] = initializer_range;
   out["tie_word_embeddings"] = tie_word_embeddings;
   out["pad_token_id"] = pad_token_id < 0 ? json(nullptr) : json(pad_token_id);
-  if (model_type == "distilbert") {
-    out["sinusoidal_pos_embds"] = sinusoidal_pos_embds;
-    out["seq_classif_dropout"] = classifier_dropout;
-    out["qa_dropout"] = qa_dropout;
-  } else {
-    out["layer_norm_eps"] = layer_norm_eps;
-    out["type_vocab_size"] = type_vocab_size;
-    const bool explicit_dropout = raw.contains("classifier_dropout") && raw["classifier_dropout"].is_number();
-    out["classifier_dropout"] =
-        explicit_dropout || classifier_dropout != hidden_dropout ? json(classifier_dropout) : json(nullptr);
-  }
+  family.write_config(*this, out);
   // transformers leaves the default two LABEL_i labels out of config.json.
   if (raw.contains("id2label") || !labels_are_default(*this)) {
     json names = json::object();
@@ -311,7 +262,7 @@ TaskHead head_from_architectures(const ModelConfig& config) {
 }
 
 std::string architecture_name(const std::string& model_type, TaskHead head) {
-  const FamilyFields& family = family_of(model_type, "architecture");
+  const ModelFamily& family = model_family(model_type, "architecture");
   for (const auto& spelling : kTaskHeads) {
     if (spelling.head == head) return std::string(family.architecture_prefix) + spelling.architecture_suffix;
   }
