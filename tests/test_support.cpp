@@ -41,6 +41,9 @@ LoadOptions on_test_device() {
   options.device = device();
   return options;
 }
+std::string device_option() {
+  return device() == kCpu ? "" : " --device " + device_name(device());
+}
 
 double max_abs_diff(const Tensor& actual, const Tensor& expected) {
   const auto a = actual.to_float_vector();

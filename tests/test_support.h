@@ -19,6 +19,8 @@ std::string cli_path();  // the built graft executable
 Device device();
 // Load options that put the weights on device().
 LoadOptions on_test_device();
+// The same for a graft command: " --device NAME", or nothing on the CPU.
+std::string device_option();
 
 // Largest |a - b| over all elements; shapes must match.
 double max_abs_diff(const Tensor& actual, const Tensor& expected);

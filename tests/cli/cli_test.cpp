@@ -68,8 +68,8 @@ TEST(PredictCli, GoldenScoresAreSoftmaxOfTransformersLogits) {
   const auto dataset = read_dataset(test::shared_dir() + "/data/financial_phrasebank/train.csv", read);
   std::string arguments;
   for (size_t i = 0; i < 4; ++i) arguments += " " + quoted(dataset.examples[i].text);
-  const auto result =
-      graft_cli("predict --model " + test::golden_dir() + "/distilbert_seqcls/checkpoint --top-k 3 --json" + arguments);
+  const auto result = graft_cli("predict --model " + test::golden_dir() +
+                                "/distilbert_seqcls/checkpoint --top-k 3 --json" + test::device_option() + arguments);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto objects = json_lines(result.output);
   ASSERT_EQ(objects.size(), 4U);

@@ -139,7 +139,7 @@ TEST(EvaluateCli, GoldenPhraseBankTestSet) {
   const std::string data = test::shared_dir() + "/data/financial_phrasebank/test.csv";
   if (!fs::exists(data)) GTEST_SKIP() << data << " not found";
   const auto result = graft_cli("evaluate --model " + golden_checkpoint() + " --data " + data +
-                                " --text-column sentence --label-column label --json");
+                                " --text-column sentence --label-column label --json" + test::device_option());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const nlohmann::json summary = last_json_line(result.output);
   EXPECT_EQ(summary.at("examples"), 970);

@@ -13,7 +13,9 @@
 namespace graft {
 namespace {
 
-std::string shipped_model() { return test::fixtures_dir() + "/../../models/distilbert-mini-uncased"; }
+std::string shipped_model() {
+  return test::fixtures_dir() + "/../../models/distilbert-mini-uncased";
+}
 
 struct CardRow {
   std::string text;
@@ -55,10 +57,10 @@ TEST(ShippedModel, IsAMiniDistilBertForMaskedLMInHalfPrecision) {
 
 TEST(ShippedModel, CardStatesDataTrainingResultsAndBias) {
   const std::string card = read_file(shipped_model() + "/README.md");
-  for (const char* part : {"pipeline_tag: fill-mask", "moby_dick.txt", "sotu.txt", "## Training procedure",
-                           "### Loss curve", "## Evaluation results", "perplexity", "## Fill-mask examples",
-                           "## Limitations and bias", "| the man worked as a [MASK]. |",
-                           "| the woman worked as a [MASK]. |"}) {
+  for (const char* part :
+       {"pipeline_tag: fill-mask", "moby_dick.txt", "sotu.txt", "## Training procedure", "### Loss curve",
+        "## Evaluation results", "perplexity", "## Fill-mask examples", "## Limitations and bias",
+        "| the man worked as a [MASK]. |", "| the woman worked as a [MASK]. |"}) {
     EXPECT_NE(card.find(part), std::string::npos) << part;
   }
   const auto state = read_json_file(shipped_model() + "/trainer_state.json");

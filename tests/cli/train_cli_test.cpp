@@ -36,7 +36,8 @@ TEST(TrainCli, ReproducesGoldenTrajectoriesFromTheCommandLine) {
   const std::string folder = test::golden_dir() + "/distilbert_seqcls";
   const std::string common = " --model " + folder + "/checkpoint --train-batches " + folder +
                              "/train_batches.safetensors --max-steps 6 --scheduler linear --warmup-steps 2"
-                             " --weight-decay 0.01 --max-grad-norm 1 --lr 1e-3 --dropout 0 --eval-strategy no";
+                             " --weight-decay 0.01 --max-grad-norm 1 --lr 1e-3 --dropout 0 --eval-strategy no" +
+                             test::device_option();
   for (const auto& [freeze, expected_file] :
        {std::pair<std::string, std::string>{"none", "after_full_finetune.safetensors"},
         {"distilbert", "after_frozen_base_head.safetensors"}}) {
