@@ -132,7 +132,8 @@ TEST(CustomHead, MatchesDistilBertForSequenceClassificationOnTheGolden) {
   // And, through the built-in model, transformers itself (the README's tolerances).
   auto custom = custom_sequence_classifier(folder + "/checkpoint");
   copy_weights_by_name(*Model::from_pretrained(folder + "/checkpoint"), *custom);
-  const ModelOutput output = custom->forward(batch, context);
+  custom->to(test::device());
+  const ModelOutput output = custom->forward(batch.to(test::device()), context);
   EXPECT_TENSOR_NEAR(output.logits, golden.load("logits"), 1e-4);
   EXPECT_TENSOR_NEAR(output.loss, golden.load("loss"), 1e-4);
 }
