@@ -12,13 +12,16 @@
 #include <sstream>
 
 #include "graft/core/error.h"
+#include "graft/core/json.h"
 
 namespace graft {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 // A rename is durable only once the folder that holds the name is flushed too.
 void fsync_parent_directory(const std::string& path) {
@@ -41,9 +44,9 @@ std::string read_file(const std::string& path) {
   if (!in.good() || fs::is_directory(path)) {
     const std::string reason = errno_text();
     std::error_code ignored;
-    const std::string problem = !fs::exists(path, ignored)     ? "no such file"
+    const std::string problem = !fs::exists(path, ignored)        ? "no such file"
                                 : fs::is_directory(path, ignored) ? "is a directory"
-                                                                   : reason;
+                                                                  : reason;
     throw Error("[file] " + path + ": cannot open: " + problem);
   }
   std::ostringstream contents;
@@ -53,12 +56,7 @@ std::string read_file(const std::string& path) {
 }
 
 nlohmann::json read_json_file(const std::string& path) {
-  const std::string text = read_file(path);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw Error("[json] " + path + ": malformed JSON: " + error.what());
-  }
+  return parse_json(read_file(path), "json", path);
 }
 
 AtomicFileWriter::AtomicFileWriter(std::string path)

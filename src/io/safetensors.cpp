@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "graft/core/error.h"
+#include "graft/core/json.h"
 #include "graft/io/file.h"
 
 namespace graft {
@@ -23,7 +23,9 @@ constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 constexpr DType kSupportedDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::U8};
 
-bool is_floating(DType dtype) { return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16; }
+bool is_floating(DType dtype) {
+  return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+}
 
 // The safetensors library orders data by its dtype enum, largest first: I64, F32, I32, BF16, F16, U8.
 int layout_rank(DType dtype) {
@@ -137,13 +139,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   check(header_length <= kMaxHeaderBytes, "safetensors",
         path + ": header length " + std::to_string(header_length) + " is larger than the 100 MB safetensors allows");
 
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(mapping->bytes() + kLengthPrefixBytes,
-                                   mapping->bytes() + kLengthPrefixBytes + header_length);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw Error("[safetensors] " + path + ": header is not valid JSON: " + error.what());
-  }
+  const nlohmann::json header = parse_json(std::string_view(mapping->bytes() + kLengthPrefixBytes, header_length),
+                                           "safetensors", path, "header is not valid JSON");
   check(header.is_object(), "safetensors", path + ": header is not a JSON object");
 
   SafetensorsFile file;
@@ -184,19 +181,30 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     file.entries_[name] = Entry{Info{dtype, std::move(shape)}, offsets[0], offsets[1]};
   }
 
-  // Sorted by start, non-empty tensors are disjoint when each starts at or after the previous one's end.
-  const std::string* previous_name = nullptr;
+  // As the reference implementation requires: sorted by start, the tensors tile the data area exactly, each
+  // starting where the previous one ends. A gap or bytes left over mean a wrong offset or header length, with
+  // every tensor read shifted.
+  uint64_t covered = 0;
+  std::string previous_name;
   for (const std::string& name : file.names()) {
     const Entry& current = file.entries_.at(name);
-    if (current.begin == current.end) continue;
-    if (previous_name != nullptr) {
-      const Entry& previous = file.entries_.at(*previous_name);
-      if (current.begin < previous.end) {
-        parser.fail("tensors '" + *previous_name + "' " + offsets_string(previous.begin, previous.end) + " and '" +
-                    name + "' " + offsets_string(current.begin, current.end) + " overlap");
-      }
+    const std::string where = "'" + name + "' " + offsets_string(current.begin, current.end);
+    if (current.begin < covered) {
+      const Entry& previous = file.entries_.at(previous_name);
+      parser.fail("tensors '" + previous_name + "' " + offsets_string(previous.begin, previous.end) + " and " + where +
+                  " overlap");
     }
-    previous_name = &name;
+    if (current.begin > covered) {
+      parser.fail("tensor " + where + " starts " + std::to_string(current.begin - covered) + " bytes after " +
+                  (previous_name.empty() ? "the data area begins" : "'" + previous_name + "' ends") +
+                  " (tensors must cover the data area without gaps)");
+    }
+    covered = current.end;
+    previous_name = name;
+  }
+  if (covered != parser.data_size) {
+    parser.fail("the tensors cover " + std::to_string(covered) + " bytes of a data area of " +
+                std::to_string(parser.data_size) + " (is the header length right?)");
   }
   file.mapping_ = std::move(mapping);
   return file;
@@ -220,7 +228,9 @@ const SafetensorsFile::Entry& SafetensorsFile::entry(const std::string& name) co
   return found->second;
 }
 
-SafetensorsFile::Info SafetensorsFile::info(const std::string& name) const { return entry(name).info; }
+SafetensorsFile::Info SafetensorsFile::info(const std::string& name) const {
+  return entry(name).info;
+}
 
 Tensor SafetensorsFile::view(const std::string& name) const {
   const Entry& found = entry(name);
@@ -271,7 +281,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
   char length_prefix[kLengthPrefixBytes];
-  for (size_t i = 0; i < kLengthPrefixBytes; ++i) length_prefix[i] = static_cast<char>((header_text.size() >> (8 * i)) & 0xff);
+  for (size_t i = 0; i < kLengthPrefixBytes; ++i)
+    length_prefix[i] = static_cast<char>((header_text.size() >> (8 * i)) & 0xff);
   AtomicFileWriter writer(path);
   writer.write(length_prefix, sizeof length_prefix);
   writer.write(header_text);

@@ -7,7 +7,9 @@
 #include <sstream>
 
 #include "graft/core/error.h"
+#include "graft/core/json.h"
 #include "graft/tokenizer/tokenizer_model.h"
+#include "graft/tokenizer/utf8.h"
 
 namespace graft {
 
@@ -28,11 +30,7 @@ std::string read_file(const fs::path& path) {
 }
 
 json read_json(const fs::path& path) {
-  try {
-    return json::parse(read_file(path));
-  } catch (const json::exception& error) {
-    throw Error("[tokenizer] " + path.string() + ": malformed JSON (" + error.what() + ")");
-  }
+  return parse_json(read_file(path), "tokenizer", path.string());
 }
 
 // Reads a field with a clear message when it has the wrong type.
@@ -119,20 +117,29 @@ void read_normalizer(const json& normalizer, const fs::path& file, Loaded& loade
 
 // BertProcessing {"cls": [token, id], "sep": [...]} or the equivalent TemplateProcessing.
 void read_post_processor(const json& processor, const fs::path& file, Loaded& loaded) {
+  check(processor.is_object(), "tokenizer",
+        file.string() + ": post_processor must be an object, got " + processor.dump());
   const auto type = field<std::string>(processor, "type", "", file);
   if (type == "BertProcessing") {
-    check(processor.contains("cls") && processor["cls"].is_array() && processor["cls"].size() == 2 &&
-              processor.contains("sep") && processor["sep"].is_array() && processor["sep"].size() == 2,
-          "tokenizer", file.string() + ": BertProcessing needs cls and sep as [token, id]");
+    for (const char* key : {"cls", "sep"}) {
+      const json& pair = processor.contains(key) ? processor[key] : json();
+      check(pair.is_array() && pair.size() == 2 && pair[0].is_string() && pair[1].is_number_integer(), "tokenizer",
+            file.string() + ": BertProcessing needs " + key + " as [token, id], got " + pair.dump());
+    }
     loaded.names.cls = processor["cls"][0].get<std::string>();
     loaded.names.sep = processor["sep"][0].get<std::string>();
     return;
   }
   check(type == "TemplateProcessing", "tokenizer",
         file.string() + ": unsupported post_processor '" + type + "' (graft supports BertProcessing)");
+  const json& single = processor.contains("single") ? processor["single"] : json();
+  check(single.is_array(), "tokenizer",
+        file.string() + ": TemplateProcessing needs \"single\" as a list of pieces, got " + single.dump());
   std::vector<std::string> specials;
-  for (const auto& piece : processor.value("single", json::array()))
-    if (piece.contains("SpecialToken")) specials.push_back(piece["SpecialToken"].value("id", ""));
+  for (const auto& piece : single) {
+    if (!piece.is_object() || !piece.contains("SpecialToken")) continue;
+    specials.push_back(field<std::string>(piece["SpecialToken"], "id", "", file));
+  }
   check(specials.size() == 2, "tokenizer",
         file.string() + ": TemplateProcessing is only supported in the BERT form [CLS] $A [SEP]");
   loaded.names.cls = specials[0];
@@ -182,6 +189,11 @@ std::vector<std::string> read_vocab_txt(const fs::path& file) {
   std::vector<std::string> tokens;
   for (std::string line; std::getline(lines, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    // Refused here, not when the vocabulary is saved after a training run.
+    const size_t valid = tokenizer::valid_utf8_prefix(line);
+    check(valid == line.size(), "tokenizer",
+          file.string() + ": line " + std::to_string(tokens.size() + 1) + " is not valid UTF-8 (at byte " +
+              std::to_string(valid) + ")");
     tokens.push_back(line);
   }
   check(!tokens.empty(), "tokenizer", file.string() + ": the vocabulary is empty");
@@ -202,7 +214,8 @@ std::vector<AddedToken> added_tokens_from_config(const json& config, const Loade
     }
     return added;
   }
-  for (const auto* name : {&loaded.names.pad, &loaded.names.unk, &loaded.names.cls, &loaded.names.sep, &loaded.names.mask}) {
+  for (const auto* name :
+       {&loaded.names.pad, &loaded.names.unk, &loaded.names.cls, &loaded.names.sep, &loaded.names.mask}) {
     int64_t id = -1;
     for (size_t i = 0; i < loaded.vocab.size() && id < 0; ++i)
       if (loaded.vocab[i] == *name) id = static_cast<int64_t>(i);
@@ -210,6 +223,16 @@ std::vector<AddedToken> added_tokens_from_config(const json& config, const Loade
     added.push_back(AddedToken{*name, id});
   }
   return added;
+}
+
+// A field of an unexpected JSON type that no check above names still names its file.
+template <typename Read>
+void reading(const fs::path& file, Read&& read) {
+  try {
+    read();
+  } catch (const json::exception& error) {
+    throw Error("[tokenizer] " + file.string() + ": unexpected JSON structure (" + error.what() + ")");
+  }
 }
 
 }  // namespace
@@ -222,14 +245,16 @@ std::shared_ptr<const TokenizerModel> load_tokenizer_model(const std::string& di
   Loaded loaded;
   bool clean_up_spaces = false;
   if (fs::exists(root / "tokenizer.json")) {
-    read_tokenizer_json(root / "tokenizer.json", loaded);
-    apply_config(config, config_file, loaded);
+    reading(root / "tokenizer.json", [&] { read_tokenizer_json(root / "tokenizer.json", loaded); });
+    reading(config_file, [&] { apply_config(config, config_file, loaded); });
   } else {
     check(fs::exists(root / "vocab.txt"), "tokenizer", dir + ": neither tokenizer.json nor vocab.txt found");
     loaded.vocab = read_vocab_txt(root / "vocab.txt");
-    apply_config(config, config_file, loaded);
-    loaded.wordpiece.unk_token = loaded.names.unk;
-    loaded.added = added_tokens_from_config(config, loaded, config_file);
+    reading(config_file, [&] {
+      apply_config(config, config_file, loaded);
+      loaded.wordpiece.unk_token = loaded.names.unk;
+      loaded.added = added_tokens_from_config(config, loaded, config_file);
+    });
   }
   clean_up_spaces = field<bool>(config, "clean_up_tokenization_spaces", false, config_file);
   auto model = std::make_shared<TokenizerModel>(loaded.normalizer, std::move(loaded.vocab), loaded.wordpiece,
@@ -298,8 +323,11 @@ ordered_json tokenizer_json(const TokenizerModel& model) {
 
 ordered_json special_tokens_map(const TokenizerModel& model) {
   const auto& names = model.special_names;
-  return {{"cls_token", names.cls}, {"mask_token", names.mask}, {"pad_token", names.pad},
-          {"sep_token", names.sep}, {"unk_token", names.unk}};
+  return {{"cls_token", names.cls},
+          {"mask_token", names.mask},
+          {"pad_token", names.pad},
+          {"sep_token", names.sep},
+          {"unk_token", names.unk}};
 }
 
 ordered_json tokenizer_config(const TokenizerModel& model) {

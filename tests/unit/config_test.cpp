@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 
 #include "graft/core/error.h"
@@ -163,6 +164,19 @@ TEST(ModelConfig, BadConfigsGiveOneLineErrors) {
             "[config] c.json: config must be a JSON object");
   EXPECT_EQ(error_message([&] { ModelConfig::from_file(fixture("absent.json")); }),
             "[file] " + fixture("absent.json") + ": cannot open: no such file");
+}
+
+// nlohmann's out_of_range escaped the handler ("unexpected error", no file named); a key given twice took
+// the last value silently.
+TEST(ModelConfig, NumbersBeyondDoubleRangeAndRepeatedKeysNameTheFile) {
+  const std::string path = (std::filesystem::temp_directory_path() / "graft_config_overflow.json").string();
+  write_file_atomically(path, R"({"model_type": "bert", "vocab_size": 1e400})");
+  EXPECT_EQ(error_message([&] { ModelConfig::from_file(path); }),
+            "[json] " + path + ": malformed JSON: [json.exception.out_of_range.406] number overflow parsing '1e400'");
+  write_file_atomically(path, R"({"model_type": "bert", "num_labels": 2, "num_labels": 3})");
+  EXPECT_EQ(error_message([&] { ModelConfig::from_file(path); }),
+            "[json] " + path + ": malformed JSON: key \"num_labels\" appears twice in one object");
+  std::filesystem::remove(path);
 }
 
 TEST(TaskHeads, NamesAndFlags) {

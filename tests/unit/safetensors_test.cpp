@@ -1,5 +1,6 @@
-#include <gtest/gtest.h>
+#include "graft/io/safetensors.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -9,7 +10,6 @@
 #include "graft/core/error.h"
 #include "graft/io/checkpoint.h"
 #include "graft/io/file.h"
-#include "graft/io/safetensors.h"
 #include "test_support.h"
 
 namespace graft {
@@ -51,7 +51,9 @@ std::string error_message(const std::function<void()>& action) {
   return "(no error)";
 }
 
-Tensor floats(const std::vector<float>& values, Shape shape) { return Tensor::from_vector(values, std::move(shape)); }
+Tensor floats(const std::vector<float>& values, Shape shape) {
+  return Tensor::from_vector(values, std::move(shape));
+}
 
 std::vector<std::pair<std::string, Tensor>> mixed_tensors() {
   return {
@@ -74,12 +76,11 @@ void expect_same(const Tensor& actual, const Tensor& expected) {
 }
 
 TEST_F(IoTest, WritesTheExactSafetensorsLayout) {
-  save_safetensors(path("a.safetensors"), {{"b", floats({1.0F, 2.0F}, {2})},
-                                           {"a", Tensor::from_vector(std::vector<int64_t>{3}, {1})}});
+  save_safetensors(path("a.safetensors"),
+                   {{"b", floats({1.0F, 2.0F}, {2})}, {"a", Tensor::from_vector(std::vector<int64_t>{3}, {1})}});
   const std::string bytes = read_file(path("a.safetensors"));
-  const std::string header =
-      R"({"__metadata__":{"format":"pt"},"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})";
+  const std::string header = R"({"__metadata__":{"format":"pt"},"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},)"
+                             R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})";
   const std::string padded = header + std::string((8 - header.size() % 8) % 8, ' ');
   ASSERT_EQ(bytes.size(), 8 + padded.size() + 16);
   EXPECT_EQ(static_cast<unsigned char>(bytes[0]), padded.size());
@@ -127,7 +128,9 @@ TEST_F(IoTest, ViewsShareTheMappingAndOutliveTheFile) {
 
 TEST_F(IoTest, SaveRejectsDuplicateNames) {
   const Tensor t = Tensor::zeros({1});
-  EXPECT_EQ(error_message([&] { save_safetensors(path("d.safetensors"), {{"x", t}, {"x", t}}); }),
+  EXPECT_EQ(error_message([&] {
+              save_safetensors(path("d.safetensors"), {{"x", t}, {"x", t}});
+            }),
             "[safetensors] " + path("d.safetensors") + ": duplicate tensor name 'x'");
   EXPECT_FALSE(fs::exists(path("d.safetensors")));
 }
@@ -150,8 +153,8 @@ TEST_F(IoTest, RejectsCorruptFilesWithOneLineErrors) {
        "tensor 'a': data_offsets [0, 8) lie outside the data area of 4 bytes"},
       {"offsets not matching the shape", R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
        std::string(8, '\0'), "tensor 'a': data_offsets [0, 8) hold 8 bytes but shape [3] of F32 needs 12"},
-      {"overlap", "{" + tensor_a + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-       std::string(12, '\0'), "tensors 'a' [0, 8) and 'b' [4, 12) overlap"},
+      {"overlap", "{" + tensor_a + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", std::string(12, '\0'),
+       "tensors 'a' [0, 8) and 'b' [4, 12) overlap"},
       {"negative extent", R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", "",
        "tensor 'a': \"shape\" must hold non-negative integers, got -1"},
       {"reversed offsets", R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", std::string(8, '\0'),
@@ -160,6 +163,22 @@ TEST_F(IoTest, RejectsCorruptFilesWithOneLineErrors) {
        "tensor 'a' must be an object with \"dtype\", \"shape\" and \"data_offsets\""},
       {"metadata not strings", R"({"__metadata__":{"format":1}})", "",
        "\"__metadata__\" value of \"format\" is not a string"},
+      // Accepted before, each read every tensor from the wrong bytes or resolved a clash silently.
+      {"a gap between tensors", "{" + tensor_a + R"(,"b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}})",
+       std::string(16, '\0'),
+       "tensor 'b' [12, 16) starts 4 bytes after 'a' ends (tensors must cover the data area "
+       "without gaps)"},
+      {"a gap before the first tensor", R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+       std::string(8, '\0'),
+       "tensor 'a' [4, 8) starts 4 bytes after the data area begins (tensors must cover the "
+       "data area without gaps)"},
+      {"bytes left after the last tensor", "{" + tensor_a + "}", std::string(9, '\0'),
+       "the tensors cover 8 bytes of a data area of 9 (is the header length right?)"},
+      {"a key twice", "{" + tensor_a + "," + tensor_a + "}", std::string(8, '\0'),
+       "header is not valid JSON: key \"a\" appears twice in one object"},
+      {"a number beyond double range",
+       R"({"__metadata__":{},"a":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", std::string(4, '\0'),
+       "header is not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1e400'"},
   };
   for (const auto& bad : cases) {
     SCOPED_TRACE(bad.label);
@@ -174,6 +193,19 @@ TEST_F(IoTest, RejectsCorruptFilesWithOneLineErrors) {
     }
     EXPECT_EQ(message.find('\n'), std::string::npos);
   }
+}
+
+// Writers pad the header with spaces, so a length one short still parses, and every tensor would be read one
+// byte early.
+TEST_F(IoTest, RejectsAHeaderLengthThatShiftsTheData) {
+  save_safetensors(path("good.safetensors"), {{"w", Tensor::from_vector(std::vector<float>{1.0F, 2.0F}, Shape{2})}});
+  std::string bytes = read_file(path("good.safetensors"));
+  ASSERT_EQ(bytes[8 + static_cast<unsigned char>(bytes[0]) - 1], ' ');
+  bytes[0] = static_cast<char>(bytes[0] - 1);
+  write_file_atomically(path("shifted.safetensors"), bytes);
+  EXPECT_EQ(error_message([&] { SafetensorsFile::open(path("shifted.safetensors")); }),
+            "[safetensors] " + path("shifted.safetensors") +
+                ": the tensors cover 8 bytes of a data area of 9 (is the header length right?)");
 }
 
 TEST_F(IoTest, RejectsTruncatedFiles) {
@@ -196,7 +228,8 @@ TEST_F(IoTest, CopiesTensorsWhoseDataIsNotAligned) {
   const uint16_t half = float_to_half(0.5F);
   std::memcpy(data.data(), &half, 2);
   std::memcpy(data.data() + 2, &value, 4);
-  const auto file = SafetensorsFile::open(write_raw("odd.safetensors", header + std::string(8 - header.size() % 8, ' '), data));
+  const auto file =
+      SafetensorsFile::open(write_raw("odd.safetensors", header + std::string(8 - header.size() % 8, ' '), data));
   EXPECT_EQ(file.names(), (std::vector<std::string>{"h", "f"}));
   const Tensor f = file.view("f");
   EXPECT_EQ(reinterpret_cast<uintptr_t>(f.raw_data()) % 4, 0U);
@@ -280,13 +313,15 @@ TEST_F(IoTest, CheckpointRoundTripsShards) {
 }
 
 TEST_F(IoTest, CheckpointErrorsNameTheFolderAndTheProblem) {
-  EXPECT_EQ(error_message([&] { Checkpoint::open(path("absent")); }), "[checkpoint] " + path("absent") + ": no such folder");
+  EXPECT_EQ(error_message([&] { Checkpoint::open(path("absent")); }),
+            "[checkpoint] " + path("absent") + ": no such folder");
   fs::create_directories(path("empty"));
   EXPECT_EQ(error_message([&] { Checkpoint::open(path("empty")); }),
             "[checkpoint] " + path("empty") + ": no model.safetensors or model.safetensors.index.json");
   write_file_atomically(path("empty/pytorch_model.bin"), "pickle");
-  EXPECT_NE(error_message([&] { Checkpoint::open(path("empty")); })
-                .find("(pytorch_model.bin is not supported: convert it with python -c"),
+  EXPECT_NE(error_message([&] {
+              Checkpoint::open(path("empty"));
+            }).find("(pytorch_model.bin is not supported: convert it with python -c"),
             std::string::npos);
 
   save_checkpoint(path("sharded"), {{"a", Tensor::zeros({8})}, {"b", Tensor::zeros({8})}}, 32);
@@ -300,8 +335,9 @@ TEST_F(IoTest, CheckpointErrorsNameTheFolderAndTheProblem) {
             "[checkpoint] " + path("sharded/model.safetensors.index.json") +
                 ": weight_map entry of 'a' must be a file name in the same folder");
   write_file_atomically(path("sharded/model.safetensors.index.json"), "{oops");
-  EXPECT_EQ(error_message([&] { Checkpoint::open(path("sharded")); }).rfind(
-                "[json] " + path("sharded/model.safetensors.index.json") + ": malformed JSON: ", 0),
+  EXPECT_EQ(error_message([&] {
+              Checkpoint::open(path("sharded"));
+            }).rfind("[json] " + path("sharded/model.safetensors.index.json") + ": malformed JSON: ", 0),
             0U);
 }
 
@@ -324,9 +360,13 @@ TEST_F(IoTest, ReadsTheHuggingFaceCheckpoint) {
 }
 
 TEST_F(IoTest, FileHelpers) {
-  EXPECT_EQ(error_message([&] { read_file(path("none.txt")); }), "[file] " + path("none.txt") + ": cannot open: no such file");
+  EXPECT_EQ(error_message([&] { read_file(path("none.txt")); }),
+            "[file] " + path("none.txt") + ": cannot open: no such file");
   write_file_atomically(path("x.json"), "[1,");
-  EXPECT_EQ(error_message([&] { read_json_file(path("x.json")); }).rfind("[json] " + path("x.json") + ": malformed JSON: [json.exception.parse_error", 0), 0U);
+  EXPECT_EQ(error_message([&] {
+              read_json_file(path("x.json"));
+            }).rfind("[json] " + path("x.json") + ": malformed JSON: [json.exception.parse_error", 0),
+            0U);
   write_json_file_atomically(path("x.json"), {{"a", 1}});
   EXPECT_EQ(read_file(path("x.json")), "{\n  \"a\": 1\n}\n");
 

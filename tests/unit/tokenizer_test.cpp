@@ -1,5 +1,7 @@
 // The tokenizer on a tiny repo fixture (tests/fixtures/tokenizer: 97-token vocab.txt, lowercasing,
 // model_max_length 16), hand-checked, so a clone without shared/ still tests the whole pipeline.
+#include "graft/tokenizer/tokenizer.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include "graft/core/error.h"
-#include "graft/tokenizer/tokenizer.h"
 #include "test_support.h"
 
 namespace graft {
@@ -20,7 +21,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Offsets = std::vector<std::pair<int64_t, int64_t>>;
 
-std::string fixture_dir() { return test::fixtures_dir() + "/tokenizer"; }
+std::string fixture_dir() {
+  return test::fixtures_dir() + "/tokenizer";
+}
 
 const Tokenizer& fixture() {
   static const Tokenizer tokenizer = Tokenizer::from_pretrained(fixture_dir());
@@ -86,8 +89,18 @@ TEST(Tokenizer, WordPiecesAreLongestMatchFirst) {
   const Encoding encoding = fixture().encode("playing Unaffables played dee");
   EXPECT_THAT(encoding.tokens, ElementsAre("[CLS]", "play", "##ing", "un", "##aff", "##able", "##s", "play", "##ed",
                                            "de", "##e", "[SEP]"));
-  EXPECT_EQ(encoding.offsets, (Offsets{{0, 0}, {0, 4}, {4, 7}, {8, 10}, {10, 13}, {13, 17}, {17, 18}, {19, 23},
-                                       {23, 25}, {26, 28}, {28, 29}, {0, 0}}));
+  EXPECT_EQ(encoding.offsets, (Offsets{{0, 0},
+                                       {0, 4},
+                                       {4, 7},
+                                       {8, 10},
+                                       {10, 13},
+                                       {13, 17},
+                                       {17, 18},
+                                       {19, 23},
+                                       {23, 25},
+                                       {26, 28},
+                                       {28, 29},
+                                       {0, 0}}));
   EXPECT_THAT(encoding.word_ids, ElementsAre(-1, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, -1));
 }
 
@@ -263,10 +276,45 @@ TEST(Tokenizer, LoadingErrorsNameTheProblem) {
               HasSubstr("tokenizer_config.json: malformed JSON"));
   std::ofstream(broken + "/tokenizer_config.json") << "{\"unk_token\": \"[NOPE]\"}";
   EXPECT_THAT(error_of([&] { Tokenizer::from_pretrained(broken); }), HasSubstr("'[NOPE]' is missing"));
-  std::ofstream(broken + "/tokenizer.json") << "{\"model\": {\"type\": \"BPE\"}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}";
+  std::ofstream(broken + "/tokenizer.json")
+      << "{\"model\": {\"type\": \"BPE\"}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}";
   EXPECT_THAT(error_of([&] { Tokenizer::from_pretrained(broken); }), HasSubstr("unsupported model 'BPE'"));
   fs::remove_all(empty);
   fs::remove_all(broken);
+}
+
+// Wrong JSON types inside tokenizer.json escaped as nlohmann's type_error ("unexpected error", no file named).
+TEST(Tokenizer, WrongTypesInTokenizerJsonNameTheFileAndField) {
+  const std::string dir = temp_dir("types");
+  fixture().save_pretrained(dir);
+  const std::string file = dir + "/tokenizer.json";
+  const auto good = nlohmann::json::parse(std::ifstream(file));
+  const auto with = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json changed = good;
+    changed[key] = value;
+    std::ofstream(file) << changed.dump();
+    return error_of([&] { Tokenizer::from_pretrained(dir); });
+  };
+  EXPECT_EQ(with("post_processor", {{"type", "BertProcessing"}, {"cls", {2, 2}}, {"sep", {"[SEP]", 3}}}),
+            "[tokenizer] " + file + ": BertProcessing needs cls as [token, id], got [2,2]");
+  EXPECT_EQ(
+      with("post_processor", {{"type", "TemplateProcessing"}, {"single", "[CLS] $A [SEP]"}}),
+      "[tokenizer] " + file + ": TemplateProcessing needs \"single\" as a list of pieces, got \"[CLS] $A [SEP]\"");
+  EXPECT_EQ(with("post_processor", {{"type", "TemplateProcessing"}, {"single", {{{"SpecialToken", {{"id", 5}}}}}}}),
+            "[tokenizer] " + file + ": field 'id' has the wrong type");
+  EXPECT_EQ(with("post_processor", 7), "[tokenizer] " + file + ": post_processor must be an object, got 7");
+  EXPECT_THAT(with("model", {{"type", "WordPiece"}, {"vocab", {{"a", 0}}}, {"unk_token", 3}}),
+              HasSubstr("[tokenizer] " + file + ": field 'unk_token' has the wrong type"));
+  fs::remove_all(dir);
+}
+
+// It loaded, and train and init failed only when they saved it, after the training time was spent.
+TEST(Tokenizer, AVocabularyThatIsNotUtf8IsRefusedAtLoad) {
+  const std::string dir = temp_dir("latin1");
+  std::ofstream(dir + "/vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ncaf\xe9\n";
+  EXPECT_EQ(error_of([&] { Tokenizer::from_pretrained(dir); }),
+            "[tokenizer] " + dir + "/vocab.txt: line 6 is not valid UTF-8 (at byte 3)");
+  fs::remove_all(dir);
 }
 
 TEST(Tokenizer, SavePretrainedRoundTrips) {
@@ -299,8 +347,8 @@ TEST(Tokenizer, SavePretrainedRoundTrips) {
 }
 
 TEST(TokenizeCli, PrintsJsonPerInput) {
-  const auto result = test::run_command(test::cli_path() + " tokenize --model " + fixture_dir() +
-                                        " --json 'Hello, world!' 'the fox'");
+  const auto result =
+      test::run_command(test::cli_path() + " tokenize --model " + fixture_dir() + " --json 'Hello, world!' 'the fox'");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto newline = result.output.find('\n');
   ASSERT_NE(newline, std::string::npos);
@@ -314,10 +362,9 @@ TEST(TokenizeCli, PrintsJsonPerInput) {
 }
 
 TEST(TokenizeCli, PairsTruncationPaddingAndStdin) {
-  const auto result =
-      test::run_command("printf 'the quick brown fox\\nhello\\n' | " + test::cli_path() + " tokenize --model " +
-                        fixture_dir() + " --pair 'hello world' --max-length 7 --truncation longest_first" +
-                        " --padding longest --json");
+  const auto result = test::run_command(
+      "printf 'the quick brown fox\\nhello\\n' | " + test::cli_path() + " tokenize --model " + fixture_dir() +
+      " --pair 'hello world' --max-length 7 --truncation longest_first" + " --padding longest --json");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto newline = result.output.find('\n');
   const auto first = nlohmann::json::parse(result.output.substr(0, newline));
@@ -332,8 +379,8 @@ TEST(TokenizeCli, ReadableOutputAndErrors) {
   const auto readable = test::run_command(test::cli_path() + " tokenize --model " + fixture_dir() + " 'the fox'");
   ASSERT_EQ(readable.exit_code, 0) << readable.output;
   EXPECT_EQ(readable.output, "[CLS] the fox [SEP]\n2 5 8 3\n");
-  const auto bad = test::run_command(test::cli_path() + " tokenize --model " + fixture_dir() +
-                                     " --truncation sideways 'the fox'");
+  const auto bad =
+      test::run_command(test::cli_path() + " tokenize --model " + fixture_dir() + " --truncation sideways 'the fox'");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.output, HasSubstr("unknown --truncation 'sideways'"));
   const auto missing = test::run_command(test::cli_path() + " tokenize --model /nonexistent/dir 'x'");
