@@ -119,6 +119,29 @@ void write_json_file_atomically(const std::string& path, const nlohmann::json& v
   write_file_atomically(path, value.dump(2) + "\n");
 }
 
+void prepare_output_folder(const std::string& folder, const char* layer, const char* option) {
+  const std::string where = std::string(option) + " " + folder;
+  check(!fs::exists(folder) || fs::is_directory(folder), layer, where + ": exists and is a file, not a folder");
+  std::error_code error;
+  fs::create_directories(folder, error);
+  check(!error, layer, where + ": cannot create the folder: " + error.message());
+}
+
+void write_folder_atomically(const std::string& folder, const std::function<void(const std::string&)>& write) {
+  check(!fs::exists(folder) || fs::is_directory(folder), "file", folder + ": exists and is not a folder");
+  const std::string staging = folder + ".partial";
+  fs::remove_all(staging);
+  fs::create_directories(staging);
+  write(staging);
+  if (fs::is_directory(folder)) {
+    for (const auto& entry : fs::directory_iterator(folder)) {
+      const fs::path kept = fs::path(staging) / entry.path().filename();
+      if (!fs::exists(kept)) fs::rename(entry.path(), kept);
+    }
+  }
+  replace_directory_atomically(staging, folder);
+}
+
 void replace_directory_atomically(const std::string& staging_dir, const std::string& final_dir) {
   check(fs::is_directory(staging_dir), "file", staging_dir + ": staging folder does not exist");
   std::error_code ignored;

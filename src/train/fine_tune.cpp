@@ -128,6 +128,7 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
     if (progress) progress(line);
   };
   check(!request.output.empty(), "train", "--output is required");
+  prepare_output_folder(request.output, "train", "--output");
   check(request.train_file.empty() != request.train_batches.empty(), "train",
         "give exactly one of --train FILE and --train-batches FILE.safetensors");
   check(!request.stages.empty(), "train", "no training stage");
@@ -161,7 +162,6 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
   }
   model->set_class_weights(class_weights_for(request.class_weights, data.train_classes, model->config().num_labels));
 
-  fs::create_directories(request.output);
   ModelCardInputs card;
   card.base_model = request.model;
   card.base_card = read_base_card(request.model_dir);
@@ -192,6 +192,7 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
             << ", lr=" << args.learning_rate << " (" << trainable << " trainable weights)";
     log(started.str());
     Trainer trainer(*model, args);
+    trainer.save_alongside = [&tokenizer](const std::string& dir) { tokenizer.save_pretrained(dir); };
     trainer.on_log = [&log](const nlohmann::json& entry) {
       if (entry.contains("eval_loss")) log("  eval " + entry.dump());
     };
@@ -219,13 +220,15 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
     card.eval_table = run.eval->table;
   }
 
-  model->save_pretrained(request.output);
-  tokenizer.save_pretrained(request.output);
-  write_file_atomically(request.output + "/training_args.json", all_args.dump(2) + "\n");
   nlohmann::json state = {{"log_history", history}};
   if (run.eval) state["eval"] = run.eval->report;
-  write_file_atomically(request.output + "/trainer_state.json", state.dump(2) + "\n");
-  write_file_atomically(request.output + "/README.md", render_model_card(card));
+  write_folder_atomically(request.output, [&](const std::string& dir) {
+    model->save_pretrained(dir);
+    tokenizer.save_pretrained(dir);
+    write_file_atomically(dir + "/training_args.json", all_args.dump(2) + "\n");
+    write_file_atomically(dir + "/trainer_state.json", state.dump(2) + "\n");
+    write_file_atomically(dir + "/README.md", render_model_card(card));
+  });
   return run;
 }
 

@@ -79,6 +79,7 @@ PretrainResult pretrain(const PretrainRequest& request, const FillMaskProber& pr
     if (progress) progress(line);
   };
   check(!request.corpus.empty(), "pretrain", "--corpus needs at least one text file");
+  prepare_output_folder(request.output, "pretrain", "--output");
   require_available(request.device);
   const std::string tokenizer_dir = request.tokenizer_dir.empty() ? request.model_dir : request.tokenizer_dir;
   check(!tokenizer_dir.empty(), "pretrain", "--tokenizer DIR is required with --config");
@@ -114,6 +115,7 @@ PretrainResult pretrain(const PretrainRequest& request, const FillMaskProber& pr
   args.output_dir = request.output + "/checkpoints";
   if (!eval) args.eval_strategy = "no";
   Trainer trainer(*model, args);
+  trainer.save_alongside = [&tokenizer](const std::string& dir) { tokenizer.save_pretrained(dir); };
   trainer.on_log = [&log](const nlohmann::json& entry) {
     if (entry.contains("eval_loss")) log("  eval " + entry.dump());
   };
@@ -157,13 +159,15 @@ PretrainResult pretrain(const PretrainRequest& request, const FillMaskProber& pr
   card.examples = probe(*model, tokenizer, request.probes);
   card.bias_probe = probe(*model, tokenizer, bias_templates());
 
-  model->save_pretrained(request.output, request.storage);
-  tokenizer.save_pretrained(request.output);
-  write_file_atomically(request.output + "/training_args.json", hyperparameters.dump(2) + "\n");
-  write_file_atomically(
-      request.output + "/trainer_state.json",
-      nlohmann::json{{"log_history", result.train.log_history}, {"eval", card.eval_results}}.dump(2) + "\n");
-  write_file_atomically(request.output + "/README.md", render_pretraining_card(card));
+  write_folder_atomically(request.output, [&](const std::string& dir) {
+    model->save_pretrained(dir, request.storage);
+    tokenizer.save_pretrained(dir);
+    write_file_atomically(dir + "/training_args.json", hyperparameters.dump(2) + "\n");
+    write_file_atomically(
+        dir + "/trainer_state.json",
+        nlohmann::json{{"log_history", result.train.log_history}, {"eval", card.eval_results}}.dump(2) + "\n");
+    write_file_atomically(dir + "/README.md", render_pretraining_card(card));
+  });
   return result;
 }
 

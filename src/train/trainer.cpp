@@ -1,5 +1,6 @@
 #include "graft/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -28,25 +29,63 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The step of a folder named checkpoint-N (N decimal digits, as transformers' checkpoint pattern); others
+// (a user's "checkpoint-best", a copy) are not checkpoints of the run.
+std::optional<int64_t> checkpoint_step(const std::string& name) {
+  constexpr std::string_view kPrefix = "checkpoint-";
+  if (!name.starts_with(kPrefix) || name.size() == kPrefix.size() || name.size() > kPrefix.size() + 18) return {};
+  int64_t step = 0;
+  for (const char digit : std::string_view(name).substr(kPrefix.size())) {
+    if (digit < '0' || digit > '9') return {};
+    step = step * 10 + (digit - '0');
+  }
+  return step;
+}
+
 // checkpoint-N folders of output_dir, newest last.
 std::vector<std::pair<int64_t, std::string>> checkpoints_in(const std::string& output_dir) {
   std::vector<std::pair<int64_t, std::string>> found;
   if (output_dir.empty() || !fs::is_directory(output_dir)) return found;
   for (const auto& entry : fs::directory_iterator(output_dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("checkpoint-", 0) != 0 || !fs::exists(entry.path() / "trainer_state.json")) continue;
-    found.emplace_back(std::stoll(name.substr(11)), entry.path().string());
+    const auto step = checkpoint_step(entry.path().filename().string());
+    if (step && fs::exists(entry.path() / "trainer_state.json")) found.emplace_back(*step, entry.path().string());
   }
   std::sort(found.begin(), found.end());
   return found;
+}
+
+// A checkpoint written while the process was killed never moved into place; it is of no use.
+void remove_unfinished_checkpoints(const std::string& output_dir) {
+  if (output_dir.empty() || !fs::is_directory(output_dir)) return;
+  for (const auto& entry : fs::directory_iterator(output_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".checkpoint-") && name.ends_with(".partial")) fs::remove_all(entry.path());
+  }
 }
 
 void load_weights(Module& model, const std::string& dir) {
   const Checkpoint checkpoint = Checkpoint::open(dir);
   for (const auto& [name, parameter] : model.named_parameters()) {
     check(checkpoint.contains(name), "trainer", dir + ": checkpoint has no tensor '" + name + "'");
+    const Shape stored = checkpoint.info(name).shape;
+    check(stored == parameter->value.shape(), "trainer",
+          dir + ": tensor '" + name + "' is " + shape_string(stored) + " in the checkpoint but " +
+              shape_string(parameter->value.shape()) +
+              " in the model: the checkpoint belongs to a model of another configuration");
     parameter->value = checkpoint.load(name, DType::F32).to(parameter->value.device());
   }
+}
+
+// One field of a checkpoint's trainer_state.json, of the type `is_type` checks.
+const nlohmann::json& state_field(const nlohmann::json& state, const char* key,
+                                  bool (nlohmann::json::*is_type)() const noexcept, const char* type,
+                                  const std::string& file) {
+  check(state.contains(key), "trainer", file + ": field \"" + key + "\" is missing");
+  const nlohmann::json& value = state[key];
+  check((value.*is_type)(), "trainer",
+        file + ": field \"" + key + "\" must be " + type + ", got " + std::string(value.type_name()) + " " +
+            value.dump());
+  return value;
 }
 
 void save_weights(const TrainableModel& model, const std::string& dir) {
@@ -229,6 +268,7 @@ void Trainer::save_checkpoint(Run& run) {
   fs::remove_all(staging);
   fs::create_directories(staging);
   save_weights(model_, staging);
+  if (save_alongside) save_alongside(staging);
   OptimizerState optimizer_state = run.optimizer->state_dict();
   for (auto& [name, tensor] : optimizer_state.tensors) tensor = tensor.to(kCpu);
   save_safetensors(staging + "/optimizer.safetensors", optimizer_state.tensors);
@@ -264,24 +304,46 @@ bool Trainer::resume_from_latest(Run& run) {
   const auto existing = checkpoints_in(args_.output_dir);
   if (existing.empty()) return false;
   const std::string dir = existing.back().second;
-  const nlohmann::json state = read_json_file(dir + "/trainer_state.json");
+  const std::string file = dir + "/trainer_state.json";
+  const nlohmann::json state = read_json_file(file);
+  check(state.is_object(), "trainer", file + ": must be a JSON object, got " + state.dump());
+  const auto field = [&](const char* key, bool (nlohmann::json::*is_type)() const noexcept, const char* type) {
+    return state_field(state, key, is_type, type, file);
+  };
+  using json = nlohmann::json;
+  run.global_step = field("global_step", &json::is_number_unsigned, "a step count").get<int64_t>();
+  run.loss_sum = field("loss_sum", &json::is_number, "a number").get<double>();
+  run.examples_seen = field("examples_seen", &json::is_number_unsigned, "a count").get<int64_t>();
+  const json& best_metric = state.contains("best_metric") ? state["best_metric"] : json();
+  check(best_metric.is_null() || best_metric.is_number(), "trainer",
+        file + ": field \"best_metric\" must be a number or null, got " + best_metric.dump());
+  run.has_best = best_metric.is_number();
+  if (run.has_best) run.best_metric = best_metric.get<double>();
+  run.best_checkpoint = field("best_model_checkpoint", &json::is_string, "a path").get<std::string>();
+  run.evals_without_improvement =
+      field("evals_without_improvement", &json::is_number_unsigned, "a count").get<int64_t>();
+  for (const auto& entry : field("log_history", &json::is_array, "a list")) run.history.push_back(entry);
+  OptimizerState optimizer_state;
+  optimizer_state.meta = field("optimizer", &json::is_object, "an object");
   load_weights(model_, dir);
   const SafetensorsFile optimizer_file = SafetensorsFile::open(dir + "/optimizer.safetensors");
-  OptimizerState optimizer_state;
   for (const auto& name : optimizer_file.names()) optimizer_state.tensors.emplace_back(name, optimizer_file.load(name));
-  optimizer_state.meta = state.at("optimizer");
-  run.optimizer->load_state_dict(optimizer_state);
-  run.global_step = state.at("global_step");
-  run.loss_sum = state.at("loss_sum");
-  run.examples_seen = state.at("examples_seen");
-  run.has_best = !state.at("best_metric").is_null();
-  if (run.has_best) run.best_metric = state.at("best_metric");
-  run.best_checkpoint = state.at("best_model_checkpoint");
-  run.evals_without_improvement = state.at("evals_without_improvement");
-  for (const auto& entry : state.at("log_history")) run.history.push_back(entry);
-  if (Generator* generator = generator_of(model_); generator != nullptr && state.contains("rng_state")) {
-    generator->set_state(state.at("rng_state").get<std::vector<uint64_t>>());
+  try {
+    run.optimizer->load_state_dict(optimizer_state);
+  } catch (const json::exception& error) {
+    throw Error("[trainer] " + file + ": field \"optimizer\" is not an optimizer state (" + error.what() + ")");
   }
+  if (Generator* generator = generator_of(model_); generator != nullptr && state.contains("rng_state")) {
+    const json& rng = state["rng_state"];
+    const bool words = rng.is_array() &&
+                       std::all_of(rng.begin(), rng.end(), [](const json& word) { return word.is_number_unsigned(); });
+    check(words, "trainer", file + ": field \"rng_state\" must be a list of unsigned integers");
+    generator->set_state(rng.get<std::vector<uint64_t>>());
+  }
+  // Entries logged after this checkpoint will be logged again as the steps are redone.
+  std::string log_lines;
+  for (const json& entry : run.history) log_lines += entry.dump() + "\n";
+  write_file_atomically(args_.output_dir + "/log.jsonl", log_lines);
   return true;
 }
 
@@ -294,6 +356,7 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
   run.total_steps = args_.max_steps > 0 ? args_.max_steps : args_.epochs * run.steps_per_epoch;
   const LRSchedule schedule(parse_schedule(args_.lr_scheduler), args_.learning_rate,
                             warmup_steps_for(args_.warmup_steps, args_.warmup_ratio, run.total_steps), run.total_steps);
+  if (resume) remove_unfinished_checkpoints(args_.output_dir);
   if (resume && resume_from_latest(run)) {
     std::cerr << "Resuming from step " << run.global_step << " of " << run.total_steps << '\n';
   }

@@ -2,6 +2,7 @@
 // transfer-learning workflow (head with the base frozen, then everything) on real data.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -176,6 +177,68 @@ TEST(TrainCli, GraftsANewHeadAndRejectsUnknownLabels) {
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.output.find("unknown label 'sideways'"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find(":3"), std::string::npos) << bad.output;
+}
+
+std::string four_rows(const std::string& path) {
+  std::ofstream(path) << "sentence,label\nprofit rose,up\nprofit fell,down\nsales rose,up\nsales fell,down\n";
+  return path;
+}
+
+// A raw filesystem error ("unexpected error") before; now refused before any training time is spent.
+TEST(TrainCli, AnOutputThatIsAFileIsRefusedAtOnce) {
+  const std::string out = temp_dir("output-file");
+  std::ofstream(out) << "not a folder";
+  const auto result = train("--model " + test::fixtures_dir() + "/tiny-distilbert --train " +
+                            four_rows(out + "-data.csv") + " --output " + out);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("[train] --output " + out + ": exists and is a file, not a folder"), std::string::npos)
+      << result.output;
+  fs::remove(out);
+}
+
+// Each stage's checkpoint carries the tokenizer, so it is a model folder predict loads.
+TEST(TrainCli, ACheckpointIsAModelFolder) {
+  const std::string out = temp_dir("checkpoint-folder");
+  const auto result = train("--model " + test::fixtures_dir() + "/tiny-distilbert --train " +
+                            four_rows(out + "-data.csv") + " --output " + out + " --epochs 1 --batch-size 2");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto predicted =
+      test::run_command(test::cli_path() + " predict --model " + out + "/stage-1/checkpoint-2 'profit rose'");
+  EXPECT_EQ(predicted.exit_code, 0) << predicted.output;
+  fs::remove_all(out);
+}
+
+// kill -9 at moments spread over a whole run, the final save included: the output folder has either no
+// model yet or every file of it (before, the final save wrote file by file, and a kill left folders without
+// tokenizer.json, card or trainer_state that still loaded).
+TEST(TrainCli, AKilledRunLeavesTheOutputFolderCompleteOrWithoutAModel) {
+  const std::string out = temp_dir("killed");
+  const std::string command = test::cli_path() + " train --no-progress --model " + test::fixtures_dir() +
+                              "/tiny-distilbert --train " + four_rows(out + "-data.csv") + " --epochs 2 --output " +
+                              out;
+  const auto timed = [](const std::string& run) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = test::run_command(run);
+    return std::pair{result, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+  };
+  const auto [whole, seconds] = timed(command);
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  const std::vector<std::string> files = {"config.json",        "model.safetensors",     "tokenizer.json",
+                                          "vocab.txt",          "tokenizer_config.json", "special_tokens_map.json",
+                                          "training_args.json", "trainer_state.json",    "README.md"};
+  int completed = 0;
+  for (int i = 1; i <= 24; ++i) {
+    fs::remove_all(out);
+    const double delay = seconds * i / 24.0;
+    const auto killed = test::run_command("timeout -s KILL " + std::to_string(delay) + " " + command);
+    if (!fs::exists(out + "/config.json") && !fs::exists(out + "/model.safetensors")) continue;
+    ++completed;
+    for (const std::string& file : files)
+      EXPECT_TRUE(fs::exists(out + "/" + file)) << file << " after " << delay << " s";
+    EXPECT_NO_THROW(Model::from_pretrained(out)) << "after " << delay << " s";
+  }
+  EXPECT_GT(completed, 0);  // some kills came after the save: the check above ran
+  fs::remove_all(out);
 }
 
 }  // namespace

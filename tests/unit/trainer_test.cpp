@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <sstream>
 
 #include "graft/core/autocast.h"
 #include "graft/core/error.h"
@@ -81,9 +82,23 @@ TEST(Trainer, ResumedRunEndsExactlyWhereAnUninterruptedOneDoes) {
   for (const auto& entry : fs::directory_iterator(interrupted)) {
     if (entry.path().filename() != "checkpoint-3" && entry.is_directory()) fs::remove_all(entry.path());
   }
+  // What a kill leaves (a checkpoint that never moved into place) and a user's stray folder; neither is a
+  // checkpoint of the run ("checkpoint-abc" stopped the resume with "stoll" before).
+  fs::create_directories(interrupted + "/.checkpoint-6.partial");
+  fs::create_directories(interrupted + "/checkpoint-abc");
+  fs::copy_file(interrupted + "/checkpoint-3/trainer_state.json", interrupted + "/checkpoint-abc/trainer_state.json");
   auto resumed = fixture_model();  // fresh weights and generator: everything must come from the checkpoint
   const TrainResult result = Trainer(*resumed, arguments(interrupted)).train(data, &data, true);
   EXPECT_EQ(result.global_step, 9);
+  EXPECT_FALSE(fs::exists(interrupted + "/.checkpoint-6.partial"));
+  // The log holds each step once, as the uninterrupted run's does (it held steps 4-9 twice before).
+  const auto logged_steps = [](const std::string& dir) {
+    std::vector<int64_t> steps;
+    std::istringstream lines(read_file(dir + "/log.jsonl"));
+    for (std::string line; std::getline(lines, line);) steps.push_back(nlohmann::json::parse(line).at("step"));
+    return steps;
+  };
+  EXPECT_EQ(logged_steps(interrupted), logged_steps(whole));
 
   const auto expected = reference->named_parameters();
   const auto actual = resumed->named_parameters();
@@ -91,6 +106,57 @@ TEST(Trainer, ResumedRunEndsExactlyWhereAnUninterruptedOneDoes) {
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(test::max_abs_diff(actual[i].second->value, expected[i].second->value), 0.0) << expected[i].first;
   }
+}
+
+// A checkpoint whose trainer_state.json lost fields or types, or that another configuration wrote, stops the
+// resume with the file and field named (nlohmann's "key 'optimizer' not found" escaped before; a dim-16
+// checkpoint resumed into a dim-32 model trained on and wrote a folder whose config contradicted its weights).
+TEST(Trainer, ResumeRefusesABrokenStateOrAnotherConfiguration) {
+  const EncodedSource data = fixture_data(4);
+  const std::string output = (fs::temp_directory_path() / "graft-trainer-broken").string();
+  fs::remove_all(output);
+  TrainingArguments args = arguments(output);
+  args.epochs = 1;
+  auto model = fixture_model();
+  Trainer(*model, args).train(data, &data);
+  const std::string state_file = output + "/checkpoint-3/trainer_state.json";
+  const nlohmann::json state = read_json_file(state_file);
+  const auto resume_with = [&](const nlohmann::json& written) {
+    write_file_atomically(state_file, written.dump());
+    args.epochs = 2;
+    auto fresh = fixture_model();
+    try {
+      Trainer(*fresh, args).train(data, &data, true);
+    } catch (const Error& error) {
+      return std::string(error.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(resume_with(nlohmann::json::object()), "[trainer] " + state_file + ": field \"global_step\" is missing");
+  nlohmann::json wrong = state;
+  wrong["global_step"] = "3";
+  EXPECT_EQ(resume_with(wrong),
+            "[trainer] " + state_file + ": field \"global_step\" must be a step count, got string \"3\"");
+  wrong = state;
+  wrong.erase("optimizer");
+  EXPECT_EQ(resume_with(wrong), "[trainer] " + state_file + ": field \"optimizer\" is missing");
+  EXPECT_EQ(resume_with(nlohmann::json::array()), "[trainer] " + state_file + ": must be a JSON object, got []");
+
+  write_file_atomically(state_file, state.dump());
+  ModelConfig wider = fixture_model()->config();
+  wider.hidden_size = 32;
+  auto other = Model::from_config(wider, TaskHead::SequenceClassification, 1);
+  try {
+    Trainer(*other, args).train(data, &data, true);
+    ADD_FAILURE() << "resumed into a model of another configuration";
+  } catch (const Error& error) {
+    EXPECT_EQ(
+        std::string(error.what()),
+        "[trainer] " + output +
+            "/checkpoint-3: tensor 'distilbert.embeddings.word_embeddings.weight' is [97, 16] "
+            "in the checkpoint but [97, 32] in the model: the checkpoint belongs to a model of another configuration");
+  }
+  fs::remove_all(output);
 }
 
 // bf16 mixed precision (transformers' bf16=True) follows the fp32 run within bf16 rounding, records itself in

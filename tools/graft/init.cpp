@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "graft/core/error.h"
+#include "graft/io/file.h"
 #include "graft/models/config.h"
 #include "graft/models/model.h"
 #include "graft/tokenizer/tokenizer.h"
@@ -28,8 +29,10 @@ void run_init(const InitOptions& options) {
         "the tokenizer has " + std::to_string(tokenizer.vocab_size()) + " tokens but config.json's vocab_size is " +
             std::to_string(config.vocab_size));
   const auto model = Model::from_config(config, task, options.seed);
-  model->save_pretrained(options.output);
-  tokenizer.save_pretrained(options.output);
+  write_folder_atomically(options.output, [&](const std::string& dir) {
+    model->save_pretrained(dir);
+    tokenizer.save_pretrained(dir);
+  });
   std::cout << options.output << '\n';
 }
 

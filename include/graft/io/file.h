@@ -3,10 +3,10 @@
 // renamed into place once it is complete and flushed to disk, so an interrupted run (Ctrl-C, a full
 // disk, a power cut) leaves either the old file or the new one, never half of one.
 #include <cstddef>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace graft {
 
@@ -45,5 +45,15 @@ void write_json_file_atomically(const std::string& path, const nlohmann::json& v
 // one step (renameat2 RENAME_EXCHANGE) and deleted only afterwards; where the file system cannot
 // swap, it is renamed aside first, so final_dir is at every moment either the old or the new folder.
 void replace_directory_atomically(const std::string& staging_dir, const std::string& final_dir);
+
+// Creates a run's output folder (and its parents) before any work is spent on the run. graft::Error
+// "[LAYER] OPTION FOLDER: ..." when it names a file or cannot be made.
+void prepare_output_folder(const std::string& folder, const char* layer, const char* option);
+
+// Writes a folder's files all at once: `write` fills a staging folder beside it (FOLDER.partial), which then
+// replaces the folder as above, so a process killed while writing leaves the folder as it was or complete.
+// Entries of the old folder that `write` did not produce again (a run's checkpoint folders) are kept: they
+// move into the staging folder just before the swap.
+void write_folder_atomically(const std::string& folder, const std::function<void(const std::string& staging)>& write);
 
 }  // namespace graft

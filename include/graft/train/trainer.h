@@ -80,6 +80,9 @@ class Trainer {
 
   // Called with each log entry as it is made (the CLI prints them; tests collect them).
   std::function<void(const nlohmann::json&)> on_log;
+  // Called with each checkpoint's folder before it moves into place: the workflows save the tokenizer there,
+  // so a checkpoint is a model folder that predict and evaluate load.
+  std::function<void(const std::string& dir)> save_alongside;
 
  private:
   struct Run;
