@@ -1,11 +1,11 @@
 #include "graft/io/checkpoint.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "graft/core/error.h"
 #include "graft/io/file.h"
@@ -26,9 +26,10 @@ bool is_plain_file_name(const std::string& name) {
 std::string missing_weights_message(const std::string& dir) {
   std::string message = dir + ": no " + kSingleFile + " or " + kIndexFile;
   if (fs::exists(fs::path(dir) / "pytorch_model.bin") || fs::exists(fs::path(dir) / "pytorch_model.bin.index.json")) {
-    message += " (pytorch_model.bin is not supported: convert it with python -c \"from transformers import "
-               "AutoModel; AutoModel.from_pretrained('" + dir + "').save_pretrained('" + dir +
-               "', safe_serialization=True)\")";
+    message +=
+        " (pytorch_model.bin is not supported: convert it with python -c \"from transformers import "
+        "AutoModel; AutoModel.from_pretrained('" +
+        dir + "').save_pretrained('" + dir + "', safe_serialization=True)\")";
   }
   return message;
 }
@@ -45,7 +46,8 @@ bool is_weight_file_name(const std::string& name) {
   const std::string pattern = "model-#####-of-#####.safetensors";
   if (name.size() != pattern.size()) return false;
   for (size_t i = 0; i < name.size(); ++i) {
-    const bool matches = pattern[i] == '#' ? std::isdigit(static_cast<unsigned char>(name[i])) != 0 : name[i] == pattern[i];
+    const bool matches =
+        pattern[i] == '#' ? std::isdigit(static_cast<unsigned char>(name[i])) != 0 : name[i] == pattern[i];
     if (!matches) return false;
   }
   return true;
@@ -54,7 +56,7 @@ bool is_weight_file_name(const std::string& name) {
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 std::vector<NamedTensors> split_into_shards(const std::string& dir, const NamedTensors& tensors,
-                                           size_t max_shard_bytes) {
+                                            size_t max_shard_bytes) {
   std::vector<NamedTensors> shards(1);
   std::set<std::string> seen;
   size_t current_bytes = 0;
@@ -107,13 +109,14 @@ Checkpoint Checkpoint::open(const std::string& path) {
     for (const auto& [name, file] : shard_of) {
       if (checkpoint.shards_.count(file) != 0) continue;
       const std::string shard_path = (fs::path(path) / file).string();
-      check(fs::exists(shard_path), "checkpoint", index_path + ": shard " + file + " (holding '" + name + "') is missing");
+      check(fs::exists(shard_path), "checkpoint",
+            index_path + ": shard " + file + " (holding '" + name + "') is missing");
       checkpoint.shards_.emplace(file, SafetensorsFile::open(shard_path));
     }
     for (const auto& [name, file] : shard_of) {
       const SafetensorsFile& shard = checkpoint.shards_.at(file);
-      check(shard.contains(name), "checkpoint", index_path + ": tensor '" + name + "' is listed in " + file +
-            " but that shard does not hold it");
+      check(shard.contains(name), "checkpoint",
+            index_path + ": tensor '" + name + "' is listed in " + file + " but that shard does not hold it");
       checkpoint.location_[name] = &shard;
     }
     return checkpoint;
@@ -136,9 +139,32 @@ const SafetensorsFile& Checkpoint::file_of(const std::string& name) const {
   return *found->second;
 }
 
-SafetensorsFile::Info Checkpoint::info(const std::string& name) const { return file_of(name).info(name); }
-Tensor Checkpoint::view(const std::string& name) const { return file_of(name).view(name); }
-Tensor Checkpoint::load(const std::string& name, DType as) const { return file_of(name).load(name, as); }
+SafetensorsFile::Info Checkpoint::info(const std::string& name) const {
+  return file_of(name).info(name);
+}
+Tensor Checkpoint::view(const std::string& name) const {
+  return file_of(name).view(name);
+}
+// A NaN or infinite weight turns every answer into nan (a pipeline would print it as a score); refused when the
+// tensor is read, which costs one pass over memory the load has just touched.
+Tensor Checkpoint::load(const std::string& name, DType as) const {
+  const SafetensorsFile& file = file_of(name);
+  Tensor tensor = file.load(name, as);
+  if (tensor.dtype() == DType::F32) {
+    const float* values = tensor.data<float>();  // host-only: just read from the file
+    const int64_t count = tensor.numel();
+    for (int64_t i = 0; i < count; ++i) {
+      if (!std::isfinite(values[i])) {
+        throw Error("[checkpoint] " + file.path() + ": tensor '" + name + "' holds a non-finite value (" +
+                    (std::isnan(values[i]) ? "nan"
+                     : values[i] > 0       ? "inf"
+                                           : "-inf") +
+                    " at element " + std::to_string(i) + " of " + shape_string(tensor.shape()) + ")");
+      }
+    }
+  }
+  return tensor;
+}
 
 void save_checkpoint(const std::string& dir, const NamedTensors& tensors, size_t max_shard_bytes) {
   std::error_code error;

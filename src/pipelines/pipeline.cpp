@@ -91,6 +91,20 @@ std::vector<Encoding> Pipeline::encode_truncated(const std::vector<std::string>&
   return tokenizer_.encode_batch(texts, encode, pairs);
 }
 
+namespace {
+
+// Finite weights can still overflow on some input; a NaN must not be printed as a score or an embedding.
+void require_finite(const Tensor& host_output) {
+  const float* values = host_output.data<float>();  // host-only: run_batches copied it to the CPU
+  for (int64_t i = 0; i < host_output.numel(); ++i) {
+    check(std::isfinite(values[i]), "pipeline",
+          std::string("the model's output is not finite (") + (std::isnan(values[i]) ? "nan" : "inf") +
+              ") for an input of this call: its weights overflow on it");
+  }
+}
+
+}  // namespace
+
 void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchConsumer& consume) {
   const std::vector<int64_t> order = longest_first_order(encodings);
   const auto step = static_cast<size_t>(options_.batch_size);
@@ -109,6 +123,7 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchCo
     // What the pipelines read, copied to the host (no copy on the CPU).
     output.logits = output.logits.to(kCpu);
     output.encoder.last_hidden_state = output.encoder.last_hidden_state.to(kCpu);
+    require_finite(output.logits.numel() > 0 ? output.logits : output.encoder.last_hidden_state);
     consume(members, output);
   }
 }

@@ -184,6 +184,41 @@ std::string four_rows(const std::string& path) {
   return path;
 }
 
+// One label grafted a one-output head, which transformers reads as regression, and trained it without a word.
+TEST(TrainCli, ATrainingSetWithOneLabelIsRefused) {
+  const std::string out = temp_dir("one-label");
+  std::ofstream(out + "-data.csv") << "sentence,label\nprofit rose,up\nsales rose,up\n";
+  const auto result =
+      train("--model " + test::fixtures_dir() + "/tiny-distilbert --train " + out + "-data.csv --output " + out);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("[train] " + out +
+                               "-data.csv: every row has the label 'up': a classifier needs at "
+                               "least two labels"),
+            std::string::npos)
+      << result.output;
+}
+
+// A first row of single words whose label does not recur reads as a header; --no-header keeps it as data, and
+// the columns are then indices.
+TEST(TrainCli, NoHeaderKeepsTheFirstRowAsData) {
+  const std::string out = temp_dir("no-header");
+  std::ofstream(out + "-data.csv") << "gain,bullish\nloss,down\nrise,up\nfall,down\n";
+  const std::string common =
+      "--model " + test::fixtures_dir() + "/tiny-distilbert --train " + out + "-data.csv --epochs 1 --output ";
+  const auto guessed = train(common + out);
+  ASSERT_EQ(guessed.exit_code, 0) << guessed.output;
+  EXPECT_NE(guessed.output.find("labels: down up"), std::string::npos) << guessed.output;
+  const auto kept = train(common + out + "-kept --no-header --text-column 0 --label-column 1");
+  ASSERT_EQ(kept.exit_code, 0) << kept.output;
+  EXPECT_NE(kept.output.find("labels: bullish down up"), std::string::npos) << kept.output;
+  const auto named = train(common + out + "-named --no-header --label-column label");
+  EXPECT_EQ(named.exit_code, 1) << named.output;
+  EXPECT_NE(named.output.find("label_column 'label' not found; the file has no header"), std::string::npos)
+      << named.output;
+  fs::remove_all(out);
+  fs::remove_all(out + "-kept");
+}
+
 // A raw filesystem error ("unexpected error") before; now refused before any training time is spent.
 TEST(TrainCli, AnOutputThatIsAFileIsRefusedAtOnce) {
   const std::string out = temp_dir("output-file");
@@ -208,7 +243,7 @@ TEST(TrainCli, ACheckpointIsAModelFolder) {
   fs::remove_all(out);
 }
 
-// kill -9 at moments spread over a whole run, the final save included: the output folder has either no
+// kill -9 at moments spread over a whole run and past it, the final save included: the output folder has either no
 // model yet or every file of it (before, the final save wrote file by file, and a kill left folders without
 // tokenizer.json, card or trainer_state that still loaded).
 TEST(TrainCli, AKilledRunLeavesTheOutputFolderCompleteOrWithoutAModel) {
@@ -227,9 +262,9 @@ TEST(TrainCli, AKilledRunLeavesTheOutputFolderCompleteOrWithoutAModel) {
                                           "vocab.txt",          "tokenizer_config.json", "special_tokens_map.json",
                                           "training_args.json", "trainer_state.json",    "README.md"};
   int completed = 0;
-  for (int i = 1; i <= 24; ++i) {
+  for (int i = 1; i <= 32; ++i) {
     fs::remove_all(out);
-    const double delay = seconds * i / 24.0;
+    const double delay = seconds * i / 16.0;  // up to twice the run's length: the last kills come too late
     const auto killed = test::run_command("timeout -s KILL " + std::to_string(delay) + " " + command);
     if (!fs::exists(out + "/config.json") && !fs::exists(out + "/model.safetensors")) continue;
     ++completed;

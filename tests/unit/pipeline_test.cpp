@@ -8,6 +8,7 @@
 #include "graft/core/error.h"
 #include "graft/data/dataset.h"
 #include "graft/io/safetensors.h"
+#include "graft/ops/ops.h"
 #include "graft/pipelines/feature_extraction.h"
 #include "graft/pipelines/fill_mask.h"
 #include "graft/pipelines/text_classification.h"
@@ -117,6 +118,23 @@ TEST(TextClassification, ScoresAreSoftmaxOfLogitsSortedDescending) {
     EXPECT_NEAR(scores["negative"], expected[0], 1e-5);
     EXPECT_NEAR(scores["neutral"], expected[1], 1e-5);
     EXPECT_NEAR(scores["positive"], expected[2], 1e-5);
+  }
+}
+
+// Finite weights that overflow on an input gave "nan" scores (and JSON null) as answers.
+TEST(TextClassification, AnOutputThatIsNotFiniteIsAnErrorNotAScore) {
+  auto model = Model::from_pretrained(tiny_distilbert());
+  for (const auto& [name, parameter] : model->named_parameters()) {
+    if (name == "classifier.weight") ops::scale(parameter->value, 1e38F);
+  }
+  TextClassificationPipeline pipeline(*model, Tokenizer::from_pretrained(tiny_distilbert()));
+  try {
+    pipeline(kTexts);
+    ADD_FAILURE() << "scored a text with infinite logits";
+  } catch (const Error& error) {
+    EXPECT_EQ(
+        std::string(error.what()),
+        "[pipeline] the model's output is not finite (inf) for an input of this call: its weights overflow on it");
   }
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -339,6 +340,23 @@ TEST_F(IoTest, CheckpointErrorsNameTheFolderAndTheProblem) {
               Checkpoint::open(path("sharded"));
             }).rfind("[json] " + path("sharded/model.safetensors.index.json") + ": malformed JSON: ", 0),
             0U);
+}
+
+// A NaN weight made every score nan; the load names the file, the tensor and where the value is.
+TEST_F(IoTest, ANonFiniteWeightIsRefusedWhenLoaded) {
+  save_checkpoint(path("nan"), {{"ok", Tensor::from_vector(std::vector<float>{1.0F, 2.0F}, Shape{2})},
+                                {"w", Tensor::from_vector(std::vector<float>{0.0F, 1.0F, NAN, 3.0F}, Shape{2, 2})},
+                                {"v", Tensor::from_vector(std::vector<float>{-INFINITY}, Shape{1})}});
+  const Checkpoint checkpoint = Checkpoint::open(path("nan"));
+  EXPECT_EQ(checkpoint.load("ok").to_float_vector(), (std::vector<float>{1.0F, 2.0F}));
+  EXPECT_EQ(error_message([&] { checkpoint.load("w"); }),
+            "[checkpoint] " + path("nan") +
+                "/model.safetensors: tensor 'w' holds a non-finite value (nan at element 2 "
+                "of [2, 2])");
+  EXPECT_EQ(error_message([&] { checkpoint.load("v"); }),
+            "[checkpoint] " + path("nan") +
+                "/model.safetensors: tensor 'v' holds a non-finite value (-inf at element 0 "
+                "of [1])");
 }
 
 TEST_F(IoTest, ReadsTheHuggingFaceCheckpoint) {

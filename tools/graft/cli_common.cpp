@@ -33,6 +33,23 @@ void add_inference_options(CLI::App& command, InferenceOptions& options) {
   add_device_option(command, options.device);
 }
 
+void add_reading_options(CLI::App& command, ReadOptions& read) {
+  command.add_option("--text-column", read.text_column, "Text column (header name, or 0-based index)");
+  command.add_option("--text-pair-column", read.text_pair_column, "Second text column, for sentence pairs");
+  command.add_option("--label-column", read.label_column, "Label column (header name, or 0-based index)");
+  command.add_option("--format", read.format, "csv | tsv | jsonl | phrasebank | auto")
+      ->check(CLI::IsMember({"csv", "tsv", "jsonl", "phrasebank", "auto"}))
+      ->capture_default_str();
+  auto* no_header = command.add_flag_callback(
+      "--no-header", [&read] { read.header = false; },
+      "The first row is data (columns are then 0-based indices); default: a first row of column names is a header");
+  command
+      .add_flag_callback(
+          "--header", [&read] { read.header = true; }, "The first row is a header")
+      ->excludes(no_header);
+  command.add_flag("--skip-bad-rows", read.skip_bad_rows, "Skip (and count) malformed rows");
+}
+
 void add_device_option(CLI::App& command, std::string& device) {
   command
       .add_option("--device", device, "Where the model runs: cpu, cuda or cuda:N (checked: the checking host device)")

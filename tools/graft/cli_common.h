@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "graft/data/dataset.h"
 #include "graft/pipelines/pipeline.h"
 #include "graft/train/trainer.h"
 
@@ -47,6 +48,9 @@ void add_optimization_options(CLI::App& command, TrainingArguments& args);
 
 // --device cpu|cuda[:N] into `device`; device_option() reads it (an unknown or unavailable device fails at once).
 void add_device_option(CLI::App& command, std::string& device);
+// How a labelled data file is read: --text-column, --text-pair-column, --label-column, --format,
+// --header/--no-header, --skip-bad-rows.
+void add_reading_options(CLI::App& command, ReadOptions& read);
 Device device_option(const std::string& device);
 
 // One JSON object on one line (JSON Lines).

@@ -72,11 +72,7 @@ void add_evaluate_command(CLI::App& app) {
   command->add_option("--model", options->model, "Model folder or Hub id ORG/NAME[@REVISION]")->required();
   command->add_option("--data", options->data, "Labelled examples (.csv, .tsv, .jsonl, PhraseBank .txt)")->required();
   add_device_option(*command, options->device);
-  command->add_option("--text-column", options->read.text_column, "Text column (name or 0-based index)");
-  command->add_option("--text-pair-column", options->read.text_pair_column, "Second text column, for pairs");
-  command->add_option("--label-column", options->read.label_column, "Label column (name or 0-based index)");
-  command->add_option("--format", options->read.format, "csv | tsv | jsonl | phrasebank | auto")
-      ->check(CLI::IsMember({"csv", "tsv", "jsonl", "phrasebank", "auto"}));
+  add_reading_options(*command, options->read);
   command->add_option("--batch-size", options->batch_size, "Examples per forward pass")->check(CLI::PositiveNumber);
   command->add_option("--max-length", options->max_length, "Truncate inputs to this many tokens (0: the model's)")
       ->check(CLI::NonNegativeNumber);

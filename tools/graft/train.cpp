@@ -50,12 +50,7 @@ void add_train_command(CLI::App& app) {
   command->add_option("--validation-split", options->request.validation_split,
                       "Hold out this fraction of --train (stratified) for evaluation when there is no --eval");
   command->add_option("--output", options->request.output, "Output folder (save_pretrained layout)")->required();
-  command->add_option("--text-column", options->request.read.text_column, "Text column (name or 0-based index)");
-  command->add_option("--text-pair-column", options->request.read.text_pair_column,
-                      "Second text column (sentence pairs)");
-  command->add_option("--label-column", options->request.read.label_column, "Label column (name or index)");
-  command->add_option("--format", options->request.read.format, "csv, tsv, jsonl, phrasebank or auto");
-  command->add_flag("--skip-bad-rows", options->request.read.skip_bad_rows, "Skip (and count) malformed rows");
+  add_reading_options(*command, options->request.read);
   command->add_option("--max-length", options->request.max_length, "Truncate texts to this many tokens")
       ->capture_default_str();
   command->add_option("--batch-size", options->request.batch_size, "Examples per batch")->capture_default_str();

@@ -24,6 +24,7 @@ class Checkpoint {
   bool contains(const std::string& name) const { return location_.count(name) != 0; }
   SafetensorsFile::Info info(const std::string& name) const;
   Tensor view(const std::string& name) const;
+  // graft::Error naming the file and tensor when an F32 result holds a NaN or an infinity.
   Tensor load(const std::string& name, DType as = DType::F32) const;
 
  private:
