@@ -78,7 +78,7 @@ std::vector<std::string> TextDataset::labels() const {
 }
 
 TextDataset read_dataset(const std::string& path, const ReadOptions& options) {
-  const std::string content = data_detail::read_whole_file(path);
+  const std::string content = data_detail::read_whole_file(path, options.max_line_bytes);
   const std::string format = options.format == "auto" ? detect_format(path, content) : options.format;
   if (format == "csv") return data_detail::read_delimited(path, content, ',', options);
   if (format == "tsv") return data_detail::read_delimited(path, content, '\t', options);
@@ -87,8 +87,8 @@ TextDataset read_dataset(const std::string& path, const ReadOptions& options) {
   throw Error("[dataset] unknown format '" + format + "'; expected auto, csv, tsv, jsonl or phrasebank");
 }
 
-std::vector<std::string> read_corpus_paragraphs(const std::string& path) {
-  const std::string content = data_detail::read_whole_file(path);
+std::vector<std::string> read_corpus_paragraphs(const std::string& path, int64_t max_line_bytes) {
+  const std::string content = data_detail::read_whole_file(path, max_line_bytes);
   std::vector<std::string> paragraphs;
   std::string paragraph;
   const auto finish_paragraph = [&] {

@@ -7,13 +7,30 @@
 
 namespace graft::data_detail {
 
-std::string read_whole_file(const std::string& path) {
+std::string read_whole_file(const std::string& path, int64_t max_line_bytes) {
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   check(file != nullptr, "dataset", path + ": cannot open file");
   std::string content;
   char buffer[1 << 16];
   size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) content.append(buffer, got);
+  size_t line_start = 0;  // of the line being read
+  int64_t line_number = 1;
+  const auto check_line = [&](size_t line_end) {
+    check(static_cast<int64_t>(line_end - line_start) <= max_line_bytes, "dataset",
+          path + ":" + std::to_string(line_number) + ": a line longer than " + std::to_string(max_line_bytes) +
+              " bytes (is this a text file? --max-line-bytes raises the limit)");
+  };
+  // A file without line breaks (/dev/zero, a binary) would otherwise be read until memory runs out.
+  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
+    const size_t chunk_start = content.size();
+    content.append(buffer, got);
+    for (size_t at = content.find('\n', chunk_start); at != std::string::npos; at = content.find('\n', at + 1)) {
+      check_line(at);
+      line_start = at + 1;
+      ++line_number;
+    }
+    check_line(content.size());
+  }
   check(!std::ferror(file.get()), "dataset", path + ": read error");
   if (content.starts_with("\xEF\xBB\xBF")) content.erase(0, 3);
   return content;

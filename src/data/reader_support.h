@@ -10,7 +10,8 @@
 namespace graft::data_detail {
 
 // The whole file, without a leading UTF-8 byte-order mark.
-std::string read_whole_file(const std::string& path);
+// Refuses a line longer than max_line_bytes as soon as that much of it is read.
+std::string read_whole_file(const std::string& path, int64_t max_line_bytes);
 
 bool is_valid_utf8(std::string_view text);
 std::string latin1_to_utf8(std::string_view text);

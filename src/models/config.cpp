@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 
+#include "graft/core/allocator.h"
 #include "graft/core/error.h"
 #include "graft/io/file.h"
 #include "graft/models/family.h"
@@ -50,6 +51,16 @@ void read_labels(const ConfigFields& reader, ModelConfig& config) {
   } else {
     const int64_t count = reader.integer("num_labels", 2);
     if (count < 1) reader.fail("num_labels must be at least 1, got " + std::to_string(count));
+    // Each label is a row of the classifier and a name, made here: refused before millions of names are.
+    if (count > kMaxLabels) {
+      reader.fail("num_labels " + std::to_string(count) + " is more than graft's limit of " +
+                  std::to_string(kMaxLabels) + " classes");
+    }
+    const double bytes = static_cast<double>(count) * (static_cast<double>(config.hidden_size) * 4.0 + 64.0);
+    if (const double available = available_memory_bytes(); bytes > available) {
+      reader.fail("num_labels " + std::to_string(count) + " needs " + gigabytes(bytes) +
+                  " for the classifier and the label names, more than the " + gigabytes(available) + " available");
+    }
     config.set_num_labels(count);
   }
   if (reader.present("label2id")) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 
+#include "graft/core/allocator.h"
 #include "graft/core/error.h"
 #include "graft/io/checkpoint.h"
 #include "graft/io/file.h"
@@ -81,8 +82,75 @@ void initialize_parameters(const std::vector<std::pair<std::string, Parameter*>>
   }
 }
 
+namespace {
+
+// At most how many weights a model of `config` holds (every family's layout fits under this), so that sizes
+// are checked before anything is allocated: the encoder, and the head for `task`.
+struct ImpliedWeights {
+  double encoder;
+  double head;
+};
+
+ImpliedWeights implied_weights(const ModelConfig& config, TaskHead task) {
+  const auto d = static_cast<double>(config.hidden_size);
+  const auto ffn = static_cast<double>(config.intermediate_size);
+  const auto vocab = static_cast<double>(config.vocab_size);
+  const auto labels = static_cast<double>(config.num_labels);
+  const double embeddings =
+      (vocab + static_cast<double>(config.max_position_embeddings + config.type_vocab_size) + 2.0) * d;
+  const double block = 4.0 * (d * d + d) + 2.0 * d * ffn + ffn + d + 4.0 * d;
+  const double pooler = d * d + d;
+  const double encoder = embeddings + static_cast<double>(config.num_hidden_layers) * block + pooler;
+  switch (task) {
+    case TaskHead::SequenceClassification: return {encoder, d * d + d + (d + 1.0) * labels};
+    case TaskHead::TokenClassification: return {encoder, (d + 1.0) * labels};
+    case TaskHead::QuestionAnswering: return {encoder, 2.0 * d + 2.0};
+    case TaskHead::MaskedLM: return {encoder, d * d + 3.0 * d + vocab};
+    case TaskHead::Base: return {encoder, 0.0};
+  }
+  return {encoder, 0.0};
+}
+
+void require_memory_for(const ModelConfig& config, TaskHead task) {
+  const ImpliedWeights weights = implied_weights(config, task);
+  const double bytes = 4.0 * (weights.encoder + weights.head);
+  const double available = available_memory_bytes();
+  check(bytes <= available, "model",
+        "config.json's sizes imply up to " + std::to_string(static_cast<int64_t>(weights.encoder + weights.head)) +
+            " weights (" + gigabytes(bytes) + "), more than the " + gigabytes(available) + " of memory available");
+}
+
+// A config whose sizes the checkpoint does not hold (n_layers: 100000 over a 2-layer checkpoint, num_labels
+// 10000000 over a 3-label head) is refused with the numbers before the model is allocated, not after.
+void require_checkpoint_fits(const ModelConfig& config, TaskHead task, bool head_regrafted,
+                             const Checkpoint& checkpoint) {
+  double stored = 0;
+  for (const std::string& name : checkpoint.names()) {
+    double elements = 1;
+    for (const int64_t extent : checkpoint.info(name).shape) elements *= static_cast<double>(extent);
+    stored += elements;
+  }
+  const ImpliedWeights weights = implied_weights(config, task);
+  const double pooler = static_cast<double>(config.hidden_size) * static_cast<double>(config.hidden_size + 1);
+  const double encoder = weights.encoder - pooler;  // exact: checkpoints of some heads have no pooler
+  check(encoder <= stored + 1024.0, "model",
+        checkpoint.path() + ": config.json's sizes imply an encoder of " +
+            std::to_string(static_cast<int64_t>(encoder)) + " weights, but the checkpoint holds " +
+            std::to_string(static_cast<int64_t>(stored)) + " in all: do config.json and the weights belong together?");
+  // What the checkpoint holds beyond the encoder: its pooler, head and unused tensors.
+  const double beyond = stored - encoder;
+  check(head_regrafted || beyond <= 1024.0 || weights.head <= beyond + pooler + 1024.0, "model",
+        checkpoint.path() + ": config.json's sizes imply a head of up to " +
+            std::to_string(static_cast<int64_t>(weights.head)) + " weights (num_labels " +
+            std::to_string(config.num_labels) + "), but the checkpoint holds " +
+            std::to_string(static_cast<int64_t>(beyond)) + " beyond the encoder: does num_labels match the weights?");
+}
+
+}  // namespace
+
 Model::Model(ModelConfig config, TaskHead task, uint64_t seed)
     : config_(std::move(config)), task_(task), generator_(seed) {
+  require_memory_for(config_, task_);
   const bool with_pooler = task_ == TaskHead::SequenceClassification || task_ == TaskHead::Base;
   encoder_ = model_family(config_.model_type, "model").make_encoder(config_, &generator_, with_pooler);
   register_module(encoder_->prefix(), *encoder_);
@@ -111,8 +179,9 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
     model->to(options.device);
     return model;
   }
-  std::unique_ptr<Model> model(new Model(config, task, options.seed));
   const Checkpoint checkpoint = Checkpoint::open(dir);
+  require_checkpoint_fits(config, task, checkpoint_labels != config.num_labels, checkpoint);
+  std::unique_ptr<Model> model(new Model(config, task, options.seed));
   const std::string prefix = model->encoder_->prefix();
 
   std::set<std::string> used;

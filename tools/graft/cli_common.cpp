@@ -48,6 +48,9 @@ void add_reading_options(CLI::App& command, ReadOptions& read) {
           "--header", [&read] { read.header = true; }, "The first row is a header")
       ->excludes(no_header);
   command.add_flag("--skip-bad-rows", read.skip_bad_rows, "Skip (and count) malformed rows");
+  command.add_option("--max-line-bytes", read.max_line_bytes, "Refuse a file with a longer line (no line breaks)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 }
 
 void add_device_option(CLI::App& command, std::string& device) {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "graft/core/device.h"
 
@@ -18,6 +19,13 @@ inline constexpr size_t kCachedBlockBytes = size_t{1} << 20;
 // 64-byte aligned memory of at least `bytes` on `device`, freed (or cached) when the last owner lets go. The
 // host allocator serves the CPU and the checked device; CUDA memory needs a build with CUDA.
 std::shared_ptr<void> allocate_storage(size_t bytes, Device device = kCpu);
+
+// What the host can still give: /proc/meminfo's MemAvailable (the kernel's estimate, reclaimable cache
+// included), or the free pages where that cannot be read. Sizes a config implies are checked against it
+// before anything is allocated.
+double available_memory_bytes();
+// "12.3 GB"
+std::string gigabytes(double bytes);
 
 struct AllocatorStats {
   size_t live_bytes = 0;    // in large blocks now owned by tensors

@@ -27,6 +27,10 @@ struct TextDataset {
   std::vector<std::string> labels() const;  // one per example, in order
 };
 
+// The longest line a data file or corpus may hold: a file without line breaks is refused once this much of
+// it is read, not read until memory runs out.
+inline constexpr int64_t kDefaultMaxLineBytes = 16 << 20;
+
 struct ReadOptions {
   // csv | tsv | jsonl | phrasebank | auto (by extension: .csv, .tsv, .jsonl/.json, and .txt whose
   // first line holds '@' for the raw PhraseBank format).
@@ -39,12 +43,13 @@ struct ReadOptions {
   std::string text_pair_column;  // empty: single-text dataset
   std::string label_column;
   bool skip_bad_rows = false;  // count bad rows in TextDataset::skipped_rows instead of throwing
+  int64_t max_line_bytes = kDefaultMaxLineBytes;
 };
 
 TextDataset read_dataset(const std::string& path, const ReadOptions& options = {});
 
 // Paragraphs of a plain-text corpus: separated by blank lines, their lines joined by single spaces.
-std::vector<std::string> read_corpus_paragraphs(const std::string& path);
+std::vector<std::string> read_corpus_paragraphs(const std::string& path, int64_t max_line_bytes = kDefaultMaxLineBytes);
 
 // The bijection between label strings and class ids 0..size()-1.
 class LabelMap {

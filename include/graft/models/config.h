@@ -14,6 +14,10 @@
 
 namespace graft {
 
+// The most classes a config may have: label names are made for each, and a typo (num_labels 10000000) would
+// otherwise spend seconds and gigabytes before any size is checked against the weights.
+inline constexpr int64_t kMaxLabels = int64_t{1} << 20;
+
 struct ModelConfig {
   std::string model_type;  // a registered family: "distilbert", "bert"
   int64_t vocab_size = 30522;
