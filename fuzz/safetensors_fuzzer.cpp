@@ -3,8 +3,7 @@
 #include "graft/io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string path =
-      graft::fuzz::write_scratch("input.safetensors", {reinterpret_cast<const char*>(data), size});
+  const std::string path = graft::fuzz::write_scratch("input.safetensors", {reinterpret_cast<const char*>(data), size});
   graft::fuzz::expect_graft_errors_only([&] {
     const graft::SafetensorsFile file = graft::SafetensorsFile::open(path);
     for (const std::string& name : file.names()) {

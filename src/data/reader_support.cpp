@@ -18,7 +18,7 @@ std::string read_whole_file(const std::string& path, int64_t max_line_bytes) {
   const auto check_line = [&](size_t line_end) {
     check(static_cast<int64_t>(line_end - line_start) <= max_line_bytes, "dataset",
           path + ":" + std::to_string(line_number) + ": a line longer than " + std::to_string(max_line_bytes) +
-              " bytes (is this a text file? --max-line-bytes raises the limit)");
+              " bytes (is this a text file? train and evaluate take --max-line-bytes for longer lines)");
   };
   // A file without line breaks (/dev/zero, a binary) would otherwise be read until memory runs out.
   while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {

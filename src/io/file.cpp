@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "graft/core/error.h"
 #include "graft/core/json.h"
@@ -127,19 +128,68 @@ void prepare_output_folder(const std::string& folder, const char* layer, const c
   check(!error, layer, where + ": cannot create the folder: " + error.message());
 }
 
-void write_folder_atomically(const std::string& folder, const std::function<void(const std::string&)>& write) {
-  check(!fs::exists(folder) || fs::is_directory(folder), "file", folder + ": exists and is not a folder");
-  const std::string staging = folder + ".partial";
+namespace {
+
+// Moves the subfolders of `from` that `to` lacks (a run's checkpoint folders) and returns their names.
+std::vector<fs::path> move_missing_subfolders(const fs::path& from, const fs::path& to) {
+  std::vector<fs::path> moved;
+  for (const auto& entry : fs::directory_iterator(from)) {
+    const fs::path target = to / entry.path().filename();
+    if (!entry.is_directory() || fs::exists(target)) continue;
+    fs::rename(entry.path(), target);
+    moved.push_back(entry.path().filename());
+  }
+  return moved;
+}
+
+bool is_mount_point(const fs::path& folder) {
+  struct stat own {};
+  struct stat parent {};
+  return ::stat(folder.c_str(), &own) == 0 && ::stat(folder.parent_path().c_str(), &parent) == 0 &&
+         own.st_dev != parent.st_dev;
+}
+
+// A mount point cannot be swapped or renamed: the files move in from a staging folder inside it, each whole.
+void write_into_mount_point(const fs::path& folder, const std::function<void(const std::string&)>& write) {
+  const fs::path staging = folder / ".partial";
   fs::remove_all(staging);
   fs::create_directories(staging);
-  write(staging);
-  if (fs::is_directory(folder)) {
-    for (const auto& entry : fs::directory_iterator(folder)) {
-      const fs::path kept = fs::path(staging) / entry.path().filename();
-      if (!fs::exists(kept)) fs::rename(entry.path(), kept);
-    }
+  write(staging.string());
+  for (const auto& entry : fs::directory_iterator(staging)) {
+    const fs::path target = folder / entry.path().filename();
+    if (entry.is_directory()) fs::remove_all(target);
+    fs::rename(entry.path(), target);
   }
-  replace_directory_atomically(staging, folder);
+  fs::remove_all(staging);
+  fsync_parent_directory((folder / "entry").string());  // the folder's own entries
+}
+
+}  // namespace
+
+void write_folder_atomically(const std::string& requested, const std::function<void(const std::string&)>& write) {
+  check(!fs::exists(requested) || fs::is_directory(requested), "file", requested + ": exists and is not a folder");
+  // The real folder (through symlinks, without a trailing slash): its staging folder is a sibling on its
+  // file system, and `out/` or `.` name a folder, not a place inside it.
+  const fs::path folder = fs::weakly_canonical(fs::absolute(requested));
+  if (fs::is_directory(folder) && is_mount_point(folder)) return write_into_mount_point(folder, write);
+  const fs::path staging = folder.string() + ".partial";
+  if (fs::is_directory(staging)) {
+    // Left by a save that was killed: the subfolders it had taken over go back before it is cleared.
+    if (fs::is_directory(folder)) move_missing_subfolders(staging, folder);
+    fs::remove_all(staging);
+  }
+  fs::create_directories(staging);
+  std::vector<fs::path> taken;
+  try {
+    write(staging.string());
+    if (fs::is_directory(folder)) taken = move_missing_subfolders(folder, staging);
+    replace_directory_atomically(staging.string(), folder.string());
+  } catch (...) {
+    std::error_code ignored;
+    for (const fs::path& name : taken) fs::rename(staging / name, folder / name, ignored);
+    fs::remove_all(staging, ignored);
+    throw;
+  }
 }
 
 void replace_directory_atomically(const std::string& staging_dir, const std::string& final_dir) {

@@ -96,8 +96,9 @@ ImpliedWeights implied_weights(const ModelConfig& config, TaskHead task) {
   const auto ffn = static_cast<double>(config.intermediate_size);
   const auto vocab = static_cast<double>(config.vocab_size);
   const auto labels = static_cast<double>(config.num_labels);
-  const double embeddings =
-      (vocab + static_cast<double>(config.max_position_embeddings + config.type_vocab_size) + 2.0) * d;
+  const double embeddings = (vocab + static_cast<double>(config.max_position_embeddings) +
+                             static_cast<double>(config.type_vocab_size) + 2.0) *
+                            d;
   const double block = 4.0 * (d * d + d) + 2.0 * d * ffn + ffn + d + 4.0 * d;
   const double pooler = d * d + d;
   const double encoder = embeddings + static_cast<double>(config.num_hidden_layers) * block + pooler;
@@ -122,8 +123,7 @@ void require_memory_for(const ModelConfig& config, TaskHead task) {
 
 // A config whose sizes the checkpoint does not hold (n_layers: 100000 over a 2-layer checkpoint, num_labels
 // 10000000 over a 3-label head) is refused with the numbers before the model is allocated, not after.
-void require_checkpoint_fits(const ModelConfig& config, TaskHead task, bool head_regrafted,
-                             const Checkpoint& checkpoint) {
+void require_checkpoint_fits(const ModelConfig& config, TaskHead task, bool new_head, const Checkpoint& checkpoint) {
   double stored = 0;
   for (const std::string& name : checkpoint.names()) {
     double elements = 1;
@@ -139,7 +139,7 @@ void require_checkpoint_fits(const ModelConfig& config, TaskHead task, bool head
             std::to_string(static_cast<int64_t>(stored)) + " in all: do config.json and the weights belong together?");
   // What the checkpoint holds beyond the encoder: its pooler, head and unused tensors.
   const double beyond = stored - encoder;
-  check(head_regrafted || beyond <= 1024.0 || weights.head <= beyond + pooler + 1024.0, "model",
+  check(new_head || beyond <= 1024.0 || weights.head <= beyond + pooler + 1024.0, "model",
         checkpoint.path() + ": config.json's sizes imply a head of up to " +
             std::to_string(static_cast<int64_t>(weights.head)) + " weights (num_labels " +
             std::to_string(config.num_labels) + "), but the checkpoint holds " +
@@ -180,7 +180,10 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
     return model;
   }
   const Checkpoint checkpoint = Checkpoint::open(dir);
-  require_checkpoint_fits(config, task, checkpoint_labels != config.num_labels, checkpoint);
+  // A head of another task or label count is made afresh, as transformers does; only the checkpoint's own
+  // head must fit what config.json says of it.
+  const bool new_head = task != head_from_architectures(config) || checkpoint_labels != config.num_labels;
+  require_checkpoint_fits(config, task, new_head, checkpoint);
   std::unique_ptr<Model> model(new Model(config, task, options.seed));
   const std::string prefix = model->encoder_->prefix();
 

@@ -123,7 +123,8 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchCo
     // What the pipelines read, copied to the host (no copy on the CPU).
     output.logits = output.logits.to(kCpu);
     output.encoder.last_hidden_state = output.encoder.last_hidden_state.to(kCpu);
-    require_finite(output.logits.numel() > 0 ? output.logits : output.encoder.last_hidden_state);
+    require_finite(output.encoder.last_hidden_state);
+    if (output.logits.numel() > 0) require_finite(output.logits);
     consume(members, output);
   }
 }

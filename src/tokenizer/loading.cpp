@@ -146,14 +146,26 @@ void read_post_processor(const json& processor, const fs::path& file, Loaded& lo
   loaded.names.sep = specials[1];
 }
 
+// A vocab.txt with a repeated line keeps the token at its last id (as transformers' load_vocab), so its
+// tokenizer.json, ours or transformers', has no token at the earlier id: such gaps are read as empty tokens,
+// which no word matches. Ids beyond twice the entries would only be a corrupt file asking for memory.
 std::vector<std::string> vocab_from_object(const json& vocab, const fs::path& file) {
   check(vocab.is_object() && !vocab.empty(), "tokenizer", file.string() + ": model.vocab is missing or empty");
-  std::vector<std::string> tokens(vocab.size());
-  std::vector<bool> seen(vocab.size(), false);
+  const auto largest_id = static_cast<int64_t>(2 * vocab.size());
+  std::vector<std::string> tokens;
+  std::vector<bool> seen;
   for (const auto& [token, id_json] : vocab.items()) {
     const auto id = id_json.is_number_integer() ? id_json.get<int64_t>() : -1;
-    check(id >= 0 && id < static_cast<int64_t>(tokens.size()) && !seen[static_cast<size_t>(id)], "tokenizer",
-          file.string() + ": model.vocab ids must be 0..N-1 without gaps or repeats (token '" + token + "')");
+    check(id >= 0 && id < largest_id, "tokenizer",
+          file.string() + ": model.vocab id of '" + token + "' must be an integer in 0.." +
+              std::to_string(largest_id - 1) + ", got " + id_json.dump());
+    if (id >= static_cast<int64_t>(tokens.size())) {
+      tokens.resize(static_cast<size_t>(id) + 1);
+      seen.resize(static_cast<size_t>(id) + 1, false);
+    }
+    check(!seen[static_cast<size_t>(id)], "tokenizer",
+          file.string() + ": model.vocab gives id " + std::to_string(id) + " to two tokens ('" +
+              tokens[static_cast<size_t>(id)] + "' and '" + token + "')");
     tokens[static_cast<size_t>(id)] = token;
     seen[static_cast<size_t>(id)] = true;
   }

@@ -153,9 +153,10 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
     const LabelMap labels = labels_for_training(base_config, train_set);
     if (needs_new_head(base_config, train_set)) {
       // One label would graft a one-output head, which transformers reads as regression.
-      check(labels.names().size() >= 2, "train",
-            request.train_file + ": every row has the label '" + labels.names().front() +
-                "': a classifier needs at least two labels");
+      if (labels.names().size() < 2) {
+        throw Error("[train] " + request.train_file + ": every row has the label '" + labels.names().at(0) +
+                    "': a classifier needs at least two labels");
+      }
       log("Grafting a new classification head for labels: " + joined(labels.names()));
       load.labels = labels.names();
       load.task = TaskHead::SequenceClassification;

@@ -356,7 +356,7 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
   run.total_steps = args_.max_steps > 0 ? args_.max_steps : args_.epochs * run.steps_per_epoch;
   const LRSchedule schedule(parse_schedule(args_.lr_scheduler), args_.learning_rate,
                             warmup_steps_for(args_.warmup_steps, args_.warmup_ratio, run.total_steps), run.total_steps);
-  if (resume) remove_unfinished_checkpoints(args_.output_dir);
+  remove_unfinished_checkpoints(args_.output_dir);
   if (resume && resume_from_latest(run)) {
     std::cerr << "Resuming from step " << run.global_step << " of " << run.total_steps << '\n';
   }

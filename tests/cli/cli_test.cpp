@@ -270,6 +270,11 @@ TEST(InferenceCli, ErrorsAreOneLineWithExitCodeOne) {
   expect_one_line_error("embed --model " + test::fixtures_dir() + " hello", "config.json");
   expect_one_line_error("predict --model " + tiny_distilbert() + " --file /dev/null",
                         "graft: [input] no input texts (give them as arguments, with --file, or on stdin)");
+  // Read until memory ran out before.
+  expect_one_line_error("predict --model " + tiny_distilbert() + " --file /dev/zero",
+                        "graft: [input] /dev/zero:1: a line longer than 16777216 bytes (is this a text file?)");
+  expect_one_line_error("tokenize --model " + tiny_distilbert() + " < /dev/zero",
+                        "graft: [input] standard input:1: a line longer than 16777216 bytes (is this a text file?)");
   expect_one_line_error("predict --model " + tiny_distilbert() + " --top-k many fox",
                         "graft: [predict] --top-k must be a count or 'all', got 'many'");
   expect_one_line_error("tag --model " + tiny_distilbert() + " fox",

@@ -217,6 +217,7 @@ TEST(TrainCli, NoHeaderKeepsTheFirstRowAsData) {
       << named.output;
   fs::remove_all(out);
   fs::remove_all(out + "-kept");
+  fs::remove_all(out + "-named");
 }
 
 // A raw filesystem error ("unexpected error") before; now refused before any training time is spent.
@@ -231,12 +232,16 @@ TEST(TrainCli, AnOutputThatIsAFileIsRefusedAtOnce) {
   fs::remove(out);
 }
 
-// Each stage's checkpoint carries the tokenizer, so it is a model folder predict loads.
+// Each stage's checkpoint carries the tokenizer, so it is a model folder predict loads. `--output DIR/`
+// names the folder (its staging folder once landed inside it, "DIR/.partial").
 TEST(TrainCli, ACheckpointIsAModelFolder) {
   const std::string out = temp_dir("checkpoint-folder");
   const auto result = train("--model " + test::fixtures_dir() + "/tiny-distilbert --train " +
-                            four_rows(out + "-data.csv") + " --output " + out + " --epochs 1 --batch-size 2");
+                            four_rows(out + "-data.csv") + " --output " + out + "/ --epochs 1 --batch-size 2");
   ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(fs::exists(out + "/config.json"));
+  EXPECT_FALSE(fs::exists(out + "/.partial"));
+  EXPECT_FALSE(fs::exists(out + ".partial"));
   const auto predicted =
       test::run_command(test::cli_path() + " predict --model " + out + "/stage-1/checkpoint-2 'profit rose'");
   EXPECT_EQ(predicted.exit_code, 0) << predicted.output;
@@ -264,12 +269,14 @@ TEST(TrainCli, AKilledRunLeavesTheOutputFolderCompleteOrWithoutAModel) {
   int completed = 0;
   for (int i = 1; i <= 32; ++i) {
     fs::remove_all(out);
+    fs::remove_all(out + ".partial");
     const double delay = seconds * i / 16.0;  // up to twice the run's length: the last kills come too late
     const auto killed = test::run_command("timeout -s KILL " + std::to_string(delay) + " " + command);
     if (!fs::exists(out + "/config.json") && !fs::exists(out + "/model.safetensors")) continue;
     ++completed;
     for (const std::string& file : files)
       EXPECT_TRUE(fs::exists(out + "/" + file)) << file << " after " << delay << " s";
+    EXPECT_TRUE(fs::exists(out + "/stage-1/checkpoint-2/model.safetensors")) << "the checkpoint was lost";
     EXPECT_NO_THROW(Model::from_pretrained(out)) << "after " << delay << " s";
   }
   EXPECT_GT(completed, 0);  // some kills came after the save: the check above ran

@@ -48,17 +48,18 @@ TEST(ResourceLimits, AFileWithoutLineBreaksIsRefusedAtTheLineCap) {
   read.format = "csv";
   read.max_line_bytes = 1 << 20;
   EXPECT_EQ(error_of([&] { read_dataset("/dev/zero", read); }),
-            "[dataset] /dev/zero:1: a line longer than 1048576 bytes (is this a text file? --max-line-bytes raises "
-            "the limit)");
+            "[dataset] /dev/zero:1: a line longer than 1048576 bytes (is this a text file? train and evaluate take "
+            "--max-line-bytes for longer lines)");
   EXPECT_EQ(error_of([&] { read_corpus_paragraphs("/dev/zero", 4096); }),
-            "[dataset] /dev/zero:1: a line longer than 4096 bytes (is this a text file? --max-line-bytes raises the "
-            "limit)");
+            "[dataset] /dev/zero:1: a line longer than 4096 bytes (is this a text file? train and evaluate take "
+            "--max-line-bytes for longer lines)");
   const std::string file = (fs::temp_directory_path() / "graft-limits-long-line.csv").string();
   std::ofstream(file) << "text,label\nshort,a\n" << std::string(5000, 'x') << ",b\nshort,c\n";
   read.max_line_bytes = 4096;
   EXPECT_EQ(error_of([&] { read_dataset(file, read); }),
             "[dataset] " + file +
-                ":3: a line longer than 4096 bytes (is this a text file? --max-line-bytes raises the limit)");
+                ":3: a line longer than 4096 bytes (is this a text file? train and evaluate take --max-line-bytes for "
+                "longer lines)");
   read.max_line_bytes = kDefaultMaxLineBytes;
   EXPECT_EQ(read_dataset(file, read).examples.size(), 3U);
   fs::remove(file);
@@ -90,6 +91,22 @@ TEST(ResourceLimits, SizesTheCheckpointDoesNotHoldAreRefusedBeforeAllocating) {
                 "checkpoint holds 96826 beyond the encoder: does num_labels match the weights?");
   fs::remove_all(deep);
   fs::remove_all(wide);
+}
+
+// A head of another task is made afresh, as transformers does, whatever its size next to the checkpoint's
+// head: a 9-label tagger's checkpoint pretrained further as a masked LM (whose head is 40 times larger) was
+// refused.
+TEST(ResourceLimits, AHeadOfAnotherTaskIsNotComparedWithTheCheckpointsHead) {
+  LoadOptions as_tagger;
+  as_tagger.task = TaskHead::TokenClassification;
+  as_tagger.labels = std::vector<std::string>{"O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-X", "I-X"};
+  const std::string tagger = (fs::temp_directory_path() / "graft-limits-tagger").string();
+  fs::remove_all(tagger);
+  Model::from_pretrained(shipped_model(), as_tagger)->save_pretrained(tagger);
+  LoadOptions as_masked_lm;
+  as_masked_lm.task = TaskHead::MaskedLM;
+  EXPECT_EQ(Model::from_pretrained(tagger, as_masked_lm)->task(), TaskHead::MaskedLM);
+  fs::remove_all(tagger);
 }
 
 // graft init has no checkpoint to compare with: the machine's memory is the bound.

@@ -3,24 +3,33 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "graft/core/error.h"
 #include "graft/io/hub.h"
 
 namespace graft::cli {
-namespace {
-
-std::vector<std::string> non_blank_lines(std::istream& in) {
+std::vector<std::string> text_lines(std::istream& in, const std::string& source) {
   std::vector<std::string> lines;
   std::string line;
-  while (std::getline(in, line)) {
+  const auto finish = [&] {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") != std::string::npos) lines.push_back(line);
+    lines.push_back(std::move(line));
+    line.clear();
+  };
+  for (std::istreambuf_iterator<char> next(in), end; next != end; ++next) {
+    if (*next == '\n') {
+      finish();
+      continue;
+    }
+    line.push_back(*next);
+    check(static_cast<int64_t>(line.size()) <= kDefaultMaxLineBytes, "input",
+          source + ":" + std::to_string(lines.size() + 1) + ": a line longer than " +
+              std::to_string(kDefaultMaxLineBytes) + " bytes (is this a text file?)");
   }
+  if (!line.empty()) finish();
   return lines;
 }
-
-}  // namespace
 
 void add_inference_options(CLI::App& command, InferenceOptions& options) {
   command.add_option("--model", options.model, "Model folder or Hub id ORG/NAME[@REVISION]")->required();
@@ -69,12 +78,13 @@ std::vector<std::string> read_inputs(const InferenceOptions& options) {
   check(options.texts.empty() || options.file.empty(), "input", "give texts as arguments or with --file, not both");
   std::vector<std::string> texts = options.texts;
   if (!options.file.empty()) {
-    std::ifstream in(options.file);
+    std::ifstream in(options.file, std::ios::binary);
     check(in.good(), "input", options.file + ": cannot open");
-    texts = non_blank_lines(in);
+    texts = text_lines(in, options.file);
   } else if (texts.empty()) {
-    texts = non_blank_lines(std::cin);
+    texts = text_lines(std::cin, "standard input");
   }
+  std::erase_if(texts, [](const std::string& text) { return text.find_first_not_of(" \t") == std::string::npos; });
   check(!texts.empty(), "input", "no input texts (give them as arguments, with --file, or on stdin)");
   return texts;
 }

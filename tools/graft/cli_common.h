@@ -29,6 +29,9 @@ void add_inference_options(CLI::App& command, InferenceOptions& options);
 // The texts given as arguments, else the lines of --file, else the lines of stdin (blank lines skipped);
 // throws graft::Error when there are none.
 std::vector<std::string> read_inputs(const InferenceOptions& options);
+// The lines of `in` (a trailing \r dropped), each at most kDefaultMaxLineBytes: /dev/zero has no line
+// break and would fill memory. Errors name `source`.
+std::vector<std::string> text_lines(std::istream& in, const std::string& source);
 
 // The model folder, downloaded first when --model names a Hub repo.
 std::string model_folder(const InferenceOptions& options);

@@ -4,6 +4,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cli_common.h"
 #include "command.h"
 #include "graft/core/error.h"
 #include "graft/io/hub.h"
@@ -39,11 +40,7 @@ Padding parse_padding(const std::string& name) {
 
 std::vector<std::string> input_texts(const TokenizeOptions& options) {
   if (!options.texts.empty()) return options.texts;
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(std::cin, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-  }
+  const std::vector<std::string> lines = text_lines(std::cin, "standard input");
   check(!lines.empty(), "tokenize", "no input texts (give them as arguments or one per line on stdin)");
   return lines;
 }

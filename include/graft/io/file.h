@@ -52,8 +52,9 @@ void prepare_output_folder(const std::string& folder, const char* layer, const c
 
 // Writes a folder's files all at once: `write` fills a staging folder beside it (FOLDER.partial), which then
 // replaces the folder as above, so a process killed while writing leaves the folder as it was or complete.
-// Entries of the old folder that `write` did not produce again (a run's checkpoint folders) are kept: they
-// move into the staging folder just before the swap.
+// Subfolders of the old folder that `write` did not produce again (a run's checkpoint folders) are kept:
+// they move into the staging folder just before the swap, and back if the swap fails or, after a kill, at
+// the next write. Symlinks are followed. A mount point cannot be swapped: there the files move in one by one.
 void write_folder_atomically(const std::string& folder, const std::function<void(const std::string& staging)>& write);
 
 }  // namespace graft
