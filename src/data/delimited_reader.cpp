@@ -247,6 +247,7 @@ class DelimitedReader {
       for (const auto& field : fields_of(records_.front())) names.push_back(decode(field));
     const size_t field_count = records_.front().field_count;
     const Columns columns = ColumnResolver(path_, names, field_count).resolve(options_);
+    dataset.header = names;
 
     BadRows bad_rows(dataset, options_.skip_bad_rows);
     dataset.examples.reserve(records_.size());

@@ -228,8 +228,9 @@ std::vector<AddedToken> added_tokens_from_config(const json& config, const Loade
   }
   for (const auto* name :
        {&loaded.names.pad, &loaded.names.unk, &loaded.names.cls, &loaded.names.sep, &loaded.names.mask}) {
+    // The last line holding the token, as the vocabulary maps a repeated token (transformers' load_vocab).
     int64_t id = -1;
-    for (size_t i = 0; i < loaded.vocab.size() && id < 0; ++i)
+    for (size_t i = 0; i < loaded.vocab.size(); ++i)
       if (loaded.vocab[i] == *name) id = static_cast<int64_t>(i);
     check(id >= 0, "tokenizer", file.parent_path().string() + "/vocab.txt: special token '" + *name + "' is missing");
     added.push_back(AddedToken{*name, id});

@@ -71,7 +71,7 @@ float class_weight(const std::string& field) {
 
 std::string joined(const std::vector<std::string>& names) {
   std::string text;
-  for (const auto& name : names) text += name + ' ';
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
   return text;
 }
 
@@ -150,6 +150,10 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
     data.train_summary = request.train_batches + ": pre-tokenized batches";
   } else {
     TextDataset train_set = read_dataset(request.train_file, request.read);
+    if (!request.read.header && !train_set.header.empty()) {
+      log(request.train_file + ": the first row is read as the header (" + joined(train_set.header) +
+          "); --no-header if it is data");
+    }
     const LabelMap labels = labels_for_training(base_config, train_set);
     if (needs_new_head(base_config, train_set)) {
       // One label would graft a one-output head, which transformers reads as regression.

@@ -207,10 +207,14 @@ TEST(TrainCli, NoHeaderKeepsTheFirstRowAsData) {
       "--model " + test::fixtures_dir() + "/tiny-distilbert --train " + out + "-data.csv --epochs 1 --output ";
   const auto guessed = train(common + out);
   ASSERT_EQ(guessed.exit_code, 0) << guessed.output;
-  EXPECT_NE(guessed.output.find("labels: down up"), std::string::npos) << guessed.output;
+  EXPECT_NE(guessed.output.find("labels: down, up"), std::string::npos) << guessed.output;
+  EXPECT_NE(guessed.output.find("-data.csv: the first row is read as the header (gain, bullish); --no-header if it is "
+                                "data"),
+            std::string::npos)
+      << guessed.output;
   const auto kept = train(common + out + "-kept --no-header --text-column 0 --label-column 1");
   ASSERT_EQ(kept.exit_code, 0) << kept.output;
-  EXPECT_NE(kept.output.find("labels: bullish down up"), std::string::npos) << kept.output;
+  EXPECT_NE(kept.output.find("labels: bullish, down, up"), std::string::npos) << kept.output;
   const auto named = train(common + out + "-named --no-header --label-column label");
   EXPECT_EQ(named.exit_code, 1) << named.output;
   EXPECT_NE(named.output.find("label_column 'label' not found; the file has no header"), std::string::npos)

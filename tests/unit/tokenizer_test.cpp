@@ -317,6 +317,22 @@ TEST(Tokenizer, AVocabularyThatIsNotUtf8IsRefusedAtLoad) {
   fs::remove_all(dir);
 }
 
+// Found by the tokenizer-files fuzzer: a vocab.txt that repeats a special token gave the token its first id
+// as an added token and its last id in the vocabulary, so the saved tokenizer.json did not load.
+TEST(Tokenizer, ARepeatedVocabularyLineKeepsItsLastIdThroughASave) {
+  const std::string dir = temp_dir("repeated");
+  std::ofstream(dir + "/vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n[PAD]\n";
+  const Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
+  EXPECT_EQ(tokenizer.pad_id(), 6);
+  const std::string saved = temp_dir("repeated-saved");
+  tokenizer.save_pretrained(saved);
+  const Tokenizer reloaded = Tokenizer::from_pretrained(saved);
+  EXPECT_EQ(reloaded.pad_id(), 6);
+  EXPECT_EQ(reloaded.encode("the").ids, tokenizer.encode("the").ids);
+  fs::remove_all(dir);
+  fs::remove_all(saved);
+}
+
 TEST(Tokenizer, SavePretrainedRoundTrips) {
   const std::string dir = temp_dir("saved");
   fixture().save_pretrained(dir);

@@ -23,6 +23,7 @@ struct TextDataset {
   std::string path;
   int64_t skipped_rows = 0;          // bad rows dropped because ReadOptions::skip_bad_rows was set
   std::string first_skipped_reason;  // "FILE:LINE: why", empty when nothing was skipped
+  std::vector<std::string> header;   // a CSV/TSV first row read as column names; empty when there was none
 
   std::vector<std::string> labels() const;  // one per example, in order
 };
