@@ -148,10 +148,10 @@ void read_post_processor(const json& processor, const fs::path& file, Loaded& lo
 
 // A vocab.txt with a repeated line keeps the token at its last id (as transformers' load_vocab), so its
 // tokenizer.json, ours or transformers', has no token at the earlier id: such gaps are read as empty tokens,
-// which no word matches. Ids beyond twice the entries would only be a corrupt file asking for memory.
+// which no word matches. Gaps of more than 2^20 ids would only be a corrupt file asking for memory.
 std::vector<std::string> vocab_from_object(const json& vocab, const fs::path& file) {
   check(vocab.is_object() && !vocab.empty(), "tokenizer", file.string() + ": model.vocab is missing or empty");
-  const auto largest_id = static_cast<int64_t>(2 * vocab.size());
+  const auto largest_id = static_cast<int64_t>(vocab.size()) + (int64_t{1} << 20);
   std::vector<std::string> tokens;
   std::vector<bool> seen;
   for (const auto& [token, id_json] : vocab.items()) {

@@ -128,11 +128,11 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
     if (progress) progress(line);
   };
   check(!request.output.empty(), "train", "--output is required");
-  prepare_output_folder(request.output, "train", "--output");
   check(request.train_file.empty() != request.train_batches.empty(), "train",
         "give exactly one of --train FILE and --train-batches FILE.safetensors");
   check(!request.stages.empty(), "train", "no training stage");
   require_available(request.device);
+  prepare_output_folder(request.output, "train", "--output");
   LoadOptions load;
   load.device = request.device;
   load.dropout = request.dropout;

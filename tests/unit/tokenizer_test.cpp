@@ -318,17 +318,20 @@ TEST(Tokenizer, AVocabularyThatIsNotUtf8IsRefusedAtLoad) {
 }
 
 // Found by the tokenizer-files fuzzer: a vocab.txt that repeats a special token gave the token its first id
-// as an added token and its last id in the vocabulary, so the saved tokenizer.json did not load.
+// as an added token and its last id in the vocabulary, and one that repeats lines many times left gaps in
+// the saved tokenizer.json beyond what its reader allowed: neither saved tokenizer loaded.
 TEST(Tokenizer, ARepeatedVocabularyLineKeepsItsLastIdThroughASave) {
   const std::string dir = temp_dir("repeated");
-  std::ofstream(dir + "/vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n[PAD]\n";
+  std::ofstream(dir + "/vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n[PAD]\nthe\nthe\n";
   const Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
   EXPECT_EQ(tokenizer.pad_id(), 6);
   const std::string saved = temp_dir("repeated-saved");
   tokenizer.save_pretrained(saved);
   const Tokenizer reloaded = Tokenizer::from_pretrained(saved);
   EXPECT_EQ(reloaded.pad_id(), 6);
+  EXPECT_EQ(tokenizer.encode("the").ids, (std::vector<int64_t>{2, 8, 3}));
   EXPECT_EQ(reloaded.encode("the").ids, tokenizer.encode("the").ids);
+  EXPECT_EQ(reloaded.vocab_size(), 9);
   fs::remove_all(dir);
   fs::remove_all(saved);
 }
