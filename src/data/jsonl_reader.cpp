@@ -1,8 +1,10 @@
 // JSON lines: one object per line; text and label are fields chosen by name.
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "data/reader_support.h"
 #include "graft/core/error.h"
+#include "graft/core/json.h"
 
 namespace graft::data_detail {
 namespace {
@@ -53,8 +55,10 @@ class JsonlReader {
   // Returns why the line is bad, or "" after appending its example.
   std::string add_example(std::string_view line, int64_t line_number) {
     if (!is_valid_utf8(line)) return "invalid UTF-8";
-    const auto object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (object.is_discarded()) return "invalid JSON";
+    std::string problem;
+    const std::optional<nlohmann::json> parsed = parse_json_or_explain(line, problem);
+    if (!parsed) return "invalid JSON (" + problem + ")";
+    const nlohmann::json& object = *parsed;
     if (!object.is_object()) return "expected a JSON object";
     Example example;
     example.line = line_number;

@@ -250,7 +250,7 @@ class BertModel : public Encoder {
   std::unique_ptr<Pooler> pooler;
 };
 
-void read_config(const ConfigFields& fields, ModelConfig& config) {
+void read_config(const JsonFields& fields, ModelConfig& config) {
   config.layer_norm_eps = fields.number("layer_norm_eps", 1e-12);
   config.type_vocab_size = fields.integer("type_vocab_size", 2);
   if (config.type_vocab_size < 1) {

@@ -31,7 +31,7 @@ constexpr std::array<TaskHeadSpelling, 5> kTaskHeads = {{
 constexpr std::array<const char*, 3> kProblemTypes = {"single_label_classification", "multi_label_classification",
                                                       "regression"};
 
-void read_labels(const ConfigFields& reader, ModelConfig& config) {
+void read_labels(const JsonFields& reader, ModelConfig& config) {
   if (reader.present("id2label")) {
     for (const auto& [key, value] : reader.field("id2label", &json::is_object, "an object").items()) {
       int64_t id = -1;
@@ -76,7 +76,7 @@ void read_labels(const ConfigFields& reader, ModelConfig& config) {
   }
 }
 
-void read_task_fields(const ConfigFields& reader, ModelConfig& config) {
+void read_task_fields(const JsonFields& reader, ModelConfig& config) {
   if (reader.present("problem_type")) {
     const std::string problem = reader.string("problem_type", "");
     if (std::find(kProblemTypes.begin(), kProblemTypes.end(), problem) == kProblemTypes.end()) {
@@ -93,7 +93,7 @@ void read_task_fields(const ConfigFields& reader, ModelConfig& config) {
   }
 }
 
-void validate(const ConfigFields& reader, const ModelFamily& family, const ModelConfig& config) {
+void validate(const JsonFields& reader, const ModelFamily& family, const ModelConfig& config) {
   const std::pair<const char*, int64_t> sizes[] = {
       {"vocab_size", config.vocab_size},
       {family.names.hidden_size, config.hidden_size},
@@ -136,46 +136,9 @@ bool labels_are_default(const ModelConfig& config) {
 
 }  // namespace
 
-bool ConfigFields::present(const char* name) const {
-  return object_.contains(name) && !object_[name].is_null();
-}
-
-void ConfigFields::fail(const std::string& message) const {
-  throw Error("[config] " + source_ + ": " + message);
-}
-
-const json& ConfigFields::field(const char* name, bool (json::*is_type)() const noexcept, const char* type) const {
-  const json& value = object_[name];
-  if (!(value.*is_type)()) {
-    fail("field \"" + std::string(name) + "\" must be " + type + ", got " + value.type_name() + " " + value.dump());
-  }
-  return value;
-}
-
-int64_t ConfigFields::required_integer(const char* name) const {
-  if (!present(name)) fail("missing required field \"" + std::string(name) + "\"");
-  return integer(name, 0);
-}
-
-int64_t ConfigFields::integer(const char* name, int64_t fallback) const {
-  return present(name) ? field(name, &json::is_number_integer, "an integer").get<int64_t>() : fallback;
-}
-
-double ConfigFields::number(const char* name, double fallback) const {
-  return present(name) ? field(name, &json::is_number, "a number").get<double>() : fallback;
-}
-
-bool ConfigFields::boolean(const char* name, bool fallback) const {
-  return present(name) ? field(name, &json::is_boolean, "true or false").get<bool>() : fallback;
-}
-
-std::string ConfigFields::string(const char* name, const std::string& fallback) const {
-  return present(name) ? field(name, &json::is_string, "a string").get<std::string>() : fallback;
-}
-
 ModelConfig ModelConfig::from_json(const json& object, const std::string& source) {
   check(object.is_object(), "config", source + ": config must be a JSON object");
-  const ConfigFields reader(object, source);
+  const JsonFields reader(object, "config", source);
   ModelConfig config;
   config.raw = object;
   if (!reader.present("model_type")) reader.fail("missing required field \"model_type\"");

@@ -204,7 +204,7 @@ class DistilBertModel : public Encoder {
 };
 
 // DistilBertConfig: no layer_norm_eps field (its LayerNorms use 1e-12) and no token types.
-void read_config(const ConfigFields& fields, ModelConfig& config) {
+void read_config(const JsonFields& fields, ModelConfig& config) {
   config.sinusoidal_pos_embds = fields.boolean("sinusoidal_pos_embds", false);
   config.layer_norm_eps = kLayerNormEps;
   config.type_vocab_size = 0;

@@ -9,6 +9,7 @@
 
 #include "graft/core/autocast.h"
 #include "graft/core/error.h"
+#include "graft/core/json.h"
 #include "graft/io/checkpoint.h"
 #include "graft/io/file.h"
 #include "graft/io/safetensors.h"
@@ -74,18 +75,6 @@ void load_weights(Module& model, const std::string& dir) {
               " in the model: the checkpoint belongs to a model of another configuration");
     parameter->value = checkpoint.load(name, DType::F32).to(parameter->value.device());
   }
-}
-
-// One field of a checkpoint's trainer_state.json, of the type `is_type` checks.
-const nlohmann::json& state_field(const nlohmann::json& state, const char* key,
-                                  bool (nlohmann::json::*is_type)() const noexcept, const char* type,
-                                  const std::string& file) {
-  check(state.contains(key), "trainer", file + ": field \"" + key + "\" is missing");
-  const nlohmann::json& value = state[key];
-  check((value.*is_type)(), "trainer",
-        file + ": field \"" + key + "\" must be " + type + ", got " + std::string(value.type_name()) + " " +
-            value.dump());
-  return value;
 }
 
 void save_weights(const TrainableModel& model, const std::string& dir) {
@@ -307,9 +296,9 @@ bool Trainer::resume_from_latest(Run& run) {
   const std::string file = dir + "/trainer_state.json";
   const nlohmann::json state = read_json_file(file);
   check(state.is_object(), "trainer", file + ": must be a JSON object, got " + state.dump());
-  const auto field = [&](const char* key, bool (nlohmann::json::*is_type)() const noexcept, const char* type) {
-    return state_field(state, key, is_type, type, file);
-  };
+  const JsonFields fields(state, "trainer", file);
+  const auto field = [&](const char* key, bool (nlohmann::json::*is_type)() const noexcept,
+                         const char* type) -> const nlohmann::json& { return fields.required(key, is_type, type); };
   using json = nlohmann::json;
   run.global_step = field("global_step", &json::is_number_unsigned, "a step count").get<int64_t>();
   run.loss_sum = field("loss_sum", &json::is_number, "a number").get<double>();

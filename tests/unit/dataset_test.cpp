@@ -150,14 +150,22 @@ TEST(ReadDataset, JsonLinesWithStringAndNumberLabels) {
 
 TEST(ReadDataset, BadJsonLineIsReportedOrSkipped) {
   const std::string path = write_temp("bad.jsonl", "{\"text\": \"ok\", \"label\": \"a\"}\n{\"text\": \"cut\n");
-  EXPECT_EQ(error_of([&] { read_dataset(path); }),
-            "[dataset] " + path + ":2: invalid JSON (pass skip_bad_rows to skip such rows)");
+  const std::string message = error_of([&] { read_dataset(path); });
+  EXPECT_EQ(message.rfind("[dataset] " + path + ":2: invalid JSON ([json.exception.parse_error.101] parse error", 0),
+            0U)
+      << message;
+  EXPECT_TRUE(message.ends_with(") (pass skip_bad_rows to skip such rows)")) << message;
   ReadOptions skip;
   skip.skip_bad_rows = true;
   const TextDataset dataset = read_dataset(path, skip);
   EXPECT_EQ(dataset.examples.size(), 1u);
   EXPECT_EQ(dataset.skipped_rows, 1);
-  EXPECT_EQ(dataset.first_skipped_reason, path + ":2: invalid JSON");
+  EXPECT_EQ(dataset.first_skipped_reason.rfind(path + ":2: invalid JSON (", 0), 0U);
+  // A row that gives its label twice took the last one silently.
+  const std::string twice = write_temp("twice.jsonl", "{\"text\": \"ok\", \"label\": \"a\", \"label\": \"b\"}\n");
+  EXPECT_EQ(error_of([&] { read_dataset(twice); }),
+            "[dataset] " + twice +
+                ":1: invalid JSON (key \"label\" appears twice in one object) (pass skip_bad_rows to skip such rows)");
 }
 
 TEST(ReadDataset, PhrasebankLatin1IsConvertedToUtf8) {

@@ -132,14 +132,15 @@ TEST(Trainer, ResumeRefusesABrokenStateOrAnotherConfiguration) {
     }
     return std::string("(no error)");
   };
-  EXPECT_EQ(resume_with(nlohmann::json::object()), "[trainer] " + state_file + ": field \"global_step\" is missing");
+  EXPECT_EQ(resume_with(nlohmann::json::object()),
+            "[trainer] " + state_file + ": missing required field \"global_step\"");
   nlohmann::json wrong = state;
   wrong["global_step"] = "3";
   EXPECT_EQ(resume_with(wrong),
             "[trainer] " + state_file + ": field \"global_step\" must be a step count, got string \"3\"");
   wrong = state;
   wrong.erase("optimizer");
-  EXPECT_EQ(resume_with(wrong), "[trainer] " + state_file + ": field \"optimizer\" is missing");
+  EXPECT_EQ(resume_with(wrong), "[trainer] " + state_file + ": missing required field \"optimizer\"");
   EXPECT_EQ(resume_with(nlohmann::json::array()), "[trainer] " + state_file + ": must be a JSON object, got []");
 
   write_file_atomically(state_file, state.dump());

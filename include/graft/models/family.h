@@ -9,33 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "graft/core/json.h"
 #include "graft/core/random.h"
 #include "graft/models/config.h"
 #include "graft/models/encoder.h"
 #include "graft/models/heads.h"
 
 namespace graft {
-
-// Typed fields of one config.json object; a field that is absent or null takes the fallback. Errors say
-// "[config] SOURCE: ...".
-class ConfigFields {
- public:
-  ConfigFields(const nlohmann::json& object, const std::string& source) : object_(object), source_(source) {}
-
-  bool present(const char* name) const;
-  [[noreturn]] void fail(const std::string& message) const;
-  const nlohmann::json& field(const char* name, bool (nlohmann::json::*is_type)() const noexcept,
-                              const char* type) const;
-  int64_t required_integer(const char* name) const;
-  int64_t integer(const char* name, int64_t fallback) const;
-  double number(const char* name, double fallback) const;
-  bool boolean(const char* name, bool fallback) const;
-  std::string string(const char* name, const std::string& fallback) const;
-
- private:
-  const nlohmann::json& object_;
-  const std::string& source_;
-};
 
 // How a family's config.json spells the hyperparameters every family has (ModelConfig's BERT names).
 struct ConfigFieldNames {
@@ -57,7 +37,7 @@ struct ModelFamily {
   const char* blocks_path;          // the encoder's blocks under its name: "transformer.layer"
   ConfigFieldNames names;
   // The family's own fields and defaults, after the shared ones are read; errors through `fields.fail`.
-  void (*read_config)(const ConfigFields& fields, ModelConfig& config);
+  void (*read_config)(const JsonFields& fields, ModelConfig& config);
   void (*write_config)(const ModelConfig& config, nlohmann::json& out);
   // With zero-initialised weights; with_pooler only matters to a family that has one.
   std::unique_ptr<Encoder> (*make_encoder)(const ModelConfig& config, Generator* dropout_generator, bool with_pooler);
