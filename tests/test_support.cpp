@@ -10,7 +10,18 @@
 #include <filesystem>
 #include <memory>
 
+#include "graft/core/error.h"
+
 namespace graft::test {
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
 
 std::string fixtures_dir() {
   return GRAFT_FIXTURES_DIR;

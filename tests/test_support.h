@@ -2,12 +2,16 @@
 // Paths and comparisons shared by the tests.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 
 #include "graft/core/tensor.h"
 #include "graft/models/model.h"
 
 namespace graft::test {
+
+// The message of the graft::Error `action` throws, or "(no error)"; other exceptions propagate.
+std::string error_of(const std::function<void()>& action);
 
 std::string fixtures_dir();  // tests/fixtures in the repo
 std::string shared_dir();    // ../shared next to the repo (may be absent)

@@ -1,6 +1,7 @@
 #include "graft/core/tensor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -231,6 +232,16 @@ float Tensor::item() const {
   check(numel_ == 1, "tensor",
         "item() of a tensor of " + std::to_string(numel_) + " values, shape " + shape_string(shape_));
   return to_float_vector()[0];
+}
+
+std::optional<NonFiniteValue> first_non_finite(const Tensor& host_f32) {
+  check(host_f32.dtype() == DType::F32, "tensor", "first_non_finite reads F32 tensors");
+  const float* values = host_f32.data<float>();
+  for (int64_t i = 0; i < host_f32.numel(); ++i) {
+    if (!std::isfinite(values[i]))
+      return NonFiniteValue{i, std::isnan(values[i]) ? "nan" : values[i] > 0 ? "inf" : "-inf"};
+  }
+  return std::nullopt;
 }
 
 }  // namespace graft

@@ -1,7 +1,6 @@
 #include "graft/io/checkpoint.h"
 
 #include <cctype>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -151,16 +150,9 @@ Tensor Checkpoint::load(const std::string& name, DType as) const {
   const SafetensorsFile& file = file_of(name);
   Tensor tensor = file.load(name, as);
   if (tensor.dtype() == DType::F32) {
-    const float* values = tensor.data<float>();  // host-only: just read from the file
-    const int64_t count = tensor.numel();
-    for (int64_t i = 0; i < count; ++i) {
-      if (!std::isfinite(values[i])) {
-        throw Error("[checkpoint] " + file.path() + ": tensor '" + name + "' holds a non-finite value (" +
-                    (std::isnan(values[i]) ? "nan"
-                     : values[i] > 0       ? "inf"
-                                           : "-inf") +
-                    " at element " + std::to_string(i) + " of " + shape_string(tensor.shape()) + ")");
-      }
+    if (const auto bad = first_non_finite(tensor)) {
+      throw Error("[checkpoint] " + file.path() + ": tensor '" + name + "' holds a non-finite value (" + bad->spelling +
+                  " at element " + std::to_string(bad->index) + " of " + shape_string(tensor.shape()) + ")");
     }
   }
   return tensor;

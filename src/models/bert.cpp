@@ -284,10 +284,7 @@ std::unique_ptr<Head> sequence_classification(const ModelConfig& config, Generat
 }
 
 std::unique_ptr<Head> token_classification(const ModelConfig& config, Generator* generator) {
-  auto head = std::make_unique<Head>(HeadInput::AllTokens);
-  add_dropout(head->layers(), config.classifier_dropout, generator);
-  head->layers().add("classifier", std::make_unique<Linear>(config.hidden_size, config.num_labels));
-  return head;
+  return token_classifier(config, config.classifier_dropout, generator);
 }
 
 std::unique_ptr<Head> question_answering(const ModelConfig& config, Generator* /*no dropout*/) {

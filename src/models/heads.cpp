@@ -9,6 +9,13 @@ void add_dropout(Sequential& layers, float p, Generator* generator) {
   layers.add("dropout", std::make_unique<Dropout>(p, generator));
 }
 
+std::unique_ptr<Head> token_classifier(const ModelConfig& config, float p, Generator* generator) {
+  auto head = std::make_unique<Head>(HeadInput::AllTokens);
+  add_dropout(head->layers(), p, generator);
+  head->layers().add("classifier", std::make_unique<Linear>(config.hidden_size, config.num_labels));
+  return head;
+}
+
 Head::Head(HeadInput input) : input_(input) {
   register_module("", layers_);
 }

@@ -95,11 +95,9 @@ namespace {
 
 // Finite weights can still overflow on some input; a NaN must not be printed as a score or an embedding.
 void require_finite(const Tensor& host_output) {
-  const float* values = host_output.data<float>();  // host-only: run_batches copied it to the CPU
-  for (int64_t i = 0; i < host_output.numel(); ++i) {
-    check(std::isfinite(values[i]), "pipeline",
-          std::string("the model's output is not finite (") + (std::isnan(values[i]) ? "nan" : "inf") +
-              ") for an input of this call: its weights overflow on it");
+  if (const auto bad = first_non_finite(host_output)) {
+    throw Error(std::string("[pipeline] the model's output is not finite (") + bad->spelling +
+                ") for an input of this call: its weights overflow on it");
   }
 }
 

@@ -21,15 +21,6 @@ std::string golden_config(const std::string& model) {
   return test::golden_dir() + "/" + model + "/checkpoint/config.json";
 }
 
-std::string error_message(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
-
 TEST(ModelConfig, ReadsDistilBertSequenceClassification) {
   GRAFT_REQUIRE_GOLDEN();
   const auto config = ModelConfig::from_file(golden_config("distilbert_seqcls"));
@@ -139,7 +130,7 @@ TEST(ModelConfig, UpdatedLabelsAndHeadAreWrittenBack) {
   EXPECT_EQ(reread.problem_type, config.problem_type);
   EXPECT_EQ(reread.classifier_dropout, 0.25);
   EXPECT_EQ(head_from_architectures(reread), TaskHead::SequenceClassification);
-  EXPECT_EQ(error_message([&] { config.set_labels({"a", "a"}); }), "[config] duplicate label \"a\"");
+  EXPECT_EQ(test::error_of([&] { config.set_labels({"a", "a"}); }), "[config] duplicate label \"a\"");
 }
 
 TEST(ModelConfig, BadConfigsGiveOneLineErrors) {
@@ -153,16 +144,16 @@ TEST(ModelConfig, BadConfigsGiveOneLineErrors) {
   };
   for (const auto& [name, expected] : cases) {
     SCOPED_TRACE(name);
-    EXPECT_EQ(error_message([&] { ModelConfig::from_file(fixture(name)); }),
+    EXPECT_EQ(test::error_of([&] { ModelConfig::from_file(fixture(name)); }),
               "[config] " + fixture(name) + ": " + expected);
   }
-  EXPECT_EQ(error_message([&] {
+  EXPECT_EQ(test::error_of([&] {
               ModelConfig::from_json({{"vocab_size", 3}}, "c.json");
             }),
             "[config] c.json: missing required field \"model_type\"");
-  EXPECT_EQ(error_message([&] { ModelConfig::from_json(nlohmann::json::array(), "c.json"); }),
+  EXPECT_EQ(test::error_of([&] { ModelConfig::from_json(nlohmann::json::array(), "c.json"); }),
             "[config] c.json: config must be a JSON object");
-  EXPECT_EQ(error_message([&] { ModelConfig::from_file(fixture("absent.json")); }),
+  EXPECT_EQ(test::error_of([&] { ModelConfig::from_file(fixture("absent.json")); }),
             "[file] " + fixture("absent.json") + ": cannot open: no such file");
 }
 
@@ -171,10 +162,10 @@ TEST(ModelConfig, BadConfigsGiveOneLineErrors) {
 TEST(ModelConfig, NumbersBeyondDoubleRangeAndRepeatedKeysNameTheFile) {
   const std::string path = (std::filesystem::temp_directory_path() / "graft_config_overflow.json").string();
   write_file_atomically(path, R"({"model_type": "bert", "vocab_size": 1e400})");
-  EXPECT_EQ(error_message([&] { ModelConfig::from_file(path); }),
+  EXPECT_EQ(test::error_of([&] { ModelConfig::from_file(path); }),
             "[json] " + path + ": malformed JSON: [json.exception.out_of_range.406] number overflow parsing '1e400'");
   write_file_atomically(path, R"({"model_type": "bert", "num_labels": 2, "num_labels": 3})");
-  EXPECT_EQ(error_message([&] { ModelConfig::from_file(path); }),
+  EXPECT_EQ(test::error_of([&] { ModelConfig::from_file(path); }),
             "[json] " + path + ": malformed JSON: key \"num_labels\" appears twice in one object");
   std::filesystem::remove(path);
 }
@@ -188,7 +179,7 @@ TEST(TaskHeads, NamesAndFlags) {
   EXPECT_EQ(parse_task_head("base"), TaskHead::Base);
   EXPECT_EQ(parse_task_head("question-answering"), TaskHead::QuestionAnswering);
   EXPECT_EQ(task_head_name(TaskHead::SequenceClassification), "sequence-classification");
-  EXPECT_EQ(error_message([] { parse_task_head("mlm"); }),
+  EXPECT_EQ(test::error_of([] { parse_task_head("mlm"); }),
             "[config] unknown task head \"mlm\" (expected base, sequence-classification, token-classification, "
             "masked-lm or question-answering)");
 
@@ -231,7 +222,7 @@ TEST(ModelFamily, EachEntryDescribesTheModelItBuilds) {
     EXPECT_EQ(model->config().architectures.front(),
               std::string(family.architecture_prefix) + "ForSequenceClassification");
   }
-  EXPECT_EQ(error_message([] { model_family("roberta", "config.json"); }),
+  EXPECT_EQ(test::error_of([] { model_family("roberta", "config.json"); }),
             "[config] config.json: unknown model_type \"roberta\" (graft supports distilbert and bert)");
 }
 

@@ -15,20 +15,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& run) {
-  try {
-    run();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
-}
-
 TEST(Device, NamesParseBackAndUnknownOnesAreClearErrors) {
   for (const char* name : {"cpu", "checked", "cuda:0", "cuda:3"}) EXPECT_EQ(device_name(parse_device(name)), name);
   EXPECT_EQ(parse_device("cuda"), (Device{DeviceType::Cuda, 0}));
   for (const char* bad : {"gpu", "cuda:", "cuda:-1", "cuda:1x", ""}) {
-    EXPECT_EQ(error_of([bad] { parse_device(bad); }),
+    EXPECT_EQ(test::error_of([bad] { parse_device(bad); }),
               "[device] unknown device '" + std::string(bad) + "' (expected cpu, cuda, cuda:N or checked)");
   }
 }
@@ -37,7 +28,8 @@ TEST(Device, ACheckedTensorRefusesHostAccessAndCopiesBackExactly) {
   const Tensor host = Tensor::from_vector(std::vector<float>{1.5F, -2.0F, 3.25F}, {3});
   const Tensor checked = host.to(kChecked);
   EXPECT_EQ(checked.device(), kChecked);
-  EXPECT_THAT(error_of([&] { (void)checked.data<float>(); }), HasSubstr("[tensor] host access to a tensor on checked"));
+  EXPECT_THAT(test::error_of([&] { (void)checked.data<float>(); }),
+              HasSubstr("[tensor] host access to a tensor on checked"));
   EXPECT_EQ(checked.to(kCpu).to_float_vector(), host.to_float_vector());
   EXPECT_EQ(checked.to_float_vector(), host.to_float_vector()) << "to_float_vector copies to the host itself";
   EXPECT_EQ(checked.clone().device(), kChecked);
@@ -49,7 +41,7 @@ TEST(Device, OpsComputeOnTheDeviceOfTheirInputsAndRefuseMixedDevices) {
   const Tensor sum = ops::add(a.to(kChecked), b.to(kChecked));
   EXPECT_EQ(sum.device(), kChecked);
   EXPECT_EQ(sum.to_float_vector(), (std::vector<float>{11, 22, 33, 44}));
-  EXPECT_EQ(error_of([&] { ops::add(a, b.to(kChecked)); }),
+  EXPECT_EQ(test::error_of([&] { ops::add(a, b.to(kChecked)); }),
             "[op] add: tensors on cpu and checked (copy them to one device with Tensor::to)");
 }
 
@@ -67,24 +59,24 @@ TEST(Device, AModelOnTheCheckedDeviceGivesTheCpuLogitsAndItsBatchMustBeThere) {
   const Tensor logits = on_checked->forward(batch.to(kChecked), context).logits;
   EXPECT_EQ(logits.device(), kChecked);
   EXPECT_EQ(logits.to_float_vector(), expected.to_float_vector());
-  EXPECT_THAT(error_of([&] { on_checked->forward(batch, context); }), HasSubstr("tensors on cpu and checked"));
+  EXPECT_THAT(test::error_of([&] { on_checked->forward(batch, context); }), HasSubstr("tensors on cpu and checked"));
 }
 
 // Each failed before: the ops read an F16 tensor as F32, let the id INT64_MIN past the table's range check, and
 // left a user's head on the CPU under a base on another device.
 TEST(Ops, RefuseTheWrongElementTypeAndEveryIdOutsideTheTable) {
   const Tensor table = Tensor::zeros({5, 2});
-  EXPECT_EQ(error_of([&] { ops::add(Tensor::zeros({2}, DType::F16), Tensor::zeros({2}, DType::F16)); }),
+  EXPECT_EQ(test::error_of([&] { ops::add(Tensor::zeros({2}, DType::F16), Tensor::zeros({2}, DType::F16)); }),
             "[op] expected a tensor of F32, got F16 [2]");
   for (const int64_t id : {int64_t{5}, int64_t{-1}, int64_t{-100}, std::numeric_limits<int64_t>::min()}) {
-    EXPECT_EQ(error_of([&] {
+    EXPECT_EQ(test::error_of([&] {
                 ops::embedding(Tensor::from_vector(std::vector<int64_t>{0, id}, {2}), table, "word");
               }),
               "[op] word: index " + std::to_string(id) + " out of range for a table of 5 rows");
   }
   const Tensor logits = Tensor::zeros({2, 3});
   EXPECT_EQ(
-      error_of([&] {
+      test::error_of([&] {
         ops::cross_entropy(logits, Tensor::from_vector(std::vector<int64_t>{-100, 7}, {2}), nullptr, Tensor(), -100);
       }),
       "[op] cross_entropy: label 7 is outside [0, 3)");
@@ -92,7 +84,8 @@ TEST(Ops, RefuseTheWrongElementTypeAndEveryIdOutsideTheTable) {
   Batch features;
   features.features = Tensor::zeros({2, model->config().hidden_size}, DType::F16);
   ForwardContext context;
-  EXPECT_EQ(error_of([&] { model->forward(features, context); }), "[op] expected a tensor of F32, got F16 [2, 16]");
+  EXPECT_EQ(test::error_of([&] { model->forward(features, context); }),
+            "[op] expected a tensor of F32, got F16 [2, 16]");
 }
 
 TEST(Device, AUsersHeadGoesToTheDeviceOfItsBase) {
@@ -112,11 +105,11 @@ TEST(Device, AUsersHeadGoesToTheDeviceOfItsBase) {
 TEST(Device, CudaInABuildWithoutItIsRefusedAtOnceByTheStub) {
   const Device cuda{DeviceType::Cuda, 0};
   const std::string stub = "[op] graft was built without CUDA (device cuda:0)";
-  EXPECT_EQ(error_of([&] { Tensor::zeros({2}, DType::F32, cuda); }), stub);
-  EXPECT_EQ(error_of([&] { Tensor::zeros({2}).to(cuda); }), stub);
+  EXPECT_EQ(test::error_of([&] { Tensor::zeros({2}, DType::F32, cuda); }), stub);
+  EXPECT_EQ(test::error_of([&] { Tensor::zeros({2}).to(cuda); }), stub);
   LoadOptions options;
   options.device = cuda;
-  EXPECT_EQ(error_of([&] { Model::from_pretrained(test::fixtures_dir() + "/tiny-distilbert", options); }), stub);
+  EXPECT_EQ(test::error_of([&] { Model::from_pretrained(test::fixtures_dir() + "/tiny-distilbert", options); }), stub);
 }
 
 }  // namespace

@@ -73,15 +73,6 @@ Names without(Names names, const Names& removed) {
 
 const Names kDistilBertHead = {"pre_classifier.weight", "pre_classifier.bias", "classifier.weight", "classifier.bias"};
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
-
 TEST(SetTrainable, FreezingTheEncoderLeavesExactlyTheHead) {
   for (const std::string pattern : {"distilbert.*", "distilbert"}) {
     auto model = small_distilbert();
@@ -116,7 +107,7 @@ TEST(SetTrainable, FreezingReleasesTheGradient) {
 
 TEST(SetTrainable, APatternThatNamesNothingListsModulePaths) {
   auto model = small_distilbert();
-  EXPECT_EQ(error_of([&] { set_trainable(*model, "distilbert.decoder", false); }),
+  EXPECT_EQ(test::error_of([&] { set_trainable(*model, "distilbert.decoder", false); }),
             "[freeze] 'distilbert.decoder' names no parameter; module paths include: distilbert, "
             "distilbert.embeddings, distilbert.transformer, pre_classifier, classifier");
   EXPECT_THROW(freeze(*model, {"classifier", "distilbert.transformer.layer.3"}), Error);
@@ -177,7 +168,7 @@ TEST(FreezeSpec, FreezesTheListedPatternsAndTrainsTheRest) {
   apply_freeze_spec(*model, "none");
   EXPECT_EQ(trainable_names(*model), all_names(*model));
 
-  EXPECT_EQ(error_of([&] { apply_freeze_spec(*model, "classifier,,distilbert"); }),
+  EXPECT_EQ(test::error_of([&] { apply_freeze_spec(*model, "classifier,,distilbert"); }),
             "[freeze] empty pattern in freeze spec 'classifier,,distilbert'");
   EXPECT_THROW(apply_freeze_spec(*model, " "), Error);
   unfreeze(*model, {"all"});

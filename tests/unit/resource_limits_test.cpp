@@ -17,15 +17,6 @@ namespace graft {
 namespace {
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
-
 std::string shipped_model() {
   return test::fixtures_dir() + "/../../models/distilbert-mini-uncased";
 }
@@ -47,16 +38,16 @@ TEST(ResourceLimits, AFileWithoutLineBreaksIsRefusedAtTheLineCap) {
   ReadOptions read;
   read.format = "csv";
   read.max_line_bytes = 1 << 20;
-  EXPECT_EQ(error_of([&] { read_dataset("/dev/zero", read); }),
+  EXPECT_EQ(test::error_of([&] { read_dataset("/dev/zero", read); }),
             "[dataset] /dev/zero:1: a line longer than 1048576 bytes (is this a text file? train and evaluate take "
             "--max-line-bytes for longer lines)");
-  EXPECT_EQ(error_of([&] { read_corpus_paragraphs("/dev/zero", 4096); }),
+  EXPECT_EQ(test::error_of([&] { read_corpus_paragraphs("/dev/zero", 4096); }),
             "[dataset] /dev/zero:1: a line longer than 4096 bytes (is this a text file? train and evaluate take "
             "--max-line-bytes for longer lines)");
   const std::string file = (fs::temp_directory_path() / "graft-limits-long-line.csv").string();
   std::ofstream(file) << "text,label\nshort,a\n" << std::string(5000, 'x') << ",b\nshort,c\n";
   read.max_line_bytes = 4096;
-  EXPECT_EQ(error_of([&] { read_dataset(file, read); }),
+  EXPECT_EQ(test::error_of([&] { read_dataset(file, read); }),
             "[dataset] " + file +
                 ":3: a line longer than 4096 bytes (is this a text file? train and evaluate take --max-line-bytes for "
                 "longer lines)");
@@ -69,7 +60,7 @@ TEST(ResourceLimits, AFileWithoutLineBreaksIsRefusedAtTheLineCap) {
 TEST(ResourceLimits, MoreLabelsThanTheLimitAreRefusedBeforeTheNamesAreMade) {
   nlohmann::json config = read_json_file(shipped_model() + "/config.json");
   config["num_labels"] = 10000000;
-  EXPECT_EQ(error_of([&] { ModelConfig::from_json(config, "config.json"); }),
+  EXPECT_EQ(test::error_of([&] { ModelConfig::from_json(config, "config.json"); }),
             "[config] config.json: num_labels 10000000 is more than graft's limit of 1048576 classes");
 }
 
@@ -77,7 +68,7 @@ TEST(ResourceLimits, MoreLabelsThanTheLimitAreRefusedBeforeTheNamesAreMade) {
 // gigabyte, each before the shape error.
 TEST(ResourceLimits, SizesTheCheckpointDoesNotHoldAreRefusedBeforeAllocating) {
   const std::string deep = with_config("deep", [](nlohmann::json& config) { config["n_layers"] = 100000; });
-  EXPECT_EQ(error_of([&] { Model::from_pretrained(deep); }),
+  EXPECT_EQ(test::error_of([&] { Model::from_pretrained(deep); }),
             "[model] " + deep +
                 ": config.json's sizes imply an encoder of 78983945216 weights, but the checkpoint holds 11201082 in "
                 "all: do config.json and the weights belong together?");
@@ -85,7 +76,7 @@ TEST(ResourceLimits, SizesTheCheckpointDoesNotHoldAreRefusedBeforeAllocating) {
     config["architectures"] = {"DistilBertForSequenceClassification"};
     config["num_labels"] = 1000000;
   });
-  EXPECT_EQ(error_of([&] { Model::from_pretrained(wide); }),
+  EXPECT_EQ(test::error_of([&] { Model::from_pretrained(wide); }),
             "[model] " + wide +
                 ": config.json's sizes imply a head of up to 257065792 weights (num_labels 1000000), but the "
                 "checkpoint holds 96826 beyond the encoder: does num_labels match the weights?");
@@ -113,7 +104,7 @@ TEST(ResourceLimits, AHeadOfAnotherTaskIsNotComparedWithTheCheckpointsHead) {
 TEST(ResourceLimits, AModelNoMemoryHoldsIsRefusedBeforeAllocating) {
   ModelConfig config = ModelConfig::from_file(shipped_model() + "/config.json");
   config.num_hidden_layers = 10000000;
-  const std::string message = error_of([&] { Model::from_config(config, TaskHead::MaskedLM, 1); });
+  const std::string message = test::error_of([&] { Model::from_config(config, TaskHead::MaskedLM, 1); });
   EXPECT_EQ(message.rfind("[model] config.json's sizes imply up to ", 0), 0U) << message;
   EXPECT_NE(message.find(" of memory available"), std::string::npos) << message;
 }

@@ -43,15 +43,6 @@ class IoTest : public ::testing::Test {
   std::string dir_;
 };
 
-std::string error_message(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
-
 Tensor floats(const std::vector<float>& values, Shape shape) {
   return Tensor::from_vector(values, std::move(shape));
 }
@@ -108,9 +99,9 @@ TEST_F(IoTest, RoundTripsEveryStorageType) {
   EXPECT_EQ(file.load("brain").to_float_vector(), (std::vector<float>{0.333984375F, -4.0F}));
   EXPECT_EQ(file.load("ids", DType::I64).to_int_vector(), (std::vector<int64_t>{7, -1, 1LL << 40}));
   EXPECT_EQ(file.load("weight").dtype(), DType::F32);
-  EXPECT_EQ(error_message([&] { file.load("weight", DType::I64); }),
+  EXPECT_EQ(test::error_of([&] { file.load("weight", DType::I64); }),
             "[safetensors] " + path("m.safetensors") + ": tensor 'weight' is F32 and cannot be loaded as I64");
-  EXPECT_EQ(error_message([&] { file.info("nope"); }),
+  EXPECT_EQ(test::error_of([&] { file.info("nope"); }),
             "[safetensors] " + path("m.safetensors") + ": tensor 'nope' not found");
 }
 
@@ -129,7 +120,7 @@ TEST_F(IoTest, ViewsShareTheMappingAndOutliveTheFile) {
 
 TEST_F(IoTest, SaveRejectsDuplicateNames) {
   const Tensor t = Tensor::zeros({1});
-  EXPECT_EQ(error_message([&] {
+  EXPECT_EQ(test::error_of([&] {
               save_safetensors(path("d.safetensors"), {{"x", t}, {"x", t}});
             }),
             "[safetensors] " + path("d.safetensors") + ": duplicate tensor name 'x'");
@@ -184,7 +175,7 @@ TEST_F(IoTest, RejectsCorruptFilesWithOneLineErrors) {
   for (const auto& bad : cases) {
     SCOPED_TRACE(bad.label);
     const std::string file = write_raw("bad.safetensors", bad.header, bad.data);
-    const std::string message = error_message([&] { SafetensorsFile::open(file); });
+    const std::string message = test::error_of([&] { SafetensorsFile::open(file); });
     const std::string expected = "[safetensors] " + file + ": " + bad.expected;
     // The JSON parser's own words follow "header is not valid JSON: ".
     if (bad.expected.ends_with(": ")) {
@@ -204,19 +195,19 @@ TEST_F(IoTest, RejectsAHeaderLengthThatShiftsTheData) {
   ASSERT_EQ(bytes[8 + static_cast<unsigned char>(bytes[0]) - 1], ' ');
   bytes[0] = static_cast<char>(bytes[0] - 1);
   write_file_atomically(path("shifted.safetensors"), bytes);
-  EXPECT_EQ(error_message([&] { SafetensorsFile::open(path("shifted.safetensors")); }),
+  EXPECT_EQ(test::error_of([&] { SafetensorsFile::open(path("shifted.safetensors")); }),
             "[safetensors] " + path("shifted.safetensors") +
                 ": the tensors cover 8 bytes of a data area of 9 (is the header length right?)");
 }
 
 TEST_F(IoTest, RejectsTruncatedFiles) {
   write_file_atomically(path("short.safetensors"), "abc");
-  EXPECT_EQ(error_message([&] { SafetensorsFile::open(path("short.safetensors")); }),
+  EXPECT_EQ(test::error_of([&] { SafetensorsFile::open(path("short.safetensors")); }),
             "[safetensors] " + path("short.safetensors") + ": file is 3 bytes, too short for the 8-byte header length");
   write_file_atomically(path("long.safetensors"), std::string("\x10\x27\0\0\0\0\0\0{}", 10));
-  EXPECT_EQ(error_message([&] { SafetensorsFile::open(path("long.safetensors")); }),
+  EXPECT_EQ(test::error_of([&] { SafetensorsFile::open(path("long.safetensors")); }),
             "[safetensors] " + path("long.safetensors") + ": header length 10000 exceeds file size 10");
-  EXPECT_EQ(error_message([&] { SafetensorsFile::open(path("missing.safetensors")); }),
+  EXPECT_EQ(test::error_of([&] { SafetensorsFile::open(path("missing.safetensors")); }),
             "[safetensors] " + path("missing.safetensors") + ": cannot open: No such file or directory");
 }
 
@@ -280,7 +271,7 @@ TEST_F(IoTest, CheckpointRoundTripsASingleFile) {
     expect_same(checkpoint.view(name), tensor);
   }
   EXPECT_EQ(checkpoint.load("half").dtype(), DType::F32);
-  EXPECT_EQ(error_message([&] { checkpoint.load("x"); }), "[checkpoint] " + path("model") + ": tensor 'x' not found");
+  EXPECT_EQ(test::error_of([&] { checkpoint.load("x"); }), "[checkpoint] " + path("model") + ": tensor 'x' not found");
 }
 
 TEST_F(IoTest, CheckpointRoundTripsShards) {
@@ -314,29 +305,29 @@ TEST_F(IoTest, CheckpointRoundTripsShards) {
 }
 
 TEST_F(IoTest, CheckpointErrorsNameTheFolderAndTheProblem) {
-  EXPECT_EQ(error_message([&] { Checkpoint::open(path("absent")); }),
+  EXPECT_EQ(test::error_of([&] { Checkpoint::open(path("absent")); }),
             "[checkpoint] " + path("absent") + ": no such folder");
   fs::create_directories(path("empty"));
-  EXPECT_EQ(error_message([&] { Checkpoint::open(path("empty")); }),
+  EXPECT_EQ(test::error_of([&] { Checkpoint::open(path("empty")); }),
             "[checkpoint] " + path("empty") + ": no model.safetensors or model.safetensors.index.json");
   write_file_atomically(path("empty/pytorch_model.bin"), "pickle");
-  EXPECT_NE(error_message([&] {
+  EXPECT_NE(test::error_of([&] {
               Checkpoint::open(path("empty"));
             }).find("(pytorch_model.bin is not supported: convert it with python -c"),
             std::string::npos);
 
   save_checkpoint(path("sharded"), {{"a", Tensor::zeros({8})}, {"b", Tensor::zeros({8})}}, 32);
   fs::remove(path("sharded/model-00002-of-00002.safetensors"));
-  EXPECT_EQ(error_message([&] { Checkpoint::open(path("sharded")); }),
+  EXPECT_EQ(test::error_of([&] { Checkpoint::open(path("sharded")); }),
             "[checkpoint] " + path("sharded/model.safetensors.index.json") +
                 ": shard model-00002-of-00002.safetensors (holding 'b') is missing");
 
   write_file_atomically(path("sharded/model.safetensors.index.json"), R"({"weight_map": {"a": "../x"}})");
-  EXPECT_EQ(error_message([&] { Checkpoint::open(path("sharded")); }),
+  EXPECT_EQ(test::error_of([&] { Checkpoint::open(path("sharded")); }),
             "[checkpoint] " + path("sharded/model.safetensors.index.json") +
                 ": weight_map entry of 'a' must be a file name in the same folder");
   write_file_atomically(path("sharded/model.safetensors.index.json"), "{oops");
-  EXPECT_EQ(error_message([&] {
+  EXPECT_EQ(test::error_of([&] {
               Checkpoint::open(path("sharded"));
             }).rfind("[json] " + path("sharded/model.safetensors.index.json") + ": malformed JSON: ", 0),
             0U);
@@ -349,11 +340,11 @@ TEST_F(IoTest, ANonFiniteWeightIsRefusedWhenLoaded) {
                                 {"v", Tensor::from_vector(std::vector<float>{-INFINITY}, Shape{1})}});
   const Checkpoint checkpoint = Checkpoint::open(path("nan"));
   EXPECT_EQ(checkpoint.load("ok").to_float_vector(), (std::vector<float>{1.0F, 2.0F}));
-  EXPECT_EQ(error_message([&] { checkpoint.load("w"); }),
+  EXPECT_EQ(test::error_of([&] { checkpoint.load("w"); }),
             "[checkpoint] " + path("nan") +
                 "/model.safetensors: tensor 'w' holds a non-finite value (nan at element 2 "
                 "of [2, 2])");
-  EXPECT_EQ(error_message([&] { checkpoint.load("v"); }),
+  EXPECT_EQ(test::error_of([&] { checkpoint.load("v"); }),
             "[checkpoint] " + path("nan") +
                 "/model.safetensors: tensor 'v' holds a non-finite value (-inf at element 0 "
                 "of [1])");
@@ -378,10 +369,10 @@ TEST_F(IoTest, ReadsTheHuggingFaceCheckpoint) {
 }
 
 TEST_F(IoTest, FileHelpers) {
-  EXPECT_EQ(error_message([&] { read_file(path("none.txt")); }),
+  EXPECT_EQ(test::error_of([&] { read_file(path("none.txt")); }),
             "[file] " + path("none.txt") + ": cannot open: no such file");
   write_file_atomically(path("x.json"), "[1,");
-  EXPECT_EQ(error_message([&] {
+  EXPECT_EQ(test::error_of([&] {
               read_json_file(path("x.json"));
             }).rfind("[json] " + path("x.json") + ": malformed JSON: [json.exception.parse_error", 0),
             0U);

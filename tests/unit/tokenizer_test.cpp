@@ -37,15 +37,6 @@ std::string temp_dir(const std::string& name) {
   return dir.string();
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "no error";
-}
-
 TEST(Tokenizer, SpecialIdsAndSizes) {
   EXPECT_EQ(fixture().vocab_size(), 97);
   EXPECT_EQ(fixture().pad_id(), 0);
@@ -57,7 +48,7 @@ TEST(Tokenizer, SpecialIdsAndSizes) {
   EXPECT_EQ(fixture().token_to_id("##able"), 11);
   EXPECT_EQ(fixture().token_to_id("absent"), -1);
   EXPECT_EQ(fixture().id_to_token(24), "中");
-  EXPECT_THAT(error_of([] { fixture().id_to_token(97); }), HasSubstr("outside the vocabulary"));
+  EXPECT_THAT(test::error_of([] { fixture().id_to_token(97); }), HasSubstr("outside the vocabulary"));
 }
 
 TEST(Tokenizer, PunctuationCaseAndOffsets) {
@@ -174,12 +165,12 @@ TEST(Tokenizer, OnlyFirstAndOnlySecond) {
               ElementsAre("[CLS]", "the", "quick", "brown", "[SEP]", "hello", "world", "[SEP]"));
   EXPECT_THAT(pair_tokens("the quick brown fox", "hello world", 8, Truncation::OnlySecond),
               ElementsAre("[CLS]", "the", "quick", "brown", "fox", "[SEP]", "hello", "[SEP]"));
-  EXPECT_THAT(error_of([] { pair_tokens("the quick brown fox", "hello world", 5, Truncation::OnlySecond); }),
+  EXPECT_THAT(test::error_of([] { pair_tokens("the quick brown fox", "hello world", 5, Truncation::OnlySecond); }),
               HasSubstr("only_second cannot reach max_length"));
   EncodeOptions only_second;
   only_second.max_length = 3;
   only_second.truncation = Truncation::OnlySecond;
-  EXPECT_THAT(error_of([&] { fixture().encode("the quick brown", only_second); }), HasSubstr("needs a pair"));
+  EXPECT_THAT(test::error_of([&] { fixture().encode("the quick brown", only_second); }), HasSubstr("needs a pair"));
 }
 
 TEST(Tokenizer, TruncationDefaultsToModelMaxLength) {
@@ -195,7 +186,7 @@ TEST(Tokenizer, TruncationDefaultsToModelMaxLength) {
   max_length_only.max_length = 4;
   EXPECT_THAT(fixture().encode(text, max_length_only).tokens, ElementsAre("[CLS]", "the", "quick", "[SEP]"));
   max_length_only.max_length = 1;
-  EXPECT_THAT(error_of([&] { fixture().encode(text, max_length_only); }), HasSubstr("leaves no room"));
+  EXPECT_THAT(test::error_of([&] { fixture().encode(text, max_length_only); }), HasSubstr("leaves no room"));
 }
 
 TEST(Tokenizer, PaddingLongestPadsTheBatch) {
@@ -234,7 +225,7 @@ TEST(Tokenizer, BatchWithPairs) {
   const auto batch = fixture().encode_batch({"the", "fox"}, {}, &pairs);
   EXPECT_THAT(batch[1].ids, ElementsAre(2, 8, 3, 16, 3));
   const std::vector<std::string> too_few{"hello"};
-  EXPECT_THAT(error_of([&] { fixture().encode_batch({"the", "fox"}, {}, &too_few); }), HasSubstr("1 pair texts"));
+  EXPECT_THAT(test::error_of([&] { fixture().encode_batch({"the", "fox"}, {}, &too_few); }), HasSubstr("1 pair texts"));
 }
 
 TEST(Tokenizer, WindowsOverlapByStride) {
@@ -246,7 +237,7 @@ TEST(Tokenizer, WindowsOverlapByStride) {
   EXPECT_EQ(windows[1].offsets[1], (std::pair<int64_t, int64_t>{10, 15}));
   EXPECT_EQ(windows[2].word_ids[1], 4);
   EXPECT_EQ(fixture().encode_windows("hello", 5, 1).size(), 1u);
-  EXPECT_THAT(error_of([] { fixture().encode_windows("hello world", 5, 3); }), HasSubstr("stride 3"));
+  EXPECT_THAT(test::error_of([] { fixture().encode_windows("hello world", 5, 3); }), HasSubstr("stride 3"));
 }
 
 TEST(Tokenizer, DecodeJoinsPiecesAndCleansSpaces) {
@@ -254,31 +245,31 @@ TEST(Tokenizer, DecodeJoinsPiecesAndCleansSpaces) {
   EXPECT_EQ(fixture().decode(encoding.ids), "hello, world! playing unaffable?");
   EXPECT_EQ(fixture().decode(encoding.ids, false), "[CLS] hello, world! playing unaffable? [SEP]");
   EXPECT_EQ(fixture().decode({}), "");
-  EXPECT_THAT(error_of([] { fixture().decode({5, 1000}); }), HasSubstr("token id 1000 is outside"));
+  EXPECT_THAT(test::error_of([] { fixture().decode({5, 1000}); }), HasSubstr("token id 1000 is outside"));
 }
 
 TEST(Tokenizer, InvalidUtf8IsAnError) {
-  EXPECT_THAT(error_of([] { fixture().encode("hello \xff world"); }),
+  EXPECT_THAT(test::error_of([] { fixture().encode("hello \xff world"); }),
               HasSubstr("not valid UTF-8 (bad byte 0xff at byte offset 6)"));
-  EXPECT_THAT(error_of([] { fixture().encode("caf\xc3"); }), HasSubstr("not valid UTF-8"));
-  EXPECT_THAT(error_of([] { fixture().encode("\xed\xa0\x80"); }), HasSubstr("not valid UTF-8"));  // a surrogate
+  EXPECT_THAT(test::error_of([] { fixture().encode("caf\xc3"); }), HasSubstr("not valid UTF-8"));
+  EXPECT_THAT(test::error_of([] { fixture().encode("\xed\xa0\x80"); }), HasSubstr("not valid UTF-8"));  // a surrogate
 }
 
 TEST(Tokenizer, LoadingErrorsNameTheProblem) {
-  EXPECT_THAT(error_of([] { Tokenizer::from_pretrained("/nonexistent/graft"); }), HasSubstr("not a directory"));
+  EXPECT_THAT(test::error_of([] { Tokenizer::from_pretrained("/nonexistent/graft"); }), HasSubstr("not a directory"));
   const std::string empty = temp_dir("empty");
-  EXPECT_THAT(error_of([&] { Tokenizer::from_pretrained(empty); }),
+  EXPECT_THAT(test::error_of([&] { Tokenizer::from_pretrained(empty); }),
               HasSubstr("neither tokenizer.json nor vocab.txt found"));
   const std::string broken = temp_dir("broken");
   fs::copy_file(fixture_dir() + "/vocab.txt", broken + "/vocab.txt");
   std::ofstream(broken + "/tokenizer_config.json") << "{\"do_lower_case\": tru";
-  EXPECT_THAT(error_of([&] { Tokenizer::from_pretrained(broken); }),
+  EXPECT_THAT(test::error_of([&] { Tokenizer::from_pretrained(broken); }),
               HasSubstr("tokenizer_config.json: malformed JSON"));
   std::ofstream(broken + "/tokenizer_config.json") << "{\"unk_token\": \"[NOPE]\"}";
-  EXPECT_THAT(error_of([&] { Tokenizer::from_pretrained(broken); }), HasSubstr("'[NOPE]' is missing"));
+  EXPECT_THAT(test::error_of([&] { Tokenizer::from_pretrained(broken); }), HasSubstr("'[NOPE]' is missing"));
   std::ofstream(broken + "/tokenizer.json")
       << "{\"model\": {\"type\": \"BPE\"}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}";
-  EXPECT_THAT(error_of([&] { Tokenizer::from_pretrained(broken); }), HasSubstr("unsupported model 'BPE'"));
+  EXPECT_THAT(test::error_of([&] { Tokenizer::from_pretrained(broken); }), HasSubstr("unsupported model 'BPE'"));
   fs::remove_all(empty);
   fs::remove_all(broken);
 }
@@ -293,7 +284,7 @@ TEST(Tokenizer, WrongTypesInTokenizerJsonNameTheFileAndField) {
     nlohmann::json changed = good;
     changed[key] = value;
     std::ofstream(file) << changed.dump();
-    return error_of([&] { Tokenizer::from_pretrained(dir); });
+    return test::error_of([&] { Tokenizer::from_pretrained(dir); });
   };
   EXPECT_EQ(with("post_processor", {{"type", "BertProcessing"}, {"cls", {2, 2}}, {"sep", {"[SEP]", 3}}}),
             "[tokenizer] " + file + ": BertProcessing needs cls as [token, id], got [2,2]");
@@ -312,7 +303,7 @@ TEST(Tokenizer, WrongTypesInTokenizerJsonNameTheFileAndField) {
 TEST(Tokenizer, AVocabularyThatIsNotUtf8IsRefusedAtLoad) {
   const std::string dir = temp_dir("latin1");
   std::ofstream(dir + "/vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ncaf\xe9\n";
-  EXPECT_EQ(error_of([&] { Tokenizer::from_pretrained(dir); }),
+  EXPECT_EQ(test::error_of([&] { Tokenizer::from_pretrained(dir); }),
             "[tokenizer] " + dir + "/vocab.txt: line 6 is not valid UTF-8 (at byte 3)");
   fs::remove_all(dir);
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -108,5 +109,13 @@ class Tensor {
   DType dtype_ = DType::F32;
   Device device_ = kCpu;
 };
+
+// The first NaN or infinity of an F32 tensor on the host, spelled "nan", "inf" or "-inf"; nothing when every
+// element is finite. The loaders and the pipelines refuse such values instead of passing them on.
+struct NonFiniteValue {
+  int64_t index;
+  const char* spelling;
+};
+std::optional<NonFiniteValue> first_non_finite(const Tensor& host_f32);
 
 }  // namespace graft

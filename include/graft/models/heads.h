@@ -38,5 +38,8 @@ std::unique_ptr<Head> make_head(TaskHead task, const ModelConfig& config, Encode
 
 // Appends a Dropout named "dropout", as the families' heads name theirs.
 void add_dropout(Sequential& layers, float p, Generator* generator);
+// dropout(p) -> "classifier" on every position: the token classifier of both families, which differ only in
+// the dropout they read.
+std::unique_ptr<Head> token_classifier(const ModelConfig& config, float p, Generator* generator);
 
 }  // namespace graft
