@@ -31,7 +31,9 @@ LATENCY_REPEAT_FACTOR = 10  # latencies are short and noisy: they get 10x the re
 LATENCY_TOKENS = 32
 GEMM_M, GEMM_K, GEMM_N = 4096, 768, 3072  # the FFN's lin1 at b32 x 128
 WORKLOADS = ["gemm_fp32", "gemm_bf16", "train_fp32", "train_bf16", "infer_b32_fp32", "infer_b32_bf16",
-             "latency_b1_s32_fp32", "latency_b1_s32_bf16", "fpb_epoch_bf16", "frozen_head_epoch"]
+             "latency_b1_s32_fp32", "latency_b1_s32_bf16", "fpb_epoch_bf16", "frozen_head_epoch",
+             "ort_infer_b32_fp32", "ort_latency_b1_s32_fp32", "ort_infer_b32_int8"]
+ORT_TOLERANCE = 1e-4  # max |ONNX Runtime logits - PyTorch logits| before ONNX Runtime's timings are trusted
 EPOCH_WORKLOADS = {"fpb_epoch_bf16", "frozen_head_epoch"}
 
 
@@ -299,8 +301,8 @@ def time_runs(warmups, repeats, run):
     return seconds
 
 
-def report(workload, precision, seconds, **extra):
-    line = dict(side="pytorch", workload=workload, precision=precision, median_s=statistics.median(seconds),
+def report(workload, precision, seconds, side="pytorch", **extra):
+    line = dict(side=side, workload=workload, precision=precision, median_s=statistics.median(seconds),
                 times_s=seconds, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                 torch=torch.__version__, **extra)
     print(json.dumps(line), flush=True)
@@ -381,6 +383,56 @@ def bench_latency(workload, args):
     bench_inference(workload, args, 1, LATENCY_TOKENS, 3, LATENCY_REPEAT_FACTOR * args.repeats)
 
 
+def onnx_session(model, path, quantized, threads):
+    """The model exported to ONNX (dynamic batch and sequence axes), as ONNX Runtime users run it: all graph
+    optimisations, `threads` intra-op threads, one inter-op thread. quantized: ONNX Runtime's own dynamic int8
+    quantisation of the exported model (weights per output channel, activations per call)."""
+    import onnxruntime
+    ids, mask, _ = random_batch(2, 16, model.config.vocab_size)
+    with torch.no_grad():
+        torch.onnx.export(model, (ids, mask), path, input_names=["input_ids", "attention_mask"],
+                          output_names=["logits"], opset_version=17, dynamo=False,
+                          dynamic_axes={name: {0: "batch", 1: "sequence"} for name in ("input_ids", "attention_mask")})
+    if quantized:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        quantized_path = path.with_suffix(".int8.onnx")
+        quantize_dynamic(str(path), str(quantized_path), weight_type=QuantType.QInt8, per_channel=True)
+        path = quantized_path
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = model(ids, mask).numpy()
+    got = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+    error = float(abs(got - expected).max())
+    if not quantized and error > ORT_TOLERANCE:
+        sys.exit(f"reference.py: ONNX Runtime's logits differ from PyTorch's by {error:.3e} (> {ORT_TOLERANCE})")
+    return session, error
+
+
+def bench_onnxruntime(workload, args):
+    """ONNX Runtime on the inference workloads, the model exported from the same PyTorch module."""
+    import tempfile
+    import onnxruntime
+    shapes = shapes_for(args)
+    latency = "latency" in workload
+    batch, tokens = (1, LATENCY_TOKENS) if latency else (shapes["batch"], shapes["tokens"])
+    model = bench_model(shapes).eval()
+    quantized = workload.endswith("_int8")
+    with tempfile.TemporaryDirectory() as folder:
+        session, error = onnx_session(model, Path(folder) / "model.onnx", quantized, args.threads)
+        ids, mask, _ = random_batch(batch, tokens, shapes["vocab"])
+        feeds = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+        warmups, repeats = (3, LATENCY_REPEAT_FACTOR * args.repeats) if latency else (1, args.repeats)
+        seconds = time_runs(warmups, repeats, lambda: session.run(None, feeds))
+    report(workload, "int8" if quantized else "fp32", seconds, side="onnxruntime",
+           onnxruntime=onnxruntime.__version__, max_abs_logit_diff_vs_pytorch=error,
+           **shape_fields(shapes, batch, tokens))
+
+
 def read_fpb_ids(path):
     rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     return [row["input_ids"] for row in rows], [row["label"] for row in rows]
@@ -421,7 +473,8 @@ def bench_epoch(workload, args):
 BENCHES = {"gemm_fp32": bench_gemm, "gemm_bf16": bench_gemm, "train_fp32": bench_train, "train_bf16": bench_train,
            "infer_b32_fp32": bench_throughput, "infer_b32_bf16": bench_throughput,
            "latency_b1_s32_fp32": bench_latency, "latency_b1_s32_bf16": bench_latency,
-           "fpb_epoch_bf16": bench_epoch, "frozen_head_epoch": bench_epoch}
+           "fpb_epoch_bf16": bench_epoch, "frozen_head_epoch": bench_epoch, "ort_infer_b32_fp32": bench_onnxruntime,
+           "ort_latency_b1_s32_fp32": bench_onnxruntime, "ort_infer_b32_int8": bench_onnxruntime}
 
 
 def main():

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# bench/run.sh: graft against PyTorch on the workloads of issue 5, one after the other in the same run.
+# bench/run.sh: graft against PyTorch and ONNX Runtime on the workloads of issues 5 and 17, one after the
+# other in the same run.
 #
 #   bench/run.sh [--tiny] [--fp32] [--repeats N] [--epoch-repeats N] [--workloads a,b,...] [--out DIR]
 #
 # --fp32 runs the bf16 workloads in fp32 on both sides, for CPUs without bf16 units.
-# Builds nothing: it runs $GRAFT (default build/graft) and bench/reference.py under $PYTHON (default Debian's
-# /usr/bin/python3, which has python3-torch). Each workload runs in its own process on each side, PyTorch first,
-# so that a ratio compares two measurements taken seconds apart and each peak RSS is that workload's own.
-# Ends with the lines the issue asks for: RATIO <name> <PyTorch time / graft time> (for memory: graft RSS /
-# PyTorch RSS) and EFFICIENCY <name> <fraction of graft's GEMM rate that its training step reaches>.
+# Builds nothing: it runs $GRAFT (default build/graft) and bench/reference.py under $PYTHON (default
+# .venv-reference/bin/python, which `scripts/install-deps.sh --reference` makes with a current torch and
+# onnxruntime from PyPI). Each workload runs in its own process on each side, PyTorch first, then graft, then
+# ONNX Runtime where it has the workload, so that a ratio compares measurements taken seconds apart and each
+# peak RSS is that workload's own. Ends with the lines the issues ask for: RATIO <name> <peer time / graft time>
+# <peer> (for memory: graft RSS / PyTorch RSS) and EFFICIENCY <name> <fraction of graft's GEMM rate that its
+# training step reaches>.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 GRAFT=${GRAFT:-build/graft}
-PYTHON=${PYTHON:-/usr/bin/python3}
+PYTHON=${PYTHON:-.venv-reference/bin/python}
 FPB_CSV=${FPB_CSV:-../shared/data/financial_phrasebank/train.csv}
 TOKENIZER=${TOKENIZER:-../shared/golden/tokenizer}
 
@@ -45,7 +48,8 @@ while [[ $# -gt 0 ]]; do
 done
 
 [[ -x "$GRAFT" ]] || { echo "run.sh: no $GRAFT (build graft_cli first, or set GRAFT=path)" >&2; exit 1; }
-"$PYTHON" -c "import torch" 2>/dev/null || { echo "run.sh: $PYTHON cannot import torch (python3-torch)" >&2; exit 1; }
+"$PYTHON" -c "import torch, onnxruntime" 2>/dev/null ||
+  { echo "run.sh: $PYTHON cannot import torch and onnxruntime (scripts/install-deps.sh --reference)" >&2; exit 1; }
 if [[ $tiny == 0 && $fp32 == 0 ]] && ! grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo; then
   echo "run.sh: warning: this CPU has neither AVX512-BF16 nor AMX, so PyTorch's bf16 workloads (*_bf16," \
     "frozen_head_epoch) run on a scalar fallback and take hours; --fp32 runs them in fp32 on both sides" >&2
@@ -54,6 +58,7 @@ fi
 mkdir -p "$out"
 : > "$out/pytorch.jsonl"
 : > "$out/graft.jsonl"
+: > "$out/onnxruntime.jsonl"
 echo "run.sh: JSON lines in $out" >&2
 "$GRAFT" --version | tee "$out/graft-version.txt" >&2  # the build, the CPU, its instruction sets, the kernels chosen
 
@@ -90,9 +95,19 @@ with open(f"{out}/fpb_ids.jsonl", "w") as f:
         f.write(json.dumps({"label": label, "input_ids": encoding["input_ids"]}) + "\n")
 EOF
 
+# graft's workloads that ONNX Runtime runs too (reference.py exports the same PyTorch model to ONNX).
+declare -A onnxruntime_peer=([infer_b32_fp32]=ort_infer_b32_fp32 [latency_b1_s32_fp32]=ort_latency_b1_s32_fp32
+  [infer_b32_int8]=ort_infer_b32_int8)
 for workload in ${workloads//,/ }; do
-  "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" >> "$out/pytorch.jsonl"
+  # PyTorch has no int8 workload: graft's int8 is measured against ONNX Runtime's dynamic quantisation.
+  if [[ $workload != *_int8 ]]; then
+    "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" >> "$out/pytorch.jsonl"
+  fi
   "$GRAFT" bench --workload "$workload" "${common[@]}" >> "$out/graft.jsonl"
+  peer=${onnxruntime_peer[$workload]:-}
+  if [[ -n $peer ]]; then
+    "$PYTHON" bench/reference.py --workload "$peer" "${common[@]}" >> "$out/onnxruntime.jsonl"
+  fi
 done
 
 "$PYTHON" - "$out" <<'EOF'
@@ -103,8 +118,10 @@ out = sys.argv[1]
 def read(side):
     return {row["workload"]: row for row in map(json.loads, open(f"{out}/{side}.jsonl")) if row}
 
-torch_rows, graft_rows = read("pytorch"), read("graft")
+torch_rows, graft_rows, ort_rows = read("pytorch"), read("graft"), read("onnxruntime")
 order = [w for w in torch_rows if w in graft_rows]
+ORT_PEERS = {"infer_b32_fp32": "ort_infer_b32_fp32", "latency_b1_s32_fp32": "ort_latency_b1_s32_fp32",
+             "infer_b32_int8": "ort_infer_b32_int8"}
 
 
 def training_step_flops(row):
@@ -123,6 +140,13 @@ def ratio(workload):
     return torch_rows[workload]["median_s"] / graft_rows[workload]["median_s"]
 
 
+def ort_ratio(workload):
+    peer = ORT_PEERS[workload]
+    if workload not in graft_rows or peer not in ort_rows:
+        return math.nan
+    return ort_rows[peer]["median_s"] / graft_rows[workload]["median_s"]
+
+
 def rss_ratio(workload):
     if workload not in order:
         return math.nan
@@ -137,16 +161,20 @@ def efficiency(step, gemm):
 
 
 def machine():
-    # RESULTS.md wants the CPU with the figures; bf16 speed hinges on AVX512-BF16 / AMX, so say which it has.
+    # RESULTS.md wants the CPU with the figures; speed hinges on AVX-512, its bf16 and int8 (VNNI) instructions
+    # and AMX, so say which of them it has.
     info = open("/proc/cpuinfo").read()
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
     flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    bf16 = [flag for flag in ("avx512f", "avx512_bf16", "amx_bf16") if flag in flags] or ["no avx512/bf16/amx"]
-    torch_version = next(iter(torch_rows.values()), {}).get("torch", "?")
+    names = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX512-BF16", "avx512_vnni": "AVX512-VNNI",
+             "avx_vnni": "AVX-VNNI", "amx_bf16": "AMX-BF16", "amx_int8": "AMX-INT8"}
+    found = [name for flag, name in names.items() if flag in flags] or ["none of AVX2, AVX-512, VNNI, AMX"]
     date = time.strftime("%Y-%m-%d %H:%M")
-    return f"{model} ({', '.join(bf16)}), {os.cpu_count()} cores, torch {torch_version}, {date}"
+    return (f"{model} ({', '.join(found)}), {os.cpu_count()} cores, torch {TORCH}, onnxruntime {ORT}, {date}")
 
 
+TORCH = next(iter(torch_rows.values()), {}).get("torch", "?")
+ORT = next(iter(ort_rows.values()), {}).get("onnxruntime", "?")
 print(machine())
 header = (f"{'workload':<22} {'precision':<11} {'PyTorch s':>10} {'graft s':>10} {'ratio':>7} "
           f"{'RSS PT MB':>10} {'RSS graft':>10}")
@@ -166,14 +194,21 @@ for w in order:
         real = graft_rows[w]["real_tokens"]
         print(f"{w}: {real} real tokens; padded to {torch_rows[w]['padded_tokens']} by PyTorch (file order), "
               f"{graft_rows[w]['padded_tokens']} by graft (similar lengths batched)")
+for w, peer in ORT_PEERS.items():
+    if w in graft_rows and peer in ort_rows:
+        print(f"{w}: ONNX Runtime {ort_rows[peer]['median_s']:.4f} s ({peer}, max |logits - PyTorch's| "
+              f"{ort_rows[peer]['max_abs_logit_diff_vs_pytorch']:.1e}), graft {graft_rows[w]['median_s']:.4f} s")
 mixed = [w for w in order if torch_rows[w]["precision"] != graft_rows[w]["precision"]]
 if mixed:
     print("precision a/b: PyTorch ran a, graft ran b: " + ", ".join(mixed))
 print()
 for name in ("train_fp32", "train_bf16", "infer_b32_fp32", "infer_b32_bf16", "latency_b1_s32_bf16",
              "fpb_epoch_bf16", "frozen_head_epoch"):
-    print(f"RATIO {name} {ratio(name):.3f}")
-print(f"RATIO peak_rss_train_fp32 {rss_ratio('train_fp32'):.3f}")
+    print(f"RATIO {name} {ratio(name):.3f} torch-{TORCH}")
+for name, peer in ORT_PEERS.items():
+    print(f"RATIO {peer} {ort_ratio(name):.3f} onnxruntime-{ORT}")
+print(f"RATIO peak_rss_train_fp32 {rss_ratio('train_fp32'):.3f} torch-{TORCH}")
+print(f"RATIO peak_rss_fpb_epoch_bf16 {rss_ratio('fpb_epoch_bf16'):.3f} torch-{TORCH}")
 # Against the GEMM rate of the precision graft ran: gemm_bf16 says which.
 print(f"EFFICIENCY train_fp32 {efficiency('train_fp32', 'gemm_fp32'):.3f}")
 print(f"EFFICIENCY train_bf16 {efficiency('train_bf16', 'gemm_bf16'):.3f}")

@@ -1,4 +1,4 @@
-// The tensor allocator's cache of large blocks: reuse, its bound (never above the peak of live bytes), and
+// The tensor allocator's cache of large blocks: reuse, its bound (1.5 times the peak of live bytes), and
 // release.
 #include "graft/core/allocator.h"
 
@@ -36,7 +36,7 @@ TEST(Allocator, AMuchSmallerRequestDoesNotTakeALargeBlock) {
   EXPECT_EQ(allocator_stats().reused, before.reused);
 }
 
-TEST(Allocator, LiveAndCachedBytesStayUnderThePeak) {
+TEST(Allocator, LiveAndCachedBytesStayUnderTheBound) {
   release_cached_memory();
   {
     const Tensor a = Tensor::empty({2 * kLargeFloats});
@@ -44,11 +44,12 @@ TEST(Allocator, LiveAndCachedBytesStayUnderThePeak) {
   }
   const size_t peak = allocator_stats().peak_bytes;
   EXPECT_GE(peak, 4 * kLargeFloats * sizeof(float));
-  // Neither cached block fits a request twice their size: they are freed before a fresh block is made.
+  // Neither cached block fits a request twice their size: one is freed before a fresh block is made, the
+  // other stays, since both would go above 1.5 times the peak.
   const Tensor larger = Tensor::empty({4 * kLargeFloats});
   const AllocatorStats after = allocator_stats();
-  EXPECT_LE(after.live_bytes + after.cached_bytes, after.peak_bytes);
-  EXPECT_EQ(after.cached_bytes, 0U);
+  EXPECT_LE(after.live_bytes + after.cached_bytes, after.peak_bytes + after.peak_bytes / 2);
+  EXPECT_EQ(after.cached_bytes, 2 * kLargeFloats * sizeof(float));
 }
 
 TEST(Allocator, ReleaseFreesTheCache) {

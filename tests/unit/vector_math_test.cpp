@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace graft {
 namespace {
@@ -30,6 +31,18 @@ TEST(VectorMath, ExpIsWithinTwoUlpWhereTheResultIsANormalFloat) {
     }
   }
   EXPECT_LE(worst, 2.0 * kFloatEpsilon) << "at x = " << worst_at;
+}
+
+TEST(VectorMath, MaxFindsTheLargestInEveryLaneAndInTheTail) {
+  // Lengths around the 16 running maxima, the largest value at each position in turn, -FLT_MAX (a masked
+  // attention score) everywhere else.
+  for (const int64_t count : {1, 15, 16, 17, 31, 32, 33, 128}) {
+    for (int64_t at = 0; at < count; ++at) {
+      std::vector<float> values(static_cast<size_t>(count), -std::numeric_limits<float>::max());
+      values[static_cast<size_t>(at)] = -3.5F;
+      EXPECT_EQ(vec::max(values.data(), count), -3.5F) << "count " << count << ", largest at " << at;
+    }
+  }
 }
 
 TEST(VectorMath, ExpSaturatesLikeFloatAndFlushesBelowTheNormalRange) {

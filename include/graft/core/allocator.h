@@ -3,8 +3,10 @@
 // gradients) every step; fresh pages from the kernel are zeroed and faulted in one by one, which cost about
 // a tenth of a distilbert-base step on 2 cores. So blocks of kCachedBlockBytes and more are kept when freed
 // and handed out again for requests of up to their size (and no less than 4/5 of it). Live plus cached bytes
-// never exceed the most bytes that were ever live at once: the cache does not raise peak memory, it only keeps
-// what the peak already needed.
+// stay under 1.5 times the most bytes that were ever live at once. Not 1: a forward asks for
+// blocks of several sizes, and with the bound at the peak itself a request that fit no cached block evicted
+// blocks the next layer asked for again (inference on distilbert-base at b32 x 128 took 800,000 page faults in
+// five forwards, 114,000 with the bound at 1.5, and its peak RSS went down, 521 MB to 459 MB).
 #include <cstddef>
 #include <cstdint>
 #include <memory>

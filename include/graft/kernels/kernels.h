@@ -21,9 +21,11 @@ namespace graft::kernels {
 // (<instruction sets>); graft kernels: avx512; oneDNN 2.6.3: avx512_core_amx".
 std::string describe_backend();
 
-// C[M,N] = alpha * op(A) * op(B) + beta * C, op = transpose when the flag is set. Row-major.
+// C[M,N] = alpha * op(A) * op(B) + beta * C (+ row_bias[N] on every row, when given; alpha must be 1 then),
+// op = transpose when the flag is set. Row-major.
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision);
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision,
+          const float* row_bias = nullptr);
 
 // out[N,O] = in[N,I] * weight[O,I]^T + bias[O]   [nn.Linear]
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,

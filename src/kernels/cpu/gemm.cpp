@@ -1,15 +1,23 @@
-// GEMM through oneDNN: on this machine's CPU it measured 4-5x OpenBLAS 0.3.21 on the model's shapes
-// (docs/design.md has the figures).
+// GEMM through oneDNN's matmul primitive, each shape's primitive created once and kept (MatmulCache): creating
+// one costs tens of microseconds and attention runs two products per (sequence, head). The primitive beat
+// dnnl_sgemm on every model shape measured (docs/design.md, "GEMM"): 2x at 32 rows, where sgemm packs the
+// weights on every call and allocates its buffers; its scratch memory is graft's, one buffer per thread.
 //
 // BF16 is torch's bf16 matmul: the operands are rounded to bf16 (to nearest even) and the products summed in
 // fp32. Where the CPU multiplies bf16 itself (AVX512-BF16, AMX) oneDNN's bf16 matmul does it at the bf16 rate;
-// elsewhere the rounded operands go through the fp32 GEMM, which gives the same numbers up to the order of the
-// sums: bf16 x bf16 products are exact in fp32.
+// elsewhere the rounded operands go through the fp32 product, which gives the same numbers up to the order of
+// the sums: bf16 x bf16 products are exact in fp32.
 #include <dnnl.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <unordered_map>
 
 #include "graft/core/allocator.h"
 #include "graft/core/autocast.h"
@@ -21,11 +29,157 @@
 namespace graft::kernels {
 namespace {
 
-void fp32_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  const dnnl_status_t status =
-      dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+using dnnl::memory;
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// A product's shape, layout and constants: what its primitive is made for.
+struct MatmulKey {
+  bool transpose_a, transpose_b;
+  int64_t m, n, k, lda, ldb, ldc;
+  float alpha, beta;
+  bool biased;
+  memory::data_type operands;
+  bool operator==(const MatmulKey&) const = default;
+};
+
+struct MatmulKeyHash {
+  size_t operator()(const MatmulKey& key) const {
+    size_t seed = 0;
+    const auto mix = [&seed](auto value) {
+      seed ^= std::hash<decltype(value)>{}(value) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+    };
+    mix(key.transpose_a), mix(key.transpose_b), mix(key.m), mix(key.n), mix(key.k), mix(key.lda), mix(key.ldb);
+    mix(key.ldc), mix(key.alpha), mix(key.beta), mix(key.biased), mix(static_cast<int>(key.operands));
+    return seed;
+  }
+};
+
+struct Matmul {
+  dnnl::matmul primitive;
+  memory::desc a, b, c, bias, scratch;
+};
+
+// Transposes become strides: op(A)[i, j] is A[j, i].
+std::shared_ptr<const Matmul> make_matmul(const MatmulKey& key) {
+  const memory::desc a({key.m, key.k}, key.operands,
+                       key.transpose_a ? memory::dims{1, key.lda} : memory::dims{key.lda, 1});
+  const memory::desc b({key.k, key.n}, key.operands,
+                       key.transpose_b ? memory::dims{1, key.ldb} : memory::dims{key.ldb, 1});
+  const memory::desc c({key.m, key.n}, memory::data_type::f32, memory::dims{key.ldc, 1});
+  const memory::desc bias =
+      key.biased ? memory::desc({1, key.n}, memory::data_type::f32, memory::dims{key.n, 1}) : memory::desc();
+  dnnl::primitive_attr attributes;
+  attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (key.alpha != 1.0F) attributes.set_output_scales(0, {key.alpha});
+  if (key.beta != 0.0F) {
+    dnnl::post_ops accumulate;
+    accumulate.append_sum(key.beta);
+    attributes.set_post_ops(accumulate);
+  }
+  try {
+    const dnnl::matmul::primitive_desc description(dnnl::matmul::desc(a, b, bias, c), attributes, cpu_engine());
+    return std::make_shared<const Matmul>(
+        Matmul{dnnl::matmul(description), a, b, c, bias, description.scratchpad_desc()});
+  } catch (const dnnl::error&) {
+    return nullptr;  // no implementation for this shape and type: the caller falls back
+  }
+}
+
+// The primitives made so far, the least recently used dropped beyond kCapacity (training with dynamic padding
+// meets many row counts). Shared by all threads: a primitive may execute on several threads at once.
+class MatmulCache {
+ public:
+  std::shared_ptr<const Matmul> get(const MatmulKey& key) {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      const auto found = index_.find(key);
+      if (found != index_.end()) {
+        order_.splice(order_.begin(), order_, found->second);
+        return found->second->second;
+      }
+    }
+    std::shared_ptr<const Matmul> made = make_matmul(key);  // outside the lock: JIT compilation takes a while
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (index_.find(key) == index_.end()) {
+      order_.emplace_front(key, made);
+      index_.emplace(key, order_.begin());
+      if (order_.size() > kCapacity) {
+        index_.erase(order_.back().first);
+        order_.pop_back();
+      }
+    }
+    return made;
+  }
+
+ private:
+  static constexpr size_t kCapacity = 2048;
+  using Entry = std::pair<MatmulKey, std::shared_ptr<const Matmul>>;
+  std::mutex mutex_;
+  std::list<Entry> order_;
+  std::unordered_map<MatmulKey, std::list<Entry>::iterator, MatmulKeyHash> index_;
+};
+
+MatmulCache& matmul_cache() {
+  static MatmulCache cache;
+  return cache;
+}
+
+// This thread's scratch memory for oneDNN, grown to the largest product it has run.
+void* thread_scratch(size_t bytes) {
+  struct Scratch {
+    void* data = nullptr;
+    size_t bytes = 0;
+    ~Scratch() { std::free(data); }
+  };
+  thread_local Scratch scratch;
+  if (bytes > scratch.bytes) {
+    std::free(scratch.data);
+    scratch.data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    check(scratch.data != nullptr, "gemm", "out of memory allocating " + std::to_string(bytes) + " scratch bytes");
+    scratch.bytes = bytes;
+  }
+  return scratch.data;
+}
+
+// False when oneDNN has no matmul for the layout, or the product is empty (k = 0: C = beta C, which sgemm does).
+bool run_matmul(const MatmulKey& key, const void* a, const void* b, const float* bias, float* c) {
+  if (key.k == 0) return false;
+  const std::shared_ptr<const Matmul> matmul = matmul_cache().get(key);
+  if (matmul == nullptr) return false;
+  const dnnl::engine& engine = cpu_engine();
+  thread_local dnnl::stream stream(cpu_engine());
+  std::unordered_map<int, memory> arguments = {{DNNL_ARG_SRC, memory(matmul->a, engine, const_cast<void*>(a))},
+                                               {DNNL_ARG_WEIGHTS, memory(matmul->b, engine, const_cast<void*>(b))},
+                                               {DNNL_ARG_DST, memory(matmul->c, engine, c)}};
+  if (bias != nullptr) arguments.emplace(DNNL_ARG_BIAS, memory(matmul->bias, engine, const_cast<float*>(bias)));
+  const size_t scratch_bytes = matmul->scratch.get_size();
+  if (scratch_bytes > 0) {
+    arguments.emplace(DNNL_ARG_SCRATCHPAD, memory(matmul->scratch, engine, thread_scratch(scratch_bytes)));
+  }
+  matmul->primitive.execute(stream, arguments);
+  stream.wait();
+  return true;
+}
+
+// sgemm where the matmul primitive does not serve; the bias added after.
+void fallback_sgemm(const MatmulKey& key, const float* a, const float* b, const float* bias, float* c) {
+  const dnnl_status_t status = dnnl_sgemm(key.transpose_a ? 'T' : 'N', key.transpose_b ? 'T' : 'N', key.m, key.n, key.k,
+                                          key.alpha, a, key.lda, b, key.ldb, key.beta, c, key.ldc);
   check(status == dnnl_success, "gemm", "oneDNN sgemm failed with status " + std::to_string(status));
+  if (bias == nullptr) return;
+  parallel_for(0, key.m, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t j = 0; j < key.n; ++j) c[i * key.ldc + j] += bias[j];
+    }
+  });
+}
+
+void fp32_gemm(const MatmulKey& key, const float* a, const float* b, const float* bias, float* c) {
+  if (!run_matmul(key, a, b, bias, c)) fallback_sgemm(key, a, b, bias, c);
 }
 
 // A stored [rows, columns] matrix with leading dimension `ld`, as the GEMM reads it.
@@ -59,68 +213,39 @@ bool cpu_multiplies_bf16() {
   return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }
 
-const dnnl::engine& cpu_engine() {
-  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-// oneDNN's bf16 matmul (bf16 operands, fp32 C). False when oneDNN has no implementation for the shape.
-bool native_bf16_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha,
-                      const Operand& a, const Operand& b, float beta, float* c, int64_t ldc) {
-  using dnnl::memory;
-  const auto bf16 = [](const float value) { return float_to_bfloat16(value); };
-  // Transposes become strides over the packed copies: op(A)[i, j] is A[j, i].
-  const memory::desc a_desc({m, k}, memory::data_type::bf16, transpose_a ? memory::dims{1, m} : memory::dims{k, 1});
-  const memory::desc b_desc({k, n}, memory::data_type::bf16, transpose_b ? memory::dims{1, k} : memory::dims{n, 1});
-  const memory::desc c_desc({m, n}, memory::data_type::f32, memory::dims{ldc, 1});
-  dnnl::primitive_attr attributes;
-  if (alpha != 1.0F) attributes.set_output_scales(0, {alpha});
-  if (beta != 0.0F) {
-    dnnl::post_ops accumulate;
-    accumulate.append_sum(beta);
-    attributes.set_post_ops(accumulate);
-  }
-  dnnl::matmul::primitive_desc matmul_desc;
-  try {
-    matmul_desc = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_desc, b_desc, c_desc), attributes, cpu_engine());
-  } catch (const dnnl::error&) {
-    return false;
-  }
-  const std::shared_ptr<void> a16 = rounded_copy<uint16_t>(a, bf16);
-  const std::shared_ptr<void> b16 = rounded_copy<uint16_t>(b, bf16);
-  memory a_memory(a_desc, cpu_engine(), a16.get());
-  memory b_memory(b_desc, cpu_engine(), b16.get());
-  memory c_memory(c_desc, cpu_engine(), c);
-  thread_local dnnl::stream stream(cpu_engine());
-  dnnl::matmul(matmul_desc)
-      .execute(stream, {{DNNL_ARG_SRC, a_memory}, {DNNL_ARG_WEIGHTS, b_memory}, {DNNL_ARG_DST, c_memory}});
-  stream.wait();
-  return true;
-}
-
-void bf16_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  const Operand a_operand = stored_operand(a, transpose_a, m, k, lda);
-  const Operand b_operand = stored_operand(b, transpose_b, k, n, ldb);
+void bf16_gemm(MatmulKey key, const float* a, const float* b, const float* bias, float* c) {
+  const Operand a_operand = stored_operand(a, key.transpose_a, key.m, key.k, key.lda);
+  const Operand b_operand = stored_operand(b, key.transpose_b, key.k, key.n, key.ldb);
+  key.lda = a_operand.columns;  // the rounded copies are packed
+  key.ldb = b_operand.columns;
   static const bool native = cpu_multiplies_bf16();
-  if (native && native_bf16_gemm(transpose_a, transpose_b, m, n, k, alpha, a_operand, b_operand, beta, c, ldc)) return;
+  if (native) {
+    key.operands = memory::data_type::bf16;
+    const auto bf16 = [](const float value) { return float_to_bfloat16(value); };
+    const std::shared_ptr<void> a16 = rounded_copy<uint16_t>(a_operand, bf16);
+    const std::shared_ptr<void> b16 = rounded_copy<uint16_t>(b_operand, bf16);
+    if (run_matmul(key, a16.get(), b16.get(), bias, c)) return;
+    key.operands = memory::data_type::f32;
+  }
   const auto round = [](const float value) { return bfloat16_to_float(float_to_bfloat16(value)); };
   const std::shared_ptr<void> a_rounded = rounded_copy<float>(a_operand, round);
   const std::shared_ptr<void> b_rounded = rounded_copy<float>(b_operand, round);
-  fp32_gemm(transpose_a, transpose_b, m, n, k, alpha, static_cast<const float*>(a_rounded.get()), a_operand.columns,
-            static_cast<const float*>(b_rounded.get()), b_operand.columns, beta, c, ldc);
+  fp32_gemm(key, static_cast<const float*>(a_rounded.get()), static_cast<const float*>(b_rounded.get()), bias, c);
 }
 
 }  // namespace
 
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision) {
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision, const float* row_bias) {
   if (m == 0 || n == 0) return;
   check_matmul_dtype(precision, "gemm");
+  check(row_bias == nullptr || alpha == 1.0F, "gemm", "a bias is added only to an unscaled product (alpha = 1)");
+  const MatmulKey key{transpose_a,         transpose_b,           m, n, k, lda, ldb, ldc, alpha, beta,
+                      row_bias != nullptr, memory::data_type::f32};
   if (precision == DType::BF16) {
-    bf16_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    bf16_gemm(key, a, b, row_bias, c);
   } else {
-    fp32_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    fp32_gemm(key, a, b, row_bias, c);
   }
 }
 

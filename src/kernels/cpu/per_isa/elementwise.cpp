@@ -78,8 +78,7 @@ void softmax_rows(float* out, const float* in, int64_t rows, int64_t columns) {
     for (int64_t r = begin; r < end; ++r) {
       const float* x = in + r * columns;
       float* y = out + r * columns;
-      float largest = x[0];
-      for (int64_t c = 1; c < columns; ++c) largest = std::fmax(largest, x[c]);
+      const float largest = vec::max(x, columns);
       for (int64_t c = 0; c < columns; ++c) y[c] = vec::exp(x[c] - largest);
       const float inv = 1.0F / static_cast<float>(vec::sum(y, columns));
       for (int64_t c = 0; c < columns; ++c) y[c] *= inv;

@@ -5,19 +5,8 @@ namespace graft::kernels::GRAFT_KERNEL_ISA {
 
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
                     int64_t in_features, int64_t out_features, DType precision) {
-  // Start from the bias so the GEMM adds onto it (beta = 1) instead of a second pass.
-  float beta = 0.0F;
-  if (bias != nullptr) {
-    parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        float* row = out + r * out_features;
-        for (int64_t o = 0; o < out_features; ++o) row[o] = bias[o];
-      }
-    });
-    beta = 1.0F;
-  }
-  gemm(false, true, rows, out_features, in_features, 1.0F, in, in_features, weight, in_features, beta, out,
-       out_features, precision);
+  gemm(false, true, rows, out_features, in_features, 1.0F, in, in_features, weight, in_features, 0.0F, out,
+       out_features, precision, bias);
 }
 
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,

@@ -62,4 +62,19 @@ inline double sum(const float* x, int64_t count) {
   return total;
 }
 
+// The largest of x[0..count), count >= 1, as sixteen running maxima (a chain of fmax calls does not vectorise).
+// NaN is not looked for: a softmax row holding one is NaN whatever its maximum.
+inline float max(const float* x, int64_t count) {
+  float partial[16];
+  for (float& lane : partial) lane = x[0];
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    for (int lane = 0; lane < 16; ++lane) partial[lane] = x[i + lane] > partial[lane] ? x[i + lane] : partial[lane];
+  }
+  float largest = x[0];
+  for (; i < count; ++i) largest = x[i] > largest ? x[i] : largest;
+  for (const float lane_max : partial) largest = lane_max > largest ? lane_max : largest;
+  return largest;
+}
+
 }  // namespace graft::kernels::GRAFT_KERNEL_ISA::vec
