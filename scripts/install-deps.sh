@@ -32,5 +32,6 @@ fi
 if [ "${1:-}" = "--reference" ]; then
   repo=$(cd "$(dirname "$0")/.." && pwd)
   [ -x "$repo/.venv-reference/bin/python" ] || python3 -m venv "$repo/.venv-reference"
-  "$repo/.venv-reference/bin/pip" install --quiet torch transformers tokenizers safetensors accelerate
+  "$repo/.venv-reference/bin/pip" install --quiet torch transformers tokenizers safetensors accelerate \
+    onnxruntime onnx onnxscript  # ONNX Runtime, the CPU inference peer of bench/run.sh, and the exporter it needs
 fi

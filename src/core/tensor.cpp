@@ -78,6 +78,7 @@ Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
   tensor.dtype_ = dtype;
   tensor.device_ = device;
   tensor.storage_ = allocate_storage(tensor.nbytes(), device);
+  tensor.version_ = std::make_shared<std::atomic<uint64_t>>(0);
   tensor.data_ = tensor.storage_.get();
   return tensor;
 }
@@ -117,6 +118,7 @@ Tensor Tensor::view_of(std::shared_ptr<const void> owner, const void* data, Shap
   tensor.dtype_ = dtype;
   // The view is read-only by contract: graft never writes through tensors it did not allocate.
   tensor.storage_ = std::const_pointer_cast<void>(std::move(owner));
+  tensor.version_ = std::make_shared<std::atomic<uint64_t>>(0);
   tensor.data_ = const_cast<void*>(data);
   return tensor;
 }
@@ -191,11 +193,13 @@ Tensor Tensor::to(DType dtype) const {
 
 void Tensor::fill(float value) {
   if (!device_.host_memory()) built_without_cuda(device_);
+  note_write();
   for (int64_t i = 0; i < numel_; ++i) store(data_, dtype_, i, value, static_cast<int64_t>(value), false);
 }
 
 void Tensor::zero() {
   if (!device_.host_memory()) built_without_cuda(device_);
+  note_write();
   if (nbytes() > 0) std::memset(data_, 0, nbytes());
 }
 

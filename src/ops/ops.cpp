@@ -2,8 +2,12 @@
 
 #include <cmath>
 #include <initializer_list>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
+#include "graft/core/allocator.h"
 #include "graft/core/error.h"
 #include "graft/kernels/backend.h"
 
@@ -41,8 +45,9 @@ const void* address(const Tensor& tensor, DType dtype) {
             " " + shape_string(tensor.shape()));
   return tensor.raw_data();
 }
+// The writable addresses note the write (Tensor::version), so that caches of derived forms see it.
 float* f32(Tensor& tensor) {
-  return const_cast<float*>(static_cast<const float*>(address(tensor, DType::F32)));
+  return address(tensor, DType::F32) != nullptr ? static_cast<float*>(tensor.raw_data()) : nullptr;
 }
 const float* f32(const Tensor& tensor) {
   return static_cast<const float*>(address(tensor, DType::F32));
@@ -54,7 +59,7 @@ const int64_t* i64(const Tensor& tensor) {
   return static_cast<const int64_t*>(address(tensor, DType::I64));
 }
 int64_t* i64(Tensor& tensor) {
-  return const_cast<int64_t*>(static_cast<const int64_t*>(address(tensor, DType::I64)));
+  return address(tensor, DType::I64) != nullptr ? static_cast<int64_t*>(tensor.raw_data()) : nullptr;
 }
 const uint8_t* u8(const Tensor& tensor) {
   return static_cast<const uint8_t*>(address(tensor, DType::U8));
@@ -81,12 +86,59 @@ kernels::DropoutMask dropout_of(const Tensor& keep, float keep_scale) {
   return {u8(keep), keep_scale};
 }
 
+// The bf16 copies of the weights that bf16 products multiply by, each made once per version of its weight
+// (core/tensor.h): once for inference, once per optimizer step in training, where rounding the weight in
+// every product did it three times a step (forward, and the backward's dinput and dweight).
+class Bf16WeightCache {
+ public:
+  std::shared_ptr<const void> rounded(const Tensor& weight, const Backend& backend) {
+    const uint64_t version = weight.version();
+    const std::weak_ptr<const void> identity = weight.storage_identity();
+    const std::lock_guard<std::mutex> lock(mutex_);
+    Entry& entry = entries_[weight.raw_data()];
+    const bool same_storage = !entry.identity.owner_before(identity) && !identity.owner_before(entry.identity);
+    if (!same_storage || entry.version != version || entry.copy == nullptr || entry.identity.expired()) {
+      std::shared_ptr<void> copy = allocate_storage(static_cast<size_t>(weight.numel()) * 2, weight.device());
+      backend.round_to_bf16(static_cast<uint16_t*>(copy.get()), f32(weight), weight.numel());
+      entry = {identity, version, std::move(copy)};
+      forget_dead_weights();
+    }
+    return entry.copy;
+  }
+
+ private:
+  struct Entry {
+    std::weak_ptr<const void> identity;
+    uint64_t version = 0;
+    std::shared_ptr<void> copy;
+  };
+
+  void forget_dead_weights() {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      it = it->second.identity.expired() ? entries_.erase(it) : std::next(it);
+    }
+  }
+
+  std::mutex mutex_;
+  std::unordered_map<const void*, Entry> entries_;  // by the weight's address
+};
+
+// The weight in bf16 for a BF16 product; none for F32 (or an empty weight).
+std::shared_ptr<const void> bf16_weight(const Tensor& weight, DType precision, const Backend& backend) {
+  if (precision != DType::BF16 || weight.numel() == 0) return nullptr;
+  expect_dtype(weight, DType::F32, "linear", "weight");
+  static Bf16WeightCache cache;
+  return cache.rounded(weight, backend);
+}
+
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision) {
   const Backend& backend = backend_of("linear", {&x, &weight, &bias});
   Tensor y = Tensor::empty(with_last(x.shape(), weight.dim(0)), DType::F32, x.device());
-  backend.linear_forward(f32(y), f32(x), f32(weight), f32(bias), rows_of(x), weight.dim(1), weight.dim(0), precision);
+  const std::shared_ptr<const void> weight_bf16 = bf16_weight(weight, precision, backend);
+  backend.linear_forward(f32(y), f32(x), f32(weight), f32(bias), rows_of(x), weight.dim(1), weight.dim(0), precision,
+                         static_cast<const uint16_t*>(weight_bf16.get()));
   return y;
 }
 
@@ -94,8 +146,9 @@ Tensor linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, 
                        DType precision) {
   const Backend& backend = backend_of("linear_backward", {&dy, &x, &weight, dweight, dbias});
   Tensor dx = Tensor::empty(x.shape(), DType::F32, x.device());
+  const std::shared_ptr<const void> weight_bf16 = bf16_weight(weight, precision, backend);
   backend.linear_backward(f32(dx), f32(dweight), f32(dbias), f32(dy), f32(x), f32(weight), rows_of(x), weight.dim(1),
-                          weight.dim(0), precision);
+                          weight.dim(0), precision, static_cast<const uint16_t*>(weight_bf16.get()));
   return dx;
 }
 
@@ -155,7 +208,7 @@ void embedding_backward(const Tensor& dy, const Tensor& ids, Tensor& dtable) {
 
 Tensor dropout_keep(const Shape& shape, float p, Generator& generator, Device device) {
   Tensor keep = Tensor::empty(shape, DType::U8, device);
-  backend_for(device).draw_dropout_keep(const_cast<uint8_t*>(u8(keep)), keep.numel(), p, generator);
+  backend_for(device).draw_dropout_keep(static_cast<uint8_t*>(keep.raw_data()), keep.numel(), p, generator);
   return keep;
 }
 

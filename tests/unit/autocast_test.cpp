@@ -13,6 +13,7 @@
 #include "graft/kernels/kernels.h"
 #include "graft/models/encoder.h"
 #include "graft/models/layers.h"
+#include "graft/ops/ops.h"
 #include "test_support.h"
 
 namespace graft {
@@ -142,6 +143,31 @@ TEST(Bf16Layers, LinearMultipliesRoundedOperandsForwardAndBackward) {
   const double fp32_gap = relative_diff(linear.forward(x, context), expected_y);
   EXPECT_GT(fp32_gap, 1e-4);
   EXPECT_LT(fp32_gap, 2e-2);
+}
+
+// A bf16 product multiplies by a bf16 copy of the weight made once per version of the weight (ops.cpp): after
+// any write to the weight, in place or by an optimizer step, and for a new weight that the allocator places
+// where a freed one was, the product is the one of the weight as it is now.
+TEST(Bf16Layers, TheBf16CopyOfAWeightFollowsEveryChangeOfTheWeight) {
+  const Tensor x = random_tensor({4, 48}, 11);
+  const Tensor bias = Tensor::zeros({24});
+  const auto product = [&](const Tensor& weight) { return ops::linear(x, weight, bias, DType::BF16); };
+  const auto expected = [&](const Tensor& weight) {
+    return ops::linear(rounded_to_bf16(x), rounded_to_bf16(weight), bias, DType::F32);
+  };
+  Tensor weight = random_tensor({24, 48}, 12);
+  EXPECT_LE(relative_diff(product(weight), expected(weight)), 1e-6);
+  weight.data<float>()[5] = 40.0F;  // written in place through the tensor
+  EXPECT_LE(relative_diff(product(weight), expected(weight)), 1e-6);
+  Tensor exp_avg = Tensor::zeros({24, 48});
+  Tensor exp_avg_sq = Tensor::zeros({24, 48});
+  ops::adamw_update(weight, random_tensor({24, 48}, 13), exp_avg, exp_avg_sq,
+                    {1.0F, 0.1F, true, 0.999F, 0.001F, 0.0316F, 1e-8F, -0.5F});
+  EXPECT_LE(relative_diff(product(weight), expected(weight)), 1e-6);
+  for (uint64_t seed = 14; seed < 18; ++seed) {
+    weight = random_tensor({24, 48}, seed);  // the freed block may well come back at the same address
+    EXPECT_LE(relative_diff(product(weight), expected(weight)), 1e-6) << "seed " << seed;
+  }
 }
 
 // Attention's products (Q K^T, P V and their backward) follow the guard too: within bf16 rounding of fp32, and

@@ -1,9 +1,10 @@
+#include "graft/core/tensor.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "graft/core/error.h"
-#include "graft/core/tensor.h"
 #include "test_support.h"
 
 namespace graft {
@@ -31,6 +32,35 @@ TEST(Tensor, WrongElementTypeIsAnError) {
   Tensor ids = Tensor::from_vector(std::vector<int64_t>{1, 2, 3}, {3});
   EXPECT_THROW(ids.data<float>(), Error);
   EXPECT_EQ(ids.to(DType::F32).to_float_vector(), (std::vector<float>{1, 2, 3}));
+}
+
+// Caches of derived forms (the bf16 copies of weights) rely on the version moving with every write access.
+TEST(Tensor, EveryWriteAccessMovesTheVersionOfTheSharedStorage) {
+  Tensor weight = Tensor::zeros({4, 3});
+  const Tensor& read_only = weight;
+  const uint64_t start = weight.version();
+  (void)read_only.data<float>();
+  (void)read_only.raw_data();
+  EXPECT_EQ(weight.version(), start) << "reads moved the version";
+  Tensor alias = weight.reshape({12});  // shares the storage
+  alias.data<float>()[0] = 1.0F;
+  EXPECT_GT(weight.version(), start);
+  const uint64_t after_data = weight.version();
+  (void)alias.raw_data();
+  EXPECT_GT(weight.version(), after_data);
+  const uint64_t after_raw = weight.version();
+  weight.fill(2.0F);
+  EXPECT_GT(alias.version(), after_raw);
+  const uint64_t after_fill = weight.version();
+  weight.zero();
+  EXPECT_GT(alias.version(), after_fill);
+  // A clone has storage, version and identity of its own.
+  Tensor copy = weight.clone();
+  const uint64_t weight_version = weight.version();
+  copy.data<float>()[0] = 3.0F;
+  EXPECT_EQ(weight.version(), weight_version);
+  EXPECT_TRUE(copy.storage_identity().owner_before(weight.storage_identity()) ||
+              weight.storage_identity().owner_before(copy.storage_identity()));
 }
 
 }  // namespace graft

@@ -26,13 +26,14 @@ inline float bfloat16_to_float(uint16_t bits) {
   return value;
 }
 
-// Round to nearest even, as torch does; NaN stays NaN.
+// Round to nearest even, as torch does; NaN stays NaN. Without a branch, so that loops over it vectorise (the
+// bf16 GEMM rounds both operands of every product: with the branch that took 40% of a 4096 x 768 x 3072 one).
 inline uint16_t float_to_bfloat16(float value) {
   uint32_t word;
   std::memcpy(&word, &value, sizeof word);
-  if ((word & 0x7fffffffU) > 0x7f800000U) return static_cast<uint16_t>((word >> 16) | 0x40U);
-  word += 0x7fffU + ((word >> 16) & 1U);
-  return static_cast<uint16_t>(word >> 16);
+  const uint32_t rounded = (word + 0x7fffU + ((word >> 16) & 1U)) >> 16;
+  const uint32_t quiet_nan = (word >> 16) | 0x40U;
+  return static_cast<uint16_t>((word & 0x7fffffffU) > 0x7f800000U ? quiet_nan : rounded);
 }
 
 }  // namespace graft

@@ -4,6 +4,7 @@
 // another (and, as torch's .to(), shares the storage when the tensor is already there). data<T>() is host access: it
 // throws for a tensor on any device but the CPU, so code above the ops layer (graft/ops/ops.h) that reads values must
 // copy them to the CPU first, where the copy shows.
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -67,6 +68,7 @@ class Tensor {
   template <typename T>
   T* data() {
     check_host_access(dtype_of<T>());
+    note_write();
     return static_cast<T*>(data_);
   }
   template <typename T>
@@ -76,8 +78,19 @@ class Tensor {
   }
   // The address on the tensor's device, unchecked: for backends (kernels/backend.h), the ops layer that calls
   // them, and file I/O of CPU tensors. Code above the ops reads values with data<T>().
-  void* raw_data() { return data_; }
+  void* raw_data() {
+    note_write();
+    return data_;
+  }
   const void* raw_data() const { return data_; }
+
+  // Counts the accesses that may have written the values: every non-const data<T>() and raw_data(), fill() and
+  // zero(), through this tensor or any other sharing its storage. A cache of a form derived from a tensor (the
+  // bf16 copy of a weight, ops.cpp) keeps the version it was made from and is stale once the count moves.
+  uint64_t version() const { return version_ ? version_->load(std::memory_order_acquire) : 0; }
+  // The storage's identity for such caches: its address is not reused while a weak reference to it lives, as
+  // a data pointer is (the allocator hands freed blocks out again).
+  std::weak_ptr<const void> storage_identity() const { return version_; }
 
   // Same storage, new shape (one dimension may be -1).
   Tensor reshape(Shape shape) const;
@@ -101,8 +114,12 @@ class Tensor {
   void check_dtype(DType expected) const;
   void check_host_access(DType expected) const;
   Tensor copy_to(Device device) const;
+  void note_write() {
+    if (version_) version_->fetch_add(1, std::memory_order_acq_rel);
+  }
 
   std::shared_ptr<void> storage_;
+  std::shared_ptr<std::atomic<uint64_t>> version_;  // one per storage, shared by the tensors that share it
   void* data_ = nullptr;
   Shape shape_;
   int64_t numel_ = 0;

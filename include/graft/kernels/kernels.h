@@ -22,17 +22,23 @@ namespace graft::kernels {
 std::string describe_backend();
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C (+ row_bias[N] on every row, when given; alpha must be 1 then),
-// op = transpose when the flag is set. Row-major.
+// op = transpose when the flag is set. Row-major. b_bf16, when given, is B's stored matrix already rounded to
+// bf16 and packed (leading dimension: its columns), which a BF16 product multiplies by instead of rounding B.
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision,
-          const float* row_bias = nullptr);
+          const float* row_bias = nullptr, const uint16_t* b_bf16 = nullptr);
 
 // out[N,O] = in[N,I] * weight[O,I]^T + bias[O]   [nn.Linear]
+// weight_bf16 (may be null): the weight rounded to bf16 (round_to_bf16), for BF16 products.
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
-                    int64_t in_features, int64_t out_features, DType precision);
+                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16);
 // dinput may be null (nothing below needs it); dweight/dbias may be null (frozen).
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
-                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features, DType precision);
+                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features, DType precision,
+                     const uint16_t* weight_bf16);
+
+// out[i] = in[i] rounded to bf16, to nearest even (NaN stays NaN)   [tensor.to(torch.bfloat16)]
+void round_to_bf16(uint16_t* out, const float* in, int64_t count);
 
 // out[N,C] = (in - mean) * rstd * gamma + beta; saves mean[N], rstd[N]   [nn.LayerNorm]
 void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma, const float* beta,

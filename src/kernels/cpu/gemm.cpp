@@ -213,7 +213,7 @@ bool cpu_multiplies_bf16() {
   return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }
 
-void bf16_gemm(MatmulKey key, const float* a, const float* b, const float* bias, float* c) {
+void bf16_gemm(MatmulKey key, const float* a, const float* b, const uint16_t* b_bf16, const float* bias, float* c) {
   const Operand a_operand = stored_operand(a, key.transpose_a, key.m, key.k, key.lda);
   const Operand b_operand = stored_operand(b, key.transpose_b, key.k, key.n, key.ldb);
   key.lda = a_operand.columns;  // the rounded copies are packed
@@ -223,8 +223,8 @@ void bf16_gemm(MatmulKey key, const float* a, const float* b, const float* bias,
     key.operands = memory::data_type::bf16;
     const auto bf16 = [](const float value) { return float_to_bfloat16(value); };
     const std::shared_ptr<void> a16 = rounded_copy<uint16_t>(a_operand, bf16);
-    const std::shared_ptr<void> b16 = rounded_copy<uint16_t>(b_operand, bf16);
-    if (run_matmul(key, a16.get(), b16.get(), bias, c)) return;
+    const std::shared_ptr<void> b16 = b_bf16 == nullptr ? rounded_copy<uint16_t>(b_operand, bf16) : nullptr;
+    if (run_matmul(key, a16.get(), b_bf16 != nullptr ? b_bf16 : b16.get(), bias, c)) return;
     key.operands = memory::data_type::f32;
   }
   const auto round = [](const float value) { return bfloat16_to_float(float_to_bfloat16(value)); };
@@ -235,15 +235,22 @@ void bf16_gemm(MatmulKey key, const float* a, const float* b, const float* bias,
 
 }  // namespace
 
+void round_to_bf16(uint16_t* out, const float* in, int64_t count) {
+  parallel_for(0, count, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = float_to_bfloat16(in[i]);
+  });
+}
+
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision, const float* row_bias) {
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision, const float* row_bias,
+          const uint16_t* b_bf16) {
   if (m == 0 || n == 0) return;
   check_matmul_dtype(precision, "gemm");
   check(row_bias == nullptr || alpha == 1.0F, "gemm", "a bias is added only to an unscaled product (alpha = 1)");
   const MatmulKey key{transpose_a,         transpose_b,           m, n, k, lda, ldb, ldc, alpha, beta,
                       row_bias != nullptr, memory::data_type::f32};
   if (precision == DType::BF16) {
-    bf16_gemm(key, a, b, row_bias, c);
+    bf16_gemm(key, a, b, b_bf16, row_bias, c);
   } else {
     fp32_gemm(key, a, b, row_bias, c);
   }
