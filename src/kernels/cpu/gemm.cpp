@@ -1,7 +1,9 @@
-// GEMM through oneDNN's matmul primitive, each shape's primitive created once and kept (MatmulCache): creating
-// one costs tens of microseconds and attention runs two products per (sequence, head). The primitive beat
-// dnnl_sgemm on every model shape measured (docs/design.md, "GEMM"): 2x at 32 rows, where sgemm packs the
-// weights on every call and allocates its buffers; its scratch memory is graft's, one buffer per thread.
+// GEMM through oneDNN: its matmul primitive, each shape's primitive created once and kept (MatmulCache, as
+// creating one costs tens of microseconds), and its sgemm. In fp32 each wins somewhere (distilbert-base's
+// shapes, a 2-core Xeon with AVX-512): the primitive on a layer's x W^T at up to 256 rows, 1.2-2x sgemm (which
+// packs the weight on every call); sgemm everywhere else, where the primitive ran dy W at a third to a half of
+// sgemm's rate and dy^T x at 4096 rows at 0.5-0.9x. bf16 products are the primitive's (AMX, AVX512-BF16).
+// The primitive's scratch memory is graft's, one buffer per thread.
 //
 // BF16 is torch's bf16 matmul: the operands are rounded to bf16 (to nearest even) and the products summed in
 // fp32. Where the CPU multiplies bf16 itself (AVX512-BF16, AMX) oneDNN's bf16 matmul does it at the bf16 rate;
@@ -9,6 +11,7 @@
 // the sums: bf16 x bf16 products are exact in fp32.
 #include <dnnl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -165,21 +168,28 @@ bool run_matmul(const MatmulKey& key, const void* a, const void* b, const float*
   return true;
 }
 
-// sgemm where the matmul primitive does not serve; the bias added after.
-void fallback_sgemm(const MatmulKey& key, const float* a, const float* b, const float* bias, float* c) {
+// With a bias, C starts from it and the product is added (beta = 1): one pass less than adding it after.
+void sgemm(const MatmulKey& key, const float* a, const float* b, const float* bias, float* c) {
+  float beta = key.beta;
+  if (bias != nullptr) {
+    check(beta == 0.0F, "gemm", "a bias is added only to a product that overwrites C (beta = 0)");
+    parallel_for(0, key.m, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) std::copy(bias, bias + key.n, c + i * key.ldc);
+    });
+    beta = 1.0F;
+  }
   const dnnl_status_t status = dnnl_sgemm(key.transpose_a ? 'T' : 'N', key.transpose_b ? 'T' : 'N', key.m, key.n, key.k,
-                                          key.alpha, a, key.lda, b, key.ldb, key.beta, c, key.ldc);
+                                          key.alpha, a, key.lda, b, key.ldb, beta, c, key.ldc);
   check(status == dnnl_success, "gemm", "oneDNN sgemm failed with status " + std::to_string(status));
-  if (bias == nullptr) return;
-  parallel_for(0, key.m, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      for (int64_t j = 0; j < key.n; ++j) c[i * key.ldc + j] += bias[j];
-    }
-  });
+}
+
+// x W^T of a layer (B a weight-sized matrix, read transposed) over few rows: where the primitive is faster.
+bool primitive_wins_in_fp32(const MatmulKey& key) {
+  return !key.transpose_a && key.transpose_b && key.m <= 256 && key.n * key.k >= 65536;
 }
 
 void fp32_gemm(const MatmulKey& key, const float* a, const float* b, const float* bias, float* c) {
-  if (!run_matmul(key, a, b, bias, c)) fallback_sgemm(key, a, b, bias, c);
+  if (!primitive_wins_in_fp32(key) || !run_matmul(key, a, b, bias, c)) sgemm(key, a, b, bias, c);
 }
 
 // A stored [rows, columns] matrix with leading dimension `ld`, as the GEMM reads it.
