@@ -2,6 +2,7 @@
 
 #include "graft/core/parallel.h"
 #include "kernels/cpu/isa_kernels.h"
+#include "kernels/cpu/per_isa/vector_math.h"
 
 namespace graft::kernels::GRAFT_KERNEL_ISA {
 
@@ -11,12 +12,9 @@ void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, c
     for (int64_t r = begin; r < end; ++r) {
       const float* x = in + r * channels;
       float* y = out + r * channels;
-      float sum = 0.0F;
-      for (int64_t c = 0; c < channels; ++c) sum += x[c];
-      const float mu = sum / static_cast<float>(channels);
-      float squares = 0.0F;
-      for (int64_t c = 0; c < channels; ++c) squares += (x[c] - mu) * (x[c] - mu);
-      const float inv = 1.0F / std::sqrt(squares / static_cast<float>(channels) + eps);
+      const auto mu = static_cast<float>(vec::sum(x, channels) / static_cast<double>(channels));
+      const double squares = vec::sum_of(channels, [x, mu](int64_t c) { return (x[c] - mu) * (x[c] - mu); });
+      const float inv = 1.0F / std::sqrt(static_cast<float>(squares / static_cast<double>(channels)) + eps);
       for (int64_t c = 0; c < channels; ++c) y[c] = (x[c] - mu) * inv * gamma[c] + beta[c];
       if (mean != nullptr) mean[r] = mu;
       if (rstd != nullptr) rstd[r] = inv;
@@ -33,15 +31,13 @@ void layer_norm_backward(float* dinput, float* dgamma, float* dbeta, const float
         const float* dy = dout + r * channels;
         float* dx = dinput + r * channels;
         // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma
-        float mean_g = 0.0F;
-        float mean_g_xhat = 0.0F;
-        for (int64_t c = 0; c < channels; ++c) {
-          const float g = dy[c] * gamma[c];
-          mean_g += g;
-          mean_g_xhat += g * (x[c] - mean[r]) * rstd[r];
-        }
-        mean_g /= static_cast<float>(channels);
-        mean_g_xhat /= static_cast<float>(channels);
+        const float mu = mean[r];
+        const float inv = rstd[r];
+        const auto mean_g = static_cast<float>(
+            vec::sum_of(channels, [dy, gamma](int64_t c) { return dy[c] * gamma[c]; }) / static_cast<double>(channels));
+        const auto mean_g_xhat = static_cast<float>(
+            vec::sum_of(channels, [dy, gamma, x, mu, inv](int64_t c) { return dy[c] * gamma[c] * (x[c] - mu) * inv; }) /
+            static_cast<double>(channels));
         for (int64_t c = 0; c < channels; ++c) {
           const float xhat = (x[c] - mean[r]) * rstd[r];
           dx[c] = rstd[r] * (dy[c] * gamma[c] - mean_g - xhat * mean_g_xhat);

@@ -49,17 +49,24 @@ inline float erf(float x) {
   return std::copysign(1.0F - p * t * exp(-x * x), x);
 }
 
-// x[0] + ... + x[count-1] in double, as eight running sums that the compiler can keep in one vector register.
-inline double sum(const float* x, int64_t count) {
+// term(0) + ... + term(count-1) in double, as eight running sums that the compiler can keep in one vector
+// register (a single running float sum is a chain the compiler may not reorder, so it does not vectorise).
+template <typename Term>
+inline double sum_of(int64_t count, Term term) {
   double partial[8] = {};
   int64_t i = 0;
   for (; i + 8 <= count; i += 8) {
-    for (int lane = 0; lane < 8; ++lane) partial[lane] += x[i + lane];
+    for (int lane = 0; lane < 8; ++lane) partial[lane] += static_cast<double>(term(i + lane));
   }
   double total = 0.0;
-  for (; i < count; ++i) total += x[i];
+  for (; i < count; ++i) total += static_cast<double>(term(i));
   for (const double lane_sum : partial) total += lane_sum;
   return total;
+}
+
+// x[0] + ... + x[count-1] in double.
+inline double sum(const float* x, int64_t count) {
+  return sum_of(count, [x](int64_t i) { return x[i]; });
 }
 
 // The largest of x[0..count), count >= 1, as sixteen running maxima (a chain of fmax calls does not vectorise).
