@@ -202,7 +202,7 @@ mixed = [w for w in order if torch_rows[w]["precision"] != graft_rows[w]["precis
 if mixed:
     print("precision a/b: PyTorch ran a, graft ran b: " + ", ".join(mixed))
 print()
-for name in ("train_fp32", "train_bf16", "infer_b32_fp32", "infer_b32_bf16", "latency_b1_s32_bf16",
+for name in ("train_fp32", "train_bf16", "infer_b32_fp32", "infer_b32_bf16", "latency_b1_s32_fp32", "latency_b1_s32_bf16",
              "fpb_epoch_bf16", "frozen_head_epoch"):
     print(f"RATIO {name} {ratio(name):.3f} torch-{TORCH}")
 for name, peer in ORT_PEERS.items():

@@ -55,9 +55,9 @@ class BlockCache {
       ++stats_.reused;
       return note_live(block);
     }
-    // Make room under the bound before growing: cached blocks that did not fit go back to the system first.
-    while (!blocks_.empty() && stats_.live_bytes + stats_.cached_bytes + bytes >
-                                   std::max(stats_.peak_bytes + stats_.peak_bytes / 2, stats_.live_bytes + bytes)) {
+    // Before growing, cached blocks that did not fit go back to the system until live and cached bytes are
+    // within the peak: the fresh block may take the total above it by its own size, no more.
+    while (!blocks_.empty() && stats_.live_bytes + stats_.cached_bytes > stats_.peak_bytes) {
       evict_largest();
     }
     void* memory = std::aligned_alloc(kAlignment, bytes);
