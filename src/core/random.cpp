@@ -75,8 +75,19 @@ uint64_t Generator::next_u64() {
   return low | (static_cast<uint64_t>(next_u32()) << 32);
 }
 
+void Generator::fill_u32(uint32_t* words, int64_t count) {
+  int64_t i = 0;
+  while (i < count && position_ < kBlockWords) words[i++] = block_[position_++];
+  const PhiloxKey key = split_key(key_);
+  for (; i + kBlockWords <= count; i += kBlockWords) {
+    const PhiloxCounter block = philox4x32_10(block_counter(counter_++), key);
+    std::copy(block.begin(), block.end(), words + i);
+  }
+  while (i < count) words[i++] = next_u32();  // a block begun: its rest stays for the next draws
+}
+
 float Generator::uniform() {
-  return static_cast<float>(next_u32() >> 8) * 0x1p-24f;
+  return uniform_from(next_u32());
 }
 
 float Generator::normal() {

@@ -6,6 +6,7 @@
 
 #include "graft/core/error.h"
 #include "graft/core/parallel.h"
+#include "graft/kernels/kernels.h"
 #include "test_support.h"
 
 namespace graft {
@@ -41,6 +42,39 @@ TEST(Generator, SameSeedSameSequenceDifferentSeedDifferent) {
   const auto draws = mixed_draws(first, 100);
   EXPECT_EQ(draws, mixed_draws(second, 100));
   EXPECT_NE(draws, mixed_draws(other, 100));
+}
+
+// fill_u32 is a faster next_u32, never a different sequence: from every position in a block, for counts that end
+// inside a block, at its end and past it.
+TEST(Generator, FillGivesTheWordsThatNextWouldGive) {
+  for (int skip = 0; skip < 4; ++skip) {
+    for (int64_t count = 0; count <= 13; ++count) {
+      Generator one_by_one(99);
+      Generator filled(99);
+      for (int i = 0; i < skip; ++i) (void)one_by_one.next_u32(), (void)filled.next_u32();
+      std::vector<uint32_t> words(static_cast<size_t>(count));
+      filled.fill_u32(words.data(), count);
+      for (int64_t i = 0; i < count; ++i) {
+        EXPECT_EQ(words[static_cast<size_t>(i)], one_by_one.next_u32()) << "skip " << skip << ", word " << i;
+      }
+      EXPECT_EQ(filled.next_u32(), one_by_one.next_u32()) << "skip " << skip << ", count " << count;
+      EXPECT_EQ(filled.state(), one_by_one.state());
+    }
+  }
+}
+
+// The dropout kernel draws its words in bulk; its masks are still uniform() < p, word for word, on every chunk.
+TEST(Generator, DropoutMasksAreUniformBelowTheProbability) {
+  const int64_t count = 3 * kDrawChunk + 123;
+  std::vector<uint8_t> keep(static_cast<size_t>(count));
+  std::vector<uint8_t> expected(static_cast<size_t>(count));
+  Generator kernel_generator(5);
+  Generator reference_generator(5);
+  kernels::draw_dropout_keep(keep.data(), count, 0.1F, kernel_generator);
+  parallel_draw(expected.data(), count, reference_generator,
+                [](Generator& stream) { return static_cast<uint8_t>(stream.uniform() < 0.1F ? 0 : 1); });
+  EXPECT_EQ(keep, expected);
+  EXPECT_EQ(kernel_generator.state(), reference_generator.state());
 }
 
 TEST(Generator, StateRoundTripContinuesExactly) {

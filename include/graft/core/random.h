@@ -24,8 +24,11 @@ class Generator {
 
   uint32_t next_u32();
   uint64_t next_u64();
-  float uniform();  // [0, 1), 24 random bits
-  float normal();   // standard normal (Box-Muller; the second value of each pair is kept for the next call)
+  // The next `count` words, as `count` calls of next_u32 would give them, whole Philox blocks at a time.
+  void fill_u32(uint32_t* words, int64_t count);
+  float uniform();  // [0, 1), 24 random bits: uniform_from(next_u32())
+  static float uniform_from(uint32_t word) { return static_cast<float>(word >> 8) * 0x1p-24F; }
+  float normal();  // standard normal (Box-Muller; the second value of each pair is kept for the next call)
   bool bernoulli(float probability);  // true with the given probability
 
   // An independent stream, e.g. one per thread, per layer or per step: the same (generator, stream) pair
@@ -47,18 +50,28 @@ class Generator {
   float spare_normal_ = 0.0f;
 };
 
-// values[i] = draw(stream) for i in [0, count), on every thread: each chunk of 16,384 values comes from its own
-// fork of one draw of `generator`, so the values do not depend on the thread count.
-template <class Value, class Draw>
-void parallel_draw(Value* values, int64_t count, Generator& generator, const Draw& draw) {
-  constexpr int64_t kChunk = int64_t{1} << 14;
+inline constexpr int64_t kDrawChunk = int64_t{1} << 14;
+
+// fill(stream, values + begin, size) for each chunk [begin, begin + size) of kDrawChunk values (the last may be
+// shorter), on every thread: each chunk comes from its own fork of one draw of `generator`, so the values do not
+// depend on the thread count.
+template <class Value, class Fill>
+void parallel_fill(Value* values, int64_t count, Generator& generator, const Fill& fill) {
   const Generator call_streams = generator.fork(generator.next_u64());
-  parallel_for(0, (count + kChunk - 1) / kChunk, 1, [&](int64_t first_chunk, int64_t end_chunk) {
+  parallel_for(0, (count + kDrawChunk - 1) / kDrawChunk, 1, [&](int64_t first_chunk, int64_t end_chunk) {
     for (int64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
       Generator stream = call_streams.fork(static_cast<uint64_t>(chunk));
-      const int64_t end = std::min(count, (chunk + 1) * kChunk);
-      for (int64_t index = chunk * kChunk; index < end; ++index) values[index] = draw(stream);
+      const int64_t begin = chunk * kDrawChunk;
+      fill(stream, values + begin, std::min(count, begin + kDrawChunk) - begin);
     }
+  });
+}
+
+// values[i] = draw(stream) for i in [0, count), the streams as parallel_fill's.
+template <class Value, class Draw>
+void parallel_draw(Value* values, int64_t count, Generator& generator, const Draw& draw) {
+  parallel_fill(values, count, generator, [&draw](Generator& stream, Value* chunk, int64_t size) {
+    for (int64_t i = 0; i < size; ++i) chunk[i] = draw(stream);
   });
 }
 

@@ -31,8 +31,12 @@ float inverse_count(const int64_t* mask_row, int64_t tokens) {
 }  // namespace
 
 void draw_dropout_keep(uint8_t* keep, int64_t count, float p, Generator& generator) {
-  parallel_draw(keep, count, generator,
-                [p](Generator& stream) { return static_cast<uint8_t>(stream.uniform() < p ? 0 : 1); });
+  // Whole Philox blocks at a time: drawn one word at a time, the masks were 3.5% of a training step.
+  parallel_fill(keep, count, generator, [p](Generator& stream, uint8_t* chunk, int64_t size) {
+    uint32_t words[kDrawChunk];
+    stream.fill_u32(words, size);
+    for (int64_t i = 0; i < size; ++i) chunk[i] = Generator::uniform_from(words[i]) < p ? 0 : 1;
+  });
 }
 
 void copy_rows(float* out, int64_t out_stride, const float* in, int64_t in_stride, int64_t rows, int64_t width) {
