@@ -95,14 +95,11 @@ with open(f"{out}/fpb_ids.jsonl", "w") as f:
         f.write(json.dumps({"label": label, "input_ids": encoding["input_ids"]}) + "\n")
 EOF
 
-# graft's workloads that ONNX Runtime runs too (reference.py exports the same PyTorch model to ONNX).
-declare -A onnxruntime_peer=([infer_b32_fp32]=ort_infer_b32_fp32 [latency_b1_s32_fp32]=ort_latency_b1_s32_fp32
-  [infer_b32_int8]=ort_infer_b32_int8)
+# graft's workloads that ONNX Runtime runs too (reference.py exports the same PyTorch model to ONNX). Its
+# ort_infer_b32_int8 waits for a graft int8 workload.
+declare -A onnxruntime_peer=([infer_b32_fp32]=ort_infer_b32_fp32 [latency_b1_s32_fp32]=ort_latency_b1_s32_fp32)
 for workload in ${workloads//,/ }; do
-  # PyTorch has no int8 workload: graft's int8 is measured against ONNX Runtime's dynamic quantisation.
-  if [[ $workload != *_int8 ]]; then
-    "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" >> "$out/pytorch.jsonl"
-  fi
+  "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" >> "$out/pytorch.jsonl"
   "$GRAFT" bench --workload "$workload" "${common[@]}" >> "$out/graft.jsonl"
   peer=${onnxruntime_peer[$workload]:-}
   if [[ -n $peer ]]; then
@@ -120,8 +117,7 @@ def read(side):
 
 torch_rows, graft_rows, ort_rows = read("pytorch"), read("graft"), read("onnxruntime")
 order = [w for w in torch_rows if w in graft_rows]
-ORT_PEERS = {"infer_b32_fp32": "ort_infer_b32_fp32", "latency_b1_s32_fp32": "ort_latency_b1_s32_fp32",
-             "infer_b32_int8": "ort_infer_b32_int8"}
+ORT_PEERS = {"infer_b32_fp32": "ort_infer_b32_fp32", "latency_b1_s32_fp32": "ort_latency_b1_s32_fp32"}
 
 
 def training_step_flops(row):

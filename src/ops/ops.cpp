@@ -101,9 +101,10 @@ class Bf16WeightCache {
       std::shared_ptr<void> copy = allocate_storage(static_cast<size_t>(weight.numel()) * 2, weight.device());
       backend.round_to_bf16(static_cast<uint16_t*>(copy.get()), f32(weight), weight.numel());
       entry = {identity, version, std::move(copy)};
-      forget_dead_weights();
     }
-    return entry.copy;
+    std::shared_ptr<const void> copy = entry.copy;
+    forget_dead_weights();  // may erase `entry` itself, for a weight without storage of its own
+    return copy;
   }
 
  private:

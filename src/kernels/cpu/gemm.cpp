@@ -10,6 +10,7 @@
 // elsewhere the rounded operands go through the fp32 product, which gives the same numbers up to the order of
 // the sums: bf16 x bf16 products are exact in fp32.
 #include <dnnl.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -46,6 +47,7 @@ struct MatmulKey {
   float alpha, beta;
   bool biased;
   memory::data_type operands;
+  int threads;  // a primitive divides its work by the threads it was made for: 1 inside a parallel region
   bool operator==(const MatmulKey&) const = default;
 };
 
@@ -57,6 +59,7 @@ struct MatmulKeyHash {
     };
     mix(key.transpose_a), mix(key.transpose_b), mix(key.m), mix(key.n), mix(key.k), mix(key.lda), mix(key.ldb);
     mix(key.ldc), mix(key.alpha), mix(key.beta), mix(key.biased), mix(static_cast<int>(key.operands));
+    mix(key.threads);
     return seed;
   }
 };
@@ -126,9 +129,10 @@ class MatmulCache {
   std::unordered_map<MatmulKey, std::list<Entry>::iterator, MatmulKeyHash> index_;
 };
 
+// Never destroyed: its primitives would outlive the engine, a static made after it.
 MatmulCache& matmul_cache() {
-  static MatmulCache cache;
-  return cache;
+  static auto* cache = new MatmulCache;
+  return *cache;
 }
 
 // This thread's scratch memory for oneDNN, grown to the largest product it has run.
@@ -171,8 +175,7 @@ bool run_matmul(const MatmulKey& key, const void* a, const void* b, const float*
 // With a bias, C starts from it and the product is added (beta = 1): one pass less than adding it after.
 void sgemm(const MatmulKey& key, const float* a, const float* b, const float* bias, float* c) {
   float beta = key.beta;
-  if (bias != nullptr) {
-    check(beta == 0.0F, "gemm", "a bias is added only to a product that overwrites C (beta = 0)");
+  if (bias != nullptr) {  // gemm() checked that beta is 0
     parallel_for(0, key.m, 64, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) std::copy(bias, bias + key.n, c + i * key.ldc);
     });
@@ -256,9 +259,12 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, f
           const uint16_t* b_bf16) {
   if (m == 0 || n == 0) return;
   check_matmul_dtype(precision, "gemm");
-  check(row_bias == nullptr || alpha == 1.0F, "gemm", "a bias is added only to an unscaled product (alpha = 1)");
-  const MatmulKey key{transpose_a,         transpose_b,           m, n, k, lda, ldb, ldc, alpha, beta,
-                      row_bias != nullptr, memory::data_type::f32};
+  check(row_bias == nullptr || (alpha == 1.0F && beta == 0.0F), "gemm",
+        "a bias is added only to an unscaled product that overwrites C (alpha = 1, beta = 0)");
+  const int threads = omp_in_parallel() != 0 ? 1 : num_threads();
+  const MatmulKey key{
+      transpose_a, transpose_b, m, n, k, lda, ldb, ldc, alpha, beta, row_bias != nullptr, memory::data_type::f32,
+      threads};
   if (precision == DType::BF16) {
     bf16_gemm(key, a, b, b_bf16, row_bias, c);
   } else {

@@ -33,9 +33,13 @@ float inverse_count(const int64_t* mask_row, int64_t tokens) {
 void draw_dropout_keep(uint8_t* keep, int64_t count, float p, Generator& generator) {
   // Whole Philox blocks at a time: drawn one word at a time, the masks were 3.5% of a training step.
   parallel_fill(keep, count, generator, [p](Generator& stream, uint8_t* chunk, int64_t size) {
-    uint32_t words[kDrawChunk];
-    stream.fill_u32(words, size);
-    for (int64_t i = 0; i < size; ++i) chunk[i] = Generator::uniform_from(words[i]) < p ? 0 : 1;
+    constexpr int64_t kWords = 1024;  // on an OpenMP thread's stack
+    uint32_t words[kWords];
+    for (int64_t begin = 0; begin < size; begin += kWords) {
+      const int64_t n = std::min(kWords, size - begin);
+      stream.fill_u32(words, n);
+      for (int64_t i = 0; i < n; ++i) chunk[begin + i] = Generator::uniform_from(words[i]) < p ? 0 : 1;
+    }
   });
 }
 
