@@ -24,18 +24,26 @@ std::vector<float> values(int64_t count) {
   return out;
 }
 
+// out = kernel(in) over `count` floats, each read once and its result written once.
+template <typename Out, typename Kernel>
+void time_one_pass(benchmark::State& state, int64_t count, Kernel kernel) {
+  const std::vector<float> in = values(count);
+  std::vector<Out> out(in.size());
+  for (auto _ : state) {
+    kernel(out.data(), in.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_bytes(state, static_cast<double>(count) * static_cast<double>(sizeof(float) + sizeof(Out)));
+}
+
 // The ceiling: read `channels` floats a row and write them, split over the threads as the kernels split rows.
 void BM_Copy(benchmark::State& state) {
   const int64_t count = kRows * state.range(0);
-  const std::vector<float> in = values(count);
-  std::vector<float> out(in.size());
-  for (auto _ : state) {
+  time_one_pass<float>(state, count, [count](float* out, const float* in) {
     graft::parallel_for(0, count, 1 << 16, [&](int64_t begin, int64_t end) {
-      std::memcpy(out.data() + begin, in.data() + begin, static_cast<size_t>(end - begin) * sizeof(float));
+      std::memcpy(out + begin, in + begin, static_cast<size_t>(end - begin) * sizeof(float));
     });
-    benchmark::DoNotOptimize(out.data());
-  }
-  set_bytes(state, 2.0 * static_cast<double>(count) * sizeof(float));
+  });
 }
 
 void BM_LayerNormForward(benchmark::State& state) {
@@ -67,38 +75,25 @@ void BM_LayerNormBackward(benchmark::State& state) {
 
 void BM_Gelu(benchmark::State& state) {
   const int64_t count = kRows * state.range(0);
-  const std::vector<float> in = values(count);
-  std::vector<float> out(in.size());
-  for (auto _ : state) {
-    graft::kernels::activation_forward(graft::Activation::Gelu, out.data(), in.data(), count);
-    benchmark::DoNotOptimize(out.data());
-  }
-  set_bytes(state, 2.0 * static_cast<double>(count) * sizeof(float));
+  time_one_pass<float>(state, count, [count](float* out, const float* in) {
+    graft::kernels::activation_forward(graft::Activation::Gelu, out, in, count);
+  });
 }
 
 // Attention's softmax over the scores of one (sequence, head): 128 x 128, for all 32 x 12 of them.
 void BM_SoftmaxRows(benchmark::State& state) {
   const int64_t tokens = state.range(0);
   const int64_t rows = 32 * 12 * tokens;
-  const std::vector<float> in = values(rows * tokens);
-  std::vector<float> out(in.size());
-  for (auto _ : state) {
-    graft::kernels::softmax_rows(out.data(), in.data(), rows, tokens);
-    benchmark::DoNotOptimize(out.data());
-  }
-  set_bytes(state, 2.0 * static_cast<double>(in.size()) * sizeof(float));
+  time_one_pass<float>(state, rows * tokens, [rows, tokens](float* out, const float* in) {
+    graft::kernels::softmax_rows(out, in, rows, tokens);
+  });
 }
 
 // What every bf16 product does to its activations: 4 bytes read and 2 written per value.
 void BM_RoundToBf16(benchmark::State& state) {
   const int64_t count = kRows * state.range(0);
-  const std::vector<float> in = values(count);
-  std::vector<uint16_t> out(in.size());
-  for (auto _ : state) {
-    graft::kernels::round_to_bf16(out.data(), in.data(), count);
-    benchmark::DoNotOptimize(out.data());
-  }
-  set_bytes(state, 6.0 * static_cast<double>(count));
+  time_one_pass<uint16_t>(state, count,
+                          [count](uint16_t* out, const float* in) { graft::kernels::round_to_bf16(out, in, count); });
 }
 
 void channel_shapes(benchmark::internal::Benchmark* bench) {

@@ -39,8 +39,8 @@ void layer_norm_backward(float* dinput, float* dgamma, float* dbeta, const float
             vec::sum_of(channels, [dy, gamma, x, mu, inv](int64_t c) { return dy[c] * gamma[c] * (x[c] - mu) * inv; }) /
             static_cast<double>(channels));
         for (int64_t c = 0; c < channels; ++c) {
-          const float xhat = (x[c] - mean[r]) * rstd[r];
-          dx[c] = rstd[r] * (dy[c] * gamma[c] - mean_g - xhat * mean_g_xhat);
+          const float xhat = (x[c] - mu) * inv;
+          dx[c] = inv * (dy[c] * gamma[c] - mean_g - xhat * mean_g_xhat);
         }
       }
     });
