@@ -12,6 +12,7 @@ size_t dtype_size(DType dtype) {
     case DType::I64: return 8;
     case DType::I32: return 4;
     case DType::U8: return 1;
+    case DType::I8: return 1;
   }
   return 0;
 }
@@ -24,15 +25,16 @@ std::string_view dtype_name(DType dtype) {
     case DType::I64: return "I64";
     case DType::I32: return "I32";
     case DType::U8: return "U8";
+    case DType::I8: return "I8";
   }
   return "?";
 }
 
 DType dtype_from_name(std::string_view name) {
-  for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::U8}) {
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::U8, DType::I8}) {
     if (dtype_name(dtype) == name) return dtype;
   }
-  throw Error("[dtype] unsupported element type \"" + std::string(name) + "\" (graft reads F32, F16, BF16, I64, I32, U8)");
+  throw Error("[dtype] unsupported element type \"" + std::string(name) + "\" (graft reads F32, F16, BF16, I64, I32, U8, I8)");
 }
 
 float half_to_float(uint16_t bits) {

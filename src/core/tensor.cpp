@@ -20,6 +20,7 @@ float load_as_float(const void* data, DType dtype, int64_t i) {
     case DType::I64: return static_cast<float>(static_cast<const int64_t*>(data)[i]);
     case DType::I32: return static_cast<float>(static_cast<const int32_t*>(data)[i]);
     case DType::U8: return static_cast<float>(static_cast<const uint8_t*>(data)[i]);
+    case DType::I8: return static_cast<float>(static_cast<const int8_t*>(data)[i]);
   }
   return 0.0F;
 }
@@ -29,6 +30,7 @@ int64_t load_as_int(const void* data, DType dtype, int64_t i) {
     case DType::I64: return static_cast<const int64_t*>(data)[i];
     case DType::I32: return static_cast<const int32_t*>(data)[i];
     case DType::U8: return static_cast<const uint8_t*>(data)[i];
+    case DType::I8: return static_cast<const int8_t*>(data)[i];
     default: return static_cast<int64_t>(load_as_float(data, dtype, i));
   }
 }
@@ -45,11 +47,14 @@ void store(void* data, DType dtype, int64_t i, float value, int64_t integer, boo
     case DType::U8:
       static_cast<uint8_t*>(data)[i] = static_cast<uint8_t>(from_integer ? integer : static_cast<int64_t>(value));
       break;
+    case DType::I8:
+      static_cast<int8_t*>(data)[i] = static_cast<int8_t>(from_integer ? integer : static_cast<int64_t>(value));
+      break;
   }
 }
 
 bool is_integer(DType dtype) {
-  return dtype == DType::I64 || dtype == DType::I32 || dtype == DType::U8;
+  return dtype == DType::I64 || dtype == DType::I32 || dtype == DType::U8 || dtype == DType::I8;
 }
 
 }  // namespace

@@ -21,13 +21,13 @@ constexpr size_t kLengthPrefixBytes = 8;
 // The safetensors library refuses larger headers; a bigger value means a corrupt length prefix.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
-constexpr DType kSupportedDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::U8};
+constexpr DType kSupportedDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::U8, DType::I8};
 
 bool is_floating(DType dtype) {
   return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
 }
 
-// The safetensors library orders data by its dtype enum, largest first: I64, F32, I32, BF16, F16, U8.
+// The safetensors library orders data by its dtype enum, largest first: I64, F32, I32, BF16, F16, I8, U8.
 int layout_rank(DType dtype) {
   switch (dtype) {
     case DType::I64: return 0;
@@ -35,9 +35,10 @@ int layout_rank(DType dtype) {
     case DType::I32: return 2;
     case DType::BF16: return 3;
     case DType::F16: return 4;
-    case DType::U8: return 5;
+    case DType::I8: return 5;
+    case DType::U8: return 6;
   }
-  return 6;
+  return 7;
 }
 
 class Mapping {
@@ -92,7 +93,7 @@ struct HeaderParser {
     for (DType dtype : kSupportedDTypes) {
       if (dtype_name(dtype) == text) return dtype;
     }
-    fail("tensor '" + name + "' has unsupported dtype \"" + text + "\" (graft reads F32, F16, BF16, I64, I32, U8)");
+    fail("tensor '" + name + "' has unsupported dtype \"" + text + "\" (graft reads F32, F16, BF16, I64, I32, U8, I8)");
   }
 
   std::vector<uint64_t> parse_unsigned_list(const std::string& name, const char* field,

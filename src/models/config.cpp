@@ -93,6 +93,48 @@ void read_task_fields(const JsonFields& reader, ModelConfig& config) {
   }
 }
 
+constexpr const char* kInt8Scheme =
+    "compressed-tensors' int-quantized form with int8 weights per channel and int8 activations per token (dynamic, "
+    "symmetric)";
+
+json int8_arguments(const char* strategy, bool dynamic) {
+  return {{"num_bits", 8}, {"type", "int"}, {"symmetric", true}, {"strategy", strategy}, {"dynamic", dynamic}};
+}
+
+void require_int8_arguments(const json& group, const char* part, const char* strategy, bool dynamic,
+                            const JsonFields& reader) {
+  const json expected = int8_arguments(strategy, dynamic);
+  bool matches = group.contains(part) && group[part].is_object();
+  for (const auto& [key, value] : expected.items()) {
+    matches = matches && group[part].contains(key) && group[part][key] == value;
+  }
+  if (!matches) {
+    reader.fail(std::string(part) + " must be " + expected.dump() + " (graft reads " + kInt8Scheme + "), got " +
+                (group.contains(part) ? group[part].dump() : "none"));
+  }
+}
+
+bool read_quantization(const JsonFields& reader, const std::string& source) {
+  if (!reader.present("quantization_config")) return false;
+  const json& quantization = reader.field("quantization_config", &json::is_object, "an object");
+  const std::string where = source + ": quantization_config";
+  const JsonFields fields(quantization, "config", where);
+  if (fields.string("quant_method", "") != "compressed-tensors" || fields.string("format", "") != "int-quantized") {
+    fields.fail("quant_method \"" + fields.string("quant_method", "") + "\" and format \"" +
+                fields.string("format", "") + "\" are not what graft reads: " + kInt8Scheme);
+  }
+  const json& groups = fields.required("config_groups", &json::is_object, "an object");
+  if (groups.empty()) fields.fail("config_groups is empty");
+  for (const auto& [name, group] : groups.items()) {
+    const std::string group_where = where + ".config_groups." + name;
+    const JsonFields group_fields(group, "config", group_where);
+    if (!group.is_object()) group_fields.fail("must be an object, got " + group.dump());
+    require_int8_arguments(group, "weights", "channel", false, group_fields);
+    require_int8_arguments(group, "input_activations", "token", true, group_fields);
+  }
+  return true;
+}
+
 void validate(const JsonFields& reader, const ModelFamily& family, const ModelConfig& config) {
   const std::pair<const char*, int64_t> sizes[] = {
       {"vocab_size", config.vocab_size},
@@ -161,8 +203,21 @@ ModelConfig ModelConfig::from_json(const json& object, const std::string& source
   family.read_config(reader, config);
   read_labels(reader, config);
   read_task_fields(reader, config);
+  config.quantized_int8 = read_quantization(reader, source);
   validate(reader, family, config);
   return config;
+}
+
+json int8_quantization_config(const std::vector<std::string>& ignored) {
+  return {{"quant_method", "compressed-tensors"},
+          {"format", "int-quantized"},
+          {"quantization_status", "compressed"},
+          {"config_groups",
+           {{"group_0",
+             {{"targets", {"Linear"}},
+              {"weights", int8_arguments("channel", false)},
+              {"input_activations", int8_arguments("token", true)}}}}},
+          {"ignore", ignored}};
 }
 
 ModelConfig ModelConfig::from_file(const std::string& path) {

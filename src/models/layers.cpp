@@ -49,14 +49,28 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias) {
   }
 }
 
+void Linear::quantize_int8() {
+  if (quantized_int8()) return;
+  ops::QuantizedRows quantized = ops::quantize_rows_int8(weight.value);
+  weight.value = std::move(quantized.values);
+  weight.trainable = false;
+  weight_scale.value = std::move(quantized.scales);
+  weight_scale.trainable = false;
+  weight_scale.decay = false;
+  register_parameter("weight_scale", weight_scale);
+}
+
 Tensor Linear::forward(const Tensor& x, ForwardContext& context) const {
   check_features(x, in_features(), "linear");
+  if (quantized_int8()) return ops::linear_int8(x, weight.value, weight_scale.value, bias.value);
   const DType precision = autocast_dtype();
   context.save(this, ProductSaved{x, precision});
   return ops::linear(x, weight.value, bias.value, precision);
 }
 
 Tensor Linear::backward(const Tensor& dy, ForwardContext& context) {
+  check(!quantized_int8(), "linear",
+        "an int8 model is for inference: training needs the fp32 weights (load the model without int8 quantisation)");
   const auto saved = context.take<ProductSaved>(this, "linear");
   return ops::linear_backward(dy, saved.input, weight.value, grad_or_null(weight), grad_or_null(bias), saved.precision);
 }

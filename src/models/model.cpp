@@ -164,6 +164,7 @@ std::unique_ptr<Model> Model::from_config(const ModelConfig& config, TaskHead ta
   std::unique_ptr<Model> model(new Model(config, task, seed));
   Generator init(seed);
   initialize_parameters(model->named_parameters(), config.initializer_range, config.pad_token_id, init);
+  if (config.quantized_int8) model->quantize_int8();
   return model;
 }
 
@@ -176,6 +177,7 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
   if (options.random_init) {
     if (options.log) options.log("Every weight initialised at random (seed " + std::to_string(options.seed) + ")");
     std::unique_ptr<Model> model = from_config(config, task, options.seed);
+    if (options.int8) model->quantize_int8();
     model->to(options.device);
     return model;
   }
@@ -186,6 +188,7 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
   require_checkpoint_fits(config, task, new_head, checkpoint);
   std::unique_ptr<Model> model(new Model(config, task, options.seed));
   const std::string prefix = model->encoder_->prefix();
+  if (config.quantized_int8) model->quantize_linears_stored_as_int8(checkpoint);
 
   std::set<std::string> used;
   std::vector<std::pair<std::string, Parameter*>> fresh;
@@ -200,7 +203,12 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
     check(info.shape == parameter->value.shape(), "model",
           dir + ": tensor '" + *stored + "' has shape " + shape_string(info.shape) + " in the checkpoint, but " +
               "config.json implies " + shape_string(parameter->value.shape()));
-    parameter->value = checkpoint.load(*stored, DType::F32);
+    const bool quantized = parameter->value.dtype() == DType::I8;
+    check((info.dtype == DType::I8) == quantized, "model",
+          dir + ": tensor '" + *stored + "' is " + std::string(dtype_name(info.dtype)) + " in the checkpoint, but " +
+              (quantized ? "config.json's quantization_config makes it an int8 weight"
+                         : "graft reads int8 weights only under config.json's quantization_config"));
+    parameter->value = checkpoint.load(*stored, quantized ? DType::I8 : DType::F32);
     used.insert(*stored);
   }
   for (const auto& [name, parameter] : fresh) {
@@ -223,6 +231,7 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
     if (used.count(name) == 0) unused.push_back(name);
   }
   if (!unused.empty() && options.log) options.log("Unused checkpoint tensors: " + join(unused));
+  if (options.int8) model->quantize_int8();
   model->to(options.device);
   return model;
 }
@@ -349,6 +358,35 @@ Tensor task_loss(TaskHead task, const std::string& problem_type, int64_t num_lab
   return ops::cross_entropy(logits, ids, dlogits, weights, kIgnoreIndex);
 }
 
+namespace {
+
+std::vector<std::pair<std::string, Linear*>> named_linears(const Module& module) {
+  std::vector<std::pair<std::string, Linear*>> linears;
+  for (const auto& [name, child] : module.named_modules()) {
+    if (auto* linear = dynamic_cast<Linear*>(child)) linears.emplace_back(name, linear);
+  }
+  return linears;
+}
+
+}  // namespace
+
+void Model::quantize_int8() {
+  for (const auto& [name, linear] : named_linears(*encoder_)) linear->quantize_int8();
+  name_parameters();
+  config_.quantized_int8 = true;
+}
+
+// Which layers are int8 is the checkpoint's to say (a weight stored as I8), so that a compressed-tensors
+// checkpoint whose "ignore" list differs from graft's loads too.
+void Model::quantize_linears_stored_as_int8(const Checkpoint& checkpoint) {
+  const std::string prefix = encoder_->prefix();
+  for (const auto& [name, linear] : named_linears(*this)) {
+    const auto stored = find_in_checkpoint(checkpoint, name + ".weight", prefix);
+    if (stored && checkpoint.info(*stored).dtype == DType::I8) linear->quantize_int8();
+  }
+  name_parameters();
+}
+
 void Model::save_pretrained(const std::string& dir, DType storage) const {
   check(storage == DType::F32 || storage == DType::F16 || storage == DType::BF16, "model",
         "weights are stored as F32, F16 or BF16, not " + std::string(dtype_name(storage)));
@@ -356,10 +394,20 @@ void Model::save_pretrained(const std::string& dir, DType storage) const {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [name, parameter] : named_parameters()) {
     const Tensor host = parameter->value.to(kCpu);
-    tensors.emplace_back(name, storage == DType::F32 ? host : host.to(storage));
+    // An int8 weight and its scales are stored as they are: they are what the int8 products multiply by.
+    const bool keep = storage == DType::F32 || host.dtype() != DType::F32 || name.ends_with(".weight_scale");
+    tensors.emplace_back(name, keep ? host : host.to(storage));
   }
   save_checkpoint(dir, tensors);
   nlohmann::json config = config_.to_json();
+  config.erase("quantization_config");
+  if (quantized_int8()) {
+    std::vector<std::string> ignored;
+    for (const auto& [name, linear] : named_linears(*this)) {
+      if (!linear->quantized_int8()) ignored.push_back(name);
+    }
+    config["quantization_config"] = int8_quantization_config(ignored);
+  }
   config["dtype"] = storage == DType::F32 ? "float32" : storage == DType::F16 ? "float16" : "bfloat16";
   write_file_atomically(dir + "/config.json", config.dump(2) + "\n");
 }

@@ -13,6 +13,16 @@ std::vector<std::pair<std::string, Parameter*>> Module::named_parameters(const s
   return named;
 }
 
+std::vector<std::pair<std::string, Module*>> Module::named_modules(const std::string& prefix) const {
+  std::vector<std::pair<std::string, Module*>> named = {{prefix, const_cast<Module*>(this)}};
+  const std::string dotted = prefix.empty() ? "" : prefix + ".";
+  for (const auto& [name, child] : children_) {
+    auto below = child->named_modules(name.empty() ? prefix : dotted + name);
+    named.insert(named.end(), below.begin(), below.end());
+  }
+  return named;
+}
+
 ParameterList Module::parameters() const {
   ParameterList list;
   for (const auto& [name, parameter] : named_parameters()) list.push_back(parameter);

@@ -64,6 +64,9 @@ int64_t* i64(Tensor& tensor) {
 const uint8_t* u8(const Tensor& tensor) {
   return static_cast<const uint8_t*>(address(tensor, DType::U8));
 }
+const int8_t* i8(const Tensor& tensor) {
+  return static_cast<const int8_t*>(address(tensor, DType::I8));
+}
 
 int64_t rows_of(const Tensor& x) {
   return x.dim(-1) == 0 ? 0 : x.numel() / x.dim(-1);
@@ -151,6 +154,31 @@ Tensor linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, 
   backend.linear_backward(f32(dx), f32(dweight), f32(dbias), f32(dy), f32(x), f32(weight), rows_of(x), weight.dim(1),
                           weight.dim(0), precision, static_cast<const uint16_t*>(weight_bf16.get()));
   return dx;
+}
+
+QuantizedRows quantize_rows_int8(const Tensor& x) {
+  const Backend& backend = backend_of("quantize_rows_int8", {&x});
+  check(x.ndim() > 0, "op", "quantize_rows_int8: needs a tensor of rows, got a scalar");
+  QuantizedRows out{Tensor::empty(x.shape(), DType::I8, x.device()),
+                    Tensor::empty(with_last(x.shape(), 1), DType::F32, x.device())};
+  if (x.numel() == 0) return out;
+  backend.quantize_rows_int8(static_cast<int8_t*>(out.values.raw_data()), f32(out.scales), f32(x), rows_of(x),
+                             x.dim(-1));
+  return out;
+}
+
+Tensor linear_int8(const Tensor& x, const Tensor& weight, const Tensor& weight_scale, const Tensor& bias) {
+  const Backend& backend = backend_of("linear_int8", {&x, &weight, &weight_scale, &bias});
+  check(weight.ndim() == 2 && weight_scale.shape() == Shape{weight.dim(0), 1} &&
+            (bias.numel() == 0 || bias.shape() == Shape{weight.dim(0)}) && x.ndim() > 0 && x.dim(-1) == weight.dim(1),
+        "op",
+        "linear_int8: x " + shape_string(x.shape()) + ", weight " + shape_string(weight.shape()) + ", weight_scale " +
+            shape_string(weight_scale.shape()) + " and bias " + shape_string(bias.shape()) + " do not fit together");
+  Tensor y = Tensor::empty(with_last(x.shape(), weight.dim(0)), DType::F32, x.device());
+  const QuantizedRows input = quantize_rows_int8(x);
+  backend.linear_forward_int8(f32(y), i8(input.values), f32(input.scales), i8(weight), f32(weight_scale), f32(bias),
+                              rows_of(x), weight.dim(1), weight.dim(0));
+  return y;
 }
 
 LayerNormOutput layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {

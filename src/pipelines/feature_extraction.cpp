@@ -34,7 +34,7 @@ FeatureExtractionPipeline FeatureExtractionPipeline::from_pretrained(const std::
                                                                      FeatureExtractionOptions options) {
   // Loaded with its own head: as a bare encoder, a BERT checkpoint without a pooler (one saved with a
   // token-classification or masked-LM head) would lack the pooler's weights.
-  auto model = pipelines::load_model(dir, options.device);
+  auto model = pipelines::load_model(dir, options);
   Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
   return FeatureExtractionPipeline(std::move(model), std::move(tokenizer), options);
 }

@@ -17,7 +17,7 @@ std::vector<int64_t> mask_positions(const Encoding& encoding, int64_t mask_id) {
 }  // namespace
 
 FillMaskPipeline FillMaskPipeline::from_pretrained(const std::string& dir, FillMaskOptions options) {
-  auto model = pipelines::load_model(dir, options.device);
+  auto model = pipelines::load_model(dir, options);
   Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
   return FillMaskPipeline(std::move(model), std::move(tokenizer), options);
 }

@@ -13,10 +13,11 @@
 namespace graft {
 namespace pipelines {
 
-std::unique_ptr<Model> load_model(const std::string& dir, Device device) {
-  LoadOptions options;
-  options.device = device;
-  return Model::from_pretrained(dir, options);
+std::unique_ptr<Model> load_model(const std::string& dir, const PipelineOptions& options) {
+  LoadOptions load;
+  load.device = options.device;
+  load.int8 = options.int8;
+  return Model::from_pretrained(dir, load);
 }
 
 std::vector<float> softmax(std::span<const float> logits) {

@@ -11,7 +11,7 @@
 namespace graft::pipelines {
 
 // The model in `dir`, its weights on `device`.
-std::unique_ptr<Model> load_model(const std::string& dir, Device device);
+std::unique_ptr<Model> load_model(const std::string& dir, const PipelineOptions& options);
 
 // exp(x - max) / sum, which cannot overflow.
 std::vector<float> softmax(std::span<const float> logits);

@@ -35,7 +35,7 @@ ScoreFunction score_function_named(const std::string& name) {
 
 TextClassificationPipeline TextClassificationPipeline::from_pretrained(const std::string& dir,
                                                                        TextClassificationOptions options) {
-  auto model = pipelines::load_model(dir, options.device);
+  auto model = pipelines::load_model(dir, options);
   Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
   return TextClassificationPipeline(std::move(model), std::move(tokenizer), std::move(options));
 }

@@ -81,7 +81,7 @@ std::vector<EntityGroup> group_entities(const std::vector<TokenEntity>& tokens, 
 
 TokenClassificationPipeline TokenClassificationPipeline::from_pretrained(const std::string& dir,
                                                                          TokenClassificationOptions options) {
-  auto model = pipelines::load_model(dir, options.device);
+  auto model = pipelines::load_model(dir, options);
   Tokenizer tokenizer = Tokenizer::from_pretrained(dir);
   return TokenClassificationPipeline(std::move(model), std::move(tokenizer), std::move(options));
 }

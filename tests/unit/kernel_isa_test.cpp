@@ -82,6 +82,19 @@ Outputs run_every_kernel(const KernelTable& k) {
                       nullptr);
     for (const auto& values : {y, dx, dw, db}) keep(values);
   }
+  name = "int8";
+  std::vector<int8_t> quantized(kOut * kIn);
+  std::vector<float> scales(kOut);
+  k.quantize_rows_int8(quantized.data(), scales.data(), w.data(), kOut, kIn);
+  std::vector<int8_t> quantized_x(kRows * kIn);
+  std::vector<float> x_scales(kRows);
+  k.quantize_rows_int8(quantized_x.data(), x_scales.data(), x.data(), kRows, kIn);
+  std::vector<float> y_int8(kRows * kOut);
+  k.linear_forward_int8(y_int8.data(), quantized_x.data(), x_scales.data(), quantized.data(), scales.data(),
+                        bias.data(), kRows, kIn, kOut);
+  keep(std::vector<float>(quantized.begin(), quantized.end()));
+  keep(std::vector<float>(quantized_x.begin(), quantized_x.end()));
+  for (const auto& values : {scales, x_scales, y_int8}) keep(values);
 
   name = "layer_norm";
   const std::vector<float> gamma = random_values(kIn, 5);

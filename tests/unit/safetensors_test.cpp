@@ -140,7 +140,7 @@ TEST_F(IoTest, RejectsCorruptFilesWithOneLineErrors) {
       {"not json", "{\"a\": ", std::string(8, '\0'), "header is not valid JSON: "},
       {"not an object", "[1, 2]", "", "header is not a JSON object"},
       {"unknown dtype", R"({"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0'),
-       "tensor 'a' has unsupported dtype \"F64\" (graft reads F32, F16, BF16, I64, I32, U8)"},
+       "tensor 'a' has unsupported dtype \"F64\" (graft reads F32, F16, BF16, I64, I32, U8, I8)"},
       {"offsets past the data", "{" + tensor_a + "}", std::string(4, '\0'),
        "tensor 'a': data_offsets [0, 8) lie outside the data area of 4 bytes"},
       {"offsets not matching the shape", R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",

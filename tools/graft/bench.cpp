@@ -119,7 +119,7 @@ std::vector<double> time_runs(int64_t warmups, int64_t repeats, const std::funct
 void report(const std::string& workload, DType precision, const std::vector<double>& seconds, const Line& extra) {
   Line line = {{"side", "graft"},
                {"workload", workload},
-               {"precision", precision == DType::BF16 ? "bf16" : "fp32"},
+               {"precision", workload.ends_with("_int8") ? "int8" : precision == DType::BF16 ? "bf16" : "fp32"},
                {"median_s", median(seconds)},
                {"times_s", seconds},
                {"peak_rss_mb", peak_rss_mb()}};
@@ -207,6 +207,7 @@ void bench_inference(const std::string& workload, const BenchOptions& options, i
   std::mt19937_64 random(options.seed);
   const Batch batch = random_batch(batch_size, tokens, shapes.vocab, false, random);
   const auto model = Model::from_config(bench_config(shapes), TaskHead::SequenceClassification, options.seed);
+  if (workload.ends_with("_int8")) model->quantize_int8();
   model->set_training(false);
   const NoGradGuard no_grad;
   const AutocastGuard autocast(precision_of(workload, options));
@@ -290,7 +291,8 @@ void bench_frozen_epoch(const std::string& workload, const BenchOptions& options
 
 using Workload = std::function<void(const std::string&, const BenchOptions&)>;
 
-// In the order run.sh prints them. The *_bf16 names are the workloads PyTorch runs under autocast.
+// In the order run.sh prints them. The *_bf16 names are the workloads PyTorch runs under autocast; the *_int8
+// ones quantise the model as Model::quantize_int8 does (ONNX Runtime's quantize_dynamic is their peer).
 const std::vector<std::pair<std::string, Workload>>& workloads() {
   static const std::vector<std::pair<std::string, Workload>> table = {
       {"gemm_fp32", bench_gemm},
@@ -299,8 +301,10 @@ const std::vector<std::pair<std::string, Workload>>& workloads() {
       {"train_bf16", bench_train},
       {"infer_b32_fp32", bench_throughput},
       {"infer_b32_bf16", bench_throughput},
+      {"infer_b32_int8", bench_throughput},
       {"latency_b1_s32_fp32", bench_latency},
       {"latency_b1_s32_bf16", bench_latency},
+      {"latency_b1_s32_int8", bench_latency},
       {"fpb_epoch_bf16", bench_full_epoch},
       {"frozen_head_epoch", bench_frozen_epoch},
   };

@@ -20,10 +20,11 @@ struct InferenceOptions {
   bool json = false;
   int64_t batch_size = 32;
   bool bf16 = false;
+  bool int8 = false;
   std::string device = "cpu";
 };
 
-// --model, TEXT..., --file, --json, --batch-size, --bf16 and --device.
+// --model, TEXT..., --file, --json, --batch-size, --bf16, --int8 and --device.
 void add_inference_options(CLI::App& command, InferenceOptions& options);
 
 // The texts given as arguments, else the lines of --file, else the lines of stdin (blank lines skipped);
@@ -51,6 +52,8 @@ void add_optimization_options(CLI::App& command, TrainingArguments& args);
 
 // --device cpu|cuda[:N] into `device`; device_option() reads it (an unknown or unavailable device fails at once).
 void add_device_option(CLI::App& command, std::string& device);
+// --int8: dynamic int8 quantisation at load (LoadOptions::int8).
+void add_int8_option(CLI::App& command, bool& int8);
 // How a labelled data file is read: --text-column, --text-pair-column, --label-column, --format,
 // --header/--no-header, --skip-bad-rows.
 void add_reading_options(CLI::App& command, ReadOptions& read);

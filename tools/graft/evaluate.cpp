@@ -25,6 +25,7 @@ struct EvaluateOptions {
   int64_t batch_size = 32;
   int64_t max_length = 0;  // 0: the model's limit
   bool json = false;
+  bool int8 = false;
   std::string device = "cpu";
 };
 
@@ -49,6 +50,7 @@ nlohmann::json summary_json(const EvalResult& result) {
 void run_evaluate(const EvaluateOptions& options) {
   LoadOptions load;
   load.device = device_option(options.device);
+  load.int8 = options.int8;
   const std::string folder = resolve_model_path(options.model);
   auto model = Model::from_pretrained(folder, load);
   check_single_label_classifier(*model);
@@ -72,6 +74,7 @@ void add_evaluate_command(CLI::App& app) {
   command->add_option("--model", options->model, "Model folder or Hub id ORG/NAME[@REVISION]")->required();
   command->add_option("--data", options->data, "Labelled examples (.csv, .tsv, .jsonl, PhraseBank .txt)")->required();
   add_device_option(*command, options->device);
+  add_int8_option(*command, options->int8);
   add_reading_options(*command, options->read);
   command->add_option("--batch-size", options->batch_size, "Examples per forward pass")->check(CLI::PositiveNumber);
   command->add_option("--max-length", options->max_length, "Truncate inputs to this many tokens (0: the model's)")

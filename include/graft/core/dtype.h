@@ -8,10 +8,10 @@
 
 namespace graft {
 
-enum class DType { F32, F16, BF16, I64, I32, U8 };
+enum class DType { F32, F16, BF16, I64, I32, U8, I8 };
 
 size_t dtype_size(DType dtype);
-// The names used by safetensors: "F32", "F16", "BF16", "I64", "I32", "U8".
+// The names used by safetensors: "F32", "F16", "BF16", "I64", "I32", "U8", "I8".
 std::string_view dtype_name(DType dtype);
 // Throws graft::Error for a name graft does not support.
 DType dtype_from_name(std::string_view name);

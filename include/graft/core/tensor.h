@@ -40,6 +40,10 @@ template <>
 constexpr DType dtype_of<uint8_t>() {
   return DType::U8;
 }
+template <>
+constexpr DType dtype_of<int8_t>() {
+  return DType::I8;
+}
 
 class Tensor {
  public:

@@ -37,6 +37,22 @@ void linear_backward(float* dinput, float* dweight, float* dbias, const float* d
                      const float* weight, int64_t rows, int64_t in_features, int64_t out_features, DType precision,
                      const uint16_t* weight_bf16);
 
+// Dynamic int8 quantisation, symmetric (zero point 0) per row: scales[r] = max |in[r, :]| / 127, out[r, c] =
+// in[r, c] / scales[r] rounded to nearest even (within [-127, 127]). An all-zero row has scale 0; a row with a
+// NaN or infinity has scale NaN and zeros, so that what is computed from it is NaN, as in fp32.
+// [compressed-tensors' int8 "channel" weights and "token" activations]
+void quantize_rows_int8(int8_t* out, float* scales, const float* in, int64_t rows, int64_t columns);
+
+// C[M,N] = A[M,K] B[N,K]^T in int32, exactly (row-major, packed).
+void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b, int32_t* c);
+
+// out[N,O] = (in[N,I] * weight[O,I]^T) * in_scales[N] * weight_scales[O] + bias[O], the sums exact in int32:
+// the input quantised per row as it comes, the weight per output channel beforehand (quantize_rows_int8)
+// [W8A8 dynamic]
+void linear_forward_int8(float* out, const int8_t* in, const float* in_scales, const int8_t* weight,
+                         const float* weight_scales, const float* bias, int64_t rows, int64_t in_features,
+                         int64_t out_features);
+
 // out[i] = in[i] rounded to bf16, to nearest even (NaN stays NaN)   [tensor.to(torch.bfloat16)]
 void round_to_bf16(uint16_t* out, const float* in, int64_t count);
 

@@ -46,6 +46,9 @@ struct ModelConfig {
   // single_label_classification | multi_label_classification | regression
   std::optional<std::string> problem_type;
   std::vector<std::string> architectures;
+  // "quantization_config" names compressed-tensors' int-quantized W8A8 form, the one graft computes
+  // (Model::quantize_int8); any other quantisation is refused.
+  bool quantized_int8 = false;
   nlohmann::json raw = nlohmann::json::object();  // every field of the file, as read
 
   // `source` names the file in error messages ("[config] SOURCE: ...").
@@ -59,6 +62,11 @@ struct ModelConfig {
   void set_labels(const std::vector<std::string>& names);
   void set_num_labels(int64_t count);
 };
+
+// config.json's "quantization_config" for a model whose Linear layers are int8 but those in `ignored` (by their
+// module names): compressed-tensors' int-quantized format, weights per output channel and activations per token,
+// dynamic, symmetric (what vLLM calls W8A8 int8).
+nlohmann::json int8_quantization_config(const std::vector<std::string>& ignored);
 
 enum class TaskHead { Base, SequenceClassification, TokenClassification, MaskedLM, QuestionAnswering };
 

@@ -38,8 +38,15 @@ class Linear : public Layer {
   int64_t in_features() const { return weight.value.dim(1); }
   int64_t out_features() const { return weight.value.dim(0); }
 
+  // Replaces the weight by its int8 quantisation per output channel: weight I8 [out, in] and weight_scale F32
+  // [out, 1] (compressed-tensors' names), the fp32 weight gone. The input is quantised per row in each forward
+  // (ops::linear_int8). For inference: backward refuses, and both tensors stay frozen.
+  void quantize_int8();
+  bool quantized_int8() const { return weight.value.dtype() == DType::I8; }
+
   Parameter weight;
   Parameter bias;
+  Parameter weight_scale;  // registered by quantize_int8
 };
 
 // [nn.LayerNorm] over the last dimension

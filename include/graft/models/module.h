@@ -22,6 +22,8 @@ class Module {
   // Every parameter below this module, depth first in registration order, with dotted names.
   std::vector<std::pair<std::string, Parameter*>> named_parameters(const std::string& prefix = "") const;
   ParameterList parameters() const;
+  // This module and every module below it, depth first, with dotted names ("" for this one).
+  std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "") const;
   // Stores each parameter's full dotted name in Parameter::name (optimizer state and checkpoints are
   // keyed by it). Call on the root once the tree is built; Model and Trainer do.
   void name_parameters();

@@ -21,6 +21,16 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType p
 Tensor linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, Tensor* dweight, Tensor* dbias,
                        DType precision);
 
+// Symmetric int8 quantisation of each row of x[..., C] (kernels.h: quantize_rows_int8): values I8 [..., C],
+// scales F32 [..., 1], x ~ values * scales.
+struct QuantizedRows {
+  Tensor values, scales;
+};
+QuantizedRows quantize_rows_int8(const Tensor& x);
+// y[..., O] = x[..., I] W[O, I]^T + b[O] with W quantised per output channel (weight I8 [O, I], weight_scale F32
+// [O, 1]) and x quantised per row as it comes, summed exactly in int32: inference only.
+Tensor linear_int8(const Tensor& x, const Tensor& weight, const Tensor& weight_scale, const Tensor& bias);
+
 struct LayerNormOutput {
   Tensor y, mean, rstd;  // mean and rstd: [rows], for the backward
 };

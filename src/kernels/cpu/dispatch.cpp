@@ -154,4 +154,15 @@ void apply_dropout(float* out, const float* in, DropoutMask dropout, int64_t cou
   kernel_table().apply_dropout(out, in, dropout, count);
 }
 
+void quantize_rows_int8(int8_t* out, float* scales, const float* in, int64_t rows, int64_t columns) {
+  kernel_table().quantize_rows_int8(out, scales, in, rows, columns);
+}
+
+void linear_forward_int8(float* out, const int8_t* in, const float* in_scales, const int8_t* weight,
+                         const float* weight_scales, const float* bias, int64_t rows, int64_t in_features,
+                         int64_t out_features) {
+  kernel_table().linear_forward_int8(out, in, in_scales, weight, weight_scales, bias, rows, in_features,
+                                     out_features);
+}
+
 }  // namespace graft::kernels

@@ -9,6 +9,9 @@
 // fp32. Where the CPU multiplies bf16 itself (AVX512-BF16, AMX) oneDNN's bf16 matmul does it at the bf16 rate;
 // elsewhere the rounded operands go through the fp32 product, which gives the same numbers up to the order of
 // the sums: bf16 x bf16 products are exact in fp32.
+//
+// int8 products (gemm_int8) are oneDNN's s8 x s8 -> s32 matmul (AMX, VNNI; without them oneDNN's own
+// compensated AVX2 code): their sums are exact, so every path gives the same numbers.
 #include <dnnl.h>
 #include <omp.h>
 
@@ -75,7 +78,9 @@ std::shared_ptr<const Matmul> make_matmul(const MatmulKey& key) {
                        key.transpose_a ? memory::dims{1, key.lda} : memory::dims{key.lda, 1});
   const memory::desc b({key.k, key.n}, key.operands,
                        key.transpose_b ? memory::dims{1, key.ldb} : memory::dims{key.ldb, 1});
-  const memory::desc c({key.m, key.n}, memory::data_type::f32, memory::dims{key.ldc, 1});
+  const bool integer = key.operands == memory::data_type::s8;
+  const memory::desc c({key.m, key.n}, integer ? memory::data_type::s32 : memory::data_type::f32,
+                       memory::dims{key.ldc, 1});
   const memory::desc bias =
       key.biased ? memory::desc({1, key.n}, memory::data_type::f32, memory::dims{key.n, 1}) : memory::desc();
   dnnl::primitive_attr attributes;
@@ -153,7 +158,7 @@ void* thread_scratch(size_t bytes) {
 }
 
 // False when oneDNN has no matmul for the layout, or the product is empty (k = 0: C = beta C, which sgemm does).
-bool run_matmul(const MatmulKey& key, const void* a, const void* b, const float* bias, float* c) {
+bool run_matmul(const MatmulKey& key, const void* a, const void* b, const float* bias, void* c) {
   if (key.k == 0) return false;
   const std::shared_ptr<const Matmul> matmul = matmul_cache().get(key);
   if (matmul == nullptr) return false;
@@ -246,7 +251,27 @@ void bf16_gemm(MatmulKey key, const float* a, const float* b, const uint16_t* b_
   fp32_gemm(key, static_cast<const float*>(a_rounded.get()), static_cast<const float*>(b_rounded.get()), bias, c);
 }
 
+// Where oneDNN has no int8 matmul (or k = 0), the sums as the definition gives them: exact either way.
+void reference_gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b, int32_t* c) {
+  parallel_for(0, m, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        int32_t sum = 0;
+        for (int64_t p = 0; p < k; ++p) sum += static_cast<int32_t>(a[i * k + p]) * b[j * k + p];
+        c[i * n + j] = sum;
+      }
+    }
+  });
+}
+
 }  // namespace
+
+void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b, int32_t* c) {
+  if (m == 0 || n == 0) return;
+  const int threads = omp_in_parallel() != 0 ? 1 : num_threads();
+  const MatmulKey key{false, true, m, n, k, k, k, n, 1.0F, 0.0F, false, memory::data_type::s8, threads};
+  if (!run_matmul(key, a, b, nullptr, c)) reference_gemm_int8(m, n, k, a, b, c);
+}
 
 void round_to_bf16(uint16_t* out, const float* in, int64_t count) {
   parallel_for(0, count, 1 << 14, [&](int64_t begin, int64_t end) {

@@ -8,14 +8,16 @@
 #include "graft/core/cpu.h"
 #include "graft/kernels/kernels.h"
 
-// Every kernel of kernels.h but gemm, which is oneDNN's (it chooses its own instructions at run time), and
+// Every kernel of kernels.h but gemm and gemm_int8, which are oneDNN's (it chooses its own instructions at run
+// time), and
 // round_to_bf16, which gemm.cpp shares with gemm.
 // clang-format off
 #define GRAFT_ISA_KERNELS(X)                                                                               \
   X(linear_forward) X(linear_backward) X(layer_norm_forward) X(layer_norm_backward)                        \
   X(activation_forward) X(activation_backward) X(embedding_forward) X(embedding_backward)                  \
   X(attention_forward) X(attention_backward) X(cross_entropy) X(binary_cross_entropy_with_logits)          \
-  X(mean_squared_error) X(softmax_rows) X(add_inplace) X(apply_dropout)
+  X(mean_squared_error) X(softmax_rows) X(add_inplace) X(apply_dropout) X(quantize_rows_int8)              \
+  X(linear_forward_int8)
 // clang-format on
 
 namespace graft::kernels {

@@ -1,7 +1,78 @@
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
 #include "graft/core/parallel.h"
 #include "kernels/cpu/isa_kernels.h"
 
 namespace graft::kernels::GRAFT_KERNEL_ISA {
+namespace {
+
+constexpr float kInt8Limit = 127.0F;
+// Adding and subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an integer, to nearest even (the
+// default rounding mode): unlike nearbyint, a form every instruction set's loop vectorises.
+constexpr float kRoundingShift = 12582912.0F;
+
+// One row of quantize_rows_int8; returns its scale.
+float quantize_row(int8_t* out, const float* in, int64_t columns) {
+  float largest = 0.0F;
+  int non_finite = 0;
+#pragma omp simd reduction(max : largest) reduction(| : non_finite)
+  for (int64_t c = 0; c < columns; ++c) {
+    const float magnitude = std::fabs(in[c]);
+    largest = std::max(largest, magnitude);
+    non_finite |= !(magnitude <= std::numeric_limits<float>::max());  // NaN compares false
+  }
+  if (non_finite != 0 || largest == 0.0F) {
+    std::fill_n(out, columns, int8_t{0});
+    return non_finite != 0 ? std::numeric_limits<float>::quiet_NaN() : 0.0F;
+  }
+  const float inverse = kInt8Limit / largest;
+#pragma omp simd
+  for (int64_t c = 0; c < columns; ++c) {
+    const float rounded = (in[c] * inverse + kRoundingShift) - kRoundingShift;
+    out[c] = static_cast<int8_t>(std::clamp(rounded, -kInt8Limit, kInt8Limit));
+  }
+  return largest / kInt8Limit;
+}
+
+// The int32 sums of a row, stored where their floats go, become them in place.
+template <bool kBiased>
+void dequantize_row(float* row, float row_scale, const float* weight_scales, const float* bias,
+                    int64_t out_features) {
+#pragma omp simd
+  for (int64_t o = 0; o < out_features; ++o) {
+    int32_t sum;
+    std::memcpy(&sum, row + o, sizeof sum);
+    const float scaled = static_cast<float>(sum) * (row_scale * weight_scales[o]);
+    row[o] = kBiased ? scaled + bias[o] : scaled;
+  }
+}
+
+}  // namespace
+
+void quantize_rows_int8(int8_t* out, float* scales, const float* in, int64_t rows, int64_t columns) {
+  parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) scales[r] = quantize_row(out + r * columns, in + r * columns, columns);
+  });
+}
+
+void linear_forward_int8(float* out, const int8_t* in, const float* in_scales, const int8_t* weight,
+                         const float* weight_scales, const float* bias, int64_t rows, int64_t in_features,
+                         int64_t out_features) {
+  gemm_int8(rows, out_features, in_features, in, weight, reinterpret_cast<int32_t*>(out));
+  parallel_for(0, rows, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* row = out + r * out_features;
+      if (bias != nullptr) {
+        dequantize_row<true>(row, in_scales[r], weight_scales, bias, out_features);
+      } else {
+        dequantize_row<false>(row, in_scales[r], weight_scales, nullptr, out_features);
+      }
+    }
+  });
+}
 
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
                     int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16) {
