@@ -32,7 +32,7 @@ LATENCY_TOKENS = 32
 GEMM_M, GEMM_K, GEMM_N = 4096, 768, 3072  # the FFN's lin1 at b32 x 128
 WORKLOADS = ["gemm_fp32", "gemm_bf16", "train_fp32", "train_bf16", "infer_b32_fp32", "infer_b32_bf16",
              "latency_b1_s32_fp32", "latency_b1_s32_bf16", "fpb_epoch_bf16", "frozen_head_epoch",
-             "ort_infer_b32_fp32", "ort_latency_b1_s32_fp32", "ort_infer_b32_int8"]
+             "ort_infer_b32_fp32", "ort_latency_b1_s32_fp32", "ort_infer_b32_int8", "ort_latency_b1_s32_int8"]
 ORT_TOLERANCE = 1e-4  # max |ONNX Runtime logits - PyTorch logits| before ONNX Runtime's timings are trusted
 EPOCH_WORKLOADS = {"fpb_epoch_bf16", "frozen_head_epoch"}
 
@@ -474,7 +474,8 @@ BENCHES = {"gemm_fp32": bench_gemm, "gemm_bf16": bench_gemm, "train_fp32": bench
            "infer_b32_fp32": bench_throughput, "infer_b32_bf16": bench_throughput,
            "latency_b1_s32_fp32": bench_latency, "latency_b1_s32_bf16": bench_latency,
            "fpb_epoch_bf16": bench_epoch, "frozen_head_epoch": bench_epoch, "ort_infer_b32_fp32": bench_onnxruntime,
-           "ort_latency_b1_s32_fp32": bench_onnxruntime, "ort_infer_b32_int8": bench_onnxruntime}
+           "ort_latency_b1_s32_fp32": bench_onnxruntime, "ort_infer_b32_int8": bench_onnxruntime,
+           "ort_latency_b1_s32_int8": bench_onnxruntime}
 
 
 def main():

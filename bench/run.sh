@@ -26,7 +26,7 @@ tiny=0
 fp32=0
 out=""
 workloads="gemm_fp32,gemm_bf16,train_fp32,train_bf16,infer_b32_fp32,infer_b32_bf16,latency_b1_s32_fp32"
-workloads+=",latency_b1_s32_bf16,fpb_epoch_bf16,frozen_head_epoch"
+workloads+=",latency_b1_s32_bf16,fpb_epoch_bf16,frozen_head_epoch,infer_b32_int8,latency_b1_s32_int8"
 
 usage() {
   sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
@@ -95,11 +95,14 @@ with open(f"{out}/fpb_ids.jsonl", "w") as f:
         f.write(json.dumps({"label": label, "input_ids": encoding["input_ids"]}) + "\n")
 EOF
 
-# graft's workloads that ONNX Runtime runs too (reference.py exports the same PyTorch model to ONNX). Its
-# ort_infer_b32_int8 waits for a graft int8 workload.
-declare -A onnxruntime_peer=([infer_b32_fp32]=ort_infer_b32_fp32 [latency_b1_s32_fp32]=ort_latency_b1_s32_fp32)
+# graft's workloads that ONNX Runtime runs too (reference.py exports the same PyTorch model to ONNX; for int8,
+# ONNX Runtime's quantize_dynamic of it is the peer, and PyTorch runs no int8 workload).
+declare -A onnxruntime_peer=([infer_b32_fp32]=ort_infer_b32_fp32 [latency_b1_s32_fp32]=ort_latency_b1_s32_fp32
+                             [infer_b32_int8]=ort_infer_b32_int8 [latency_b1_s32_int8]=ort_latency_b1_s32_int8)
 for workload in ${workloads//,/ }; do
-  "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" >> "$out/pytorch.jsonl"
+  if [[ $workload != *_int8 ]]; then
+    "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" >> "$out/pytorch.jsonl"
+  fi
   "$GRAFT" bench --workload "$workload" "${common[@]}" >> "$out/graft.jsonl"
   peer=${onnxruntime_peer[$workload]:-}
   if [[ -n $peer ]]; then
@@ -117,7 +120,8 @@ def read(side):
 
 torch_rows, graft_rows, ort_rows = read("pytorch"), read("graft"), read("onnxruntime")
 order = [w for w in torch_rows if w in graft_rows]
-ORT_PEERS = {"infer_b32_fp32": "ort_infer_b32_fp32", "latency_b1_s32_fp32": "ort_latency_b1_s32_fp32"}
+ORT_PEERS = {"infer_b32_fp32": "ort_infer_b32_fp32", "latency_b1_s32_fp32": "ort_latency_b1_s32_fp32",
+             "infer_b32_int8": "ort_infer_b32_int8", "latency_b1_s32_int8": "ort_latency_b1_s32_int8"}
 
 
 def training_step_flops(row):
@@ -141,6 +145,13 @@ def ort_ratio(workload):
     if workload not in graft_rows or peer not in ort_rows:
         return math.nan
     return ort_rows[peer]["median_s"] / graft_rows[workload]["median_s"]
+
+
+def int8_speedup(workload):
+    fp32 = workload.replace("_int8", "_fp32")
+    if workload not in graft_rows or fp32 not in graft_rows:
+        return math.nan
+    return graft_rows[fp32]["median_s"] / graft_rows[workload]["median_s"]
 
 
 def rss_ratio(workload):
@@ -203,6 +214,8 @@ for name in ("train_fp32", "train_bf16", "infer_b32_fp32", "infer_b32_bf16", "la
     print(f"RATIO {name} {ratio(name):.3f} torch-{TORCH}")
 for name, peer in ORT_PEERS.items():
     print(f"RATIO {peer} {ort_ratio(name):.3f} onnxruntime-{ORT}")
+for name in ("infer_b32_int8", "latency_b1_s32_int8"):
+    print(f"RATIO graft_fp32_over_int8_{name.removesuffix('_int8')} {int8_speedup(name):.3f} graft")
 print(f"RATIO peak_rss_train_fp32 {rss_ratio('train_fp32'):.3f} torch-{TORCH}")
 print(f"RATIO peak_rss_fpb_epoch_bf16 {rss_ratio('fpb_epoch_bf16'):.3f} torch-{TORCH}")
 # Against the GEMM rate of the precision graft ran: gemm_bf16 says which.
