@@ -48,7 +48,7 @@ class BlockCache {
     // The smallest cached block that fits, unless it is so much larger that a fresh one wastes less.
     const auto found = blocks_.lower_bound(bytes);
     if (found != blocks_.end() && found->first / 5 * 4 <= bytes) {
-      const Block block{found->second, found->first};
+      const Block block{found->second.memory, found->first};
       blocks_.erase(found);
       stats_.cached_bytes -= block.bytes;
       GRAFT_UNPOISON(block.memory, block.bytes);
@@ -58,7 +58,7 @@ class BlockCache {
     // Before growing, cached blocks that did not fit go back to the system until live and cached bytes are
     // within the peak: the fresh block may take the total above it by its own size, no more.
     while (!blocks_.empty() && stats_.live_bytes + stats_.cached_bytes > stats_.peak_bytes) {
-      evict_largest();
+      evict_least_recently_returned();
     }
     void* memory = std::aligned_alloc(kAlignment, bytes);
     if (memory == nullptr) {
@@ -72,7 +72,7 @@ class BlockCache {
   void give_back(Block block) {
     const std::lock_guard<std::mutex> lock(mutex_);
     stats_.live_bytes -= block.bytes;
-    blocks_.emplace(block.bytes, block.memory);
+    blocks_.emplace(block.bytes, Cached{block.memory, ++returns_});
     stats_.cached_bytes += block.bytes;
     GRAFT_POISON(block.memory, block.bytes);
   }
@@ -95,20 +95,32 @@ class BlockCache {
     return block;
   }
 
-  void evict_largest() {
-    const auto largest = std::prev(blocks_.end());
-    GRAFT_UNPOISON(largest->second, largest->first);
-    std::free(largest->second);
-    stats_.cached_bytes -= largest->first;
-    blocks_.erase(largest);
+  // The block unused for longest goes first: a loop of ops (a forward, a training step) asks for the same sizes
+  // in the same order each time, and what it asked for most recently it asks for soonest. Evicting the largest
+  // block instead made every inference forward of distilbert-base fetch a quarter of its blocks afresh (and
+  // fault their pages in again).
+  void evict_least_recently_returned() {
+    auto oldest = blocks_.begin();
+    for (auto it = blocks_.begin(); it != blocks_.end(); ++it) {
+      if (it->second.returned < oldest->second.returned) oldest = it;
+    }
+    GRAFT_UNPOISON(oldest->second.memory, oldest->first);
+    std::free(oldest->second.memory);
+    stats_.cached_bytes -= oldest->first;
+    blocks_.erase(oldest);
   }
 
   void release_all_locked() {
-    while (!blocks_.empty()) evict_largest();
+    while (!blocks_.empty()) evict_least_recently_returned();
   }
 
+  struct Cached {
+    void* memory;
+    uint64_t returned;  // when it was given back, in give_back() calls
+  };
   std::mutex mutex_;
-  std::multimap<size_t, void*> blocks_;  // cached, by size
+  std::multimap<size_t, Cached> blocks_;  // by size
+  uint64_t returns_ = 0;
   AllocatorStats stats_;
 };
 

@@ -21,7 +21,8 @@ constexpr size_t kLengthPrefixBytes = 8;
 // The safetensors library refuses larger headers; a bigger value means a corrupt length prefix.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
-constexpr DType kSupportedDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::U8, DType::I8};
+constexpr DType kSupportedDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::I64,
+                                      DType::I32, DType::U8,  DType::I8};
 
 bool is_floating(DType dtype) {
   return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;

@@ -90,7 +90,8 @@ void expect_int8_within_bound(const std::string& name, const std::string& train_
   const auto trained = test::run_command(test::cli_path() + " train --no-progress --model " + default_base() +
                                          " --train " + train_file + " --output " + out +
                                          " --max-length 64 --batch-size 32 --seed 42 --eval-strategy no"
-                                         " --stage freeze=none,epochs=" + std::to_string(epochs) + ",lr=1e-4");
+                                         " --stage freeze=none,epochs=" +
+                                         std::to_string(epochs) + ",lr=1e-4");
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   const Agreement agreement = compare_int8_with_fp32(out, test_file);
   std::cout << "[ int8     ] " << name << ": " << agreement.examples << " test examples, accuracy fp32 "
@@ -102,12 +103,12 @@ void expect_int8_within_bound(const std::string& name, const std::string& train_
   fs::remove_all(out);
 }
 
-#define GRAFT_REQUIRE_ACCURACY_INPUTS()                                                                          \
-  do {                                                                                                           \
+#define GRAFT_REQUIRE_ACCURACY_INPUTS()                                                                        \
+  do {                                                                                                         \
     if (!fs::exists(default_base() + "/model.safetensors"))                                                    \
       GTEST_SKIP() << "the default base is not installed at " << default_base() << " (scripts/setup.sh does)"; \
     if (!fs::exists(test::shared_dir() + "/data"))                                                             \
-      GTEST_SKIP() << "no real data sets at " << test::shared_dir() << "/data (clone graft next to shared/)";   \
+      GTEST_SKIP() << "no real data sets at " << test::shared_dir() << "/data (clone graft next to shared/)";  \
   } while (0)
 
 #ifdef GRAFT_SANITIZED_BUILD

@@ -108,7 +108,9 @@ TEST(Int8, ShapesThatDoNotFitAreRefused) {
   const Tensor weight = Tensor::zeros({3, 4}, DType::I8);
   EXPECT_EQ(test::error_of([&] { ops::linear_int8(x, weight, Tensor::zeros({3}), Tensor()); }),
             "[op] linear_int8: x [2, 4], weight [3, 4], weight_scale [3] and bias [] do not fit together");
-  EXPECT_EQ(test::error_of([&] { ops::linear_int8(x, Tensor::zeros({3, 4}), Tensor::zeros({3, 1}), Tensor()); }),
+  EXPECT_EQ(test::error_of([&] {
+              ops::linear_int8(x, Tensor::zeros({3, 4}), Tensor::zeros({3, 1}), Tensor());
+            }),
             "[op] expected a tensor of I8, got F32 [3, 4]");
 }
 
@@ -177,17 +179,19 @@ TEST(Int8, AnInt8CheckpointWithoutItsQuantizationConfigOrWithAnotherSchemeIsRefu
   other_scheme["quantization_config"]["config_groups"]["group_0"]["input_activations"]["strategy"] = "tensor";
   write_file_atomically(saved + "/config.json", other_scheme.dump());
   EXPECT_EQ(test::error_of([&] { Model::from_pretrained(saved); }),
-            "[config] " + saved + "/config.json: quantization_config.config_groups.group_0: input_activations must be "
-            "{\"dynamic\":true,\"num_bits\":8,\"strategy\":\"token\",\"symmetric\":true,\"type\":\"int\"} (graft "
-            "reads compressed-tensors' int-quantized form with int8 weights per channel and int8 activations per "
-            "token (dynamic, symmetric)), got {\"dynamic\":true,\"num_bits\":8,\"strategy\":\"tensor\","
-            "\"symmetric\":true,\"type\":\"int\"}");
+            "[config] " + saved +
+                "/config.json: quantization_config.config_groups.group_0: input_activations must be "
+                "{\"dynamic\":true,\"num_bits\":8,\"strategy\":\"token\",\"symmetric\":true,\"type\":\"int\"} (graft "
+                "reads compressed-tensors' int-quantized form with int8 weights per channel and int8 activations per "
+                "token (dynamic, symmetric)), got {\"dynamic\":true,\"num_bits\":8,\"strategy\":\"tensor\","
+                "\"symmetric\":true,\"type\":\"int\"}");
 
   config.erase("quantization_config");
   write_file_atomically(saved + "/config.json", config.dump());
   EXPECT_EQ(test::error_of([&] { Model::from_pretrained(saved); }),
-            "[model] " + saved + ": tensor 'distilbert.transformer.layer.0.attention.q_lin.weight' is I8 in the checkpoint, but "
-            "graft reads int8 weights only under config.json's quantization_config");
+            "[model] " + saved +
+                ": tensor 'distilbert.transformer.layer.0.attention.q_lin.weight' is I8 in the checkpoint, but "
+                "graft reads int8 weights only under config.json's quantization_config");
 }
 
 }  // namespace

@@ -119,7 +119,9 @@ std::vector<double> time_runs(int64_t warmups, int64_t repeats, const std::funct
 void report(const std::string& workload, DType precision, const std::vector<double>& seconds, const Line& extra) {
   Line line = {{"side", "graft"},
                {"workload", workload},
-               {"precision", workload.ends_with("_int8") ? "int8" : precision == DType::BF16 ? "bf16" : "fp32"},
+               {"precision", workload.ends_with("_int8") ? "int8"
+                             : precision == DType::BF16  ? "bf16"
+                                                         : "fp32"},
                {"median_s", median(seconds)},
                {"times_s", seconds},
                {"peak_rss_mb", peak_rss_mb()}};

@@ -39,8 +39,7 @@ float quantize_row(int8_t* out, const float* in, int64_t columns) {
 
 // The int32 sums of a row, stored where their floats go, become them in place.
 template <bool kBiased>
-void dequantize_row(float* row, float row_scale, const float* weight_scales, const float* bias,
-                    int64_t out_features) {
+void dequantize_row(float* row, float row_scale, const float* weight_scales, const float* bias, int64_t out_features) {
 #pragma omp simd
   for (int64_t o = 0; o < out_features; ++o) {
     int32_t sum;
