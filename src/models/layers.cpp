@@ -53,6 +53,7 @@ void Linear::quantize_int8() {
   if (quantized_int8()) return;
   ops::QuantizedRows quantized = ops::quantize_rows_int8(weight.value);
   weight.value = std::move(quantized.values);
+  weight.grad = Tensor();
   weight.trainable = false;
   weight_scale.value = std::move(quantized.scales);
   weight_scale.trainable = false;
@@ -70,7 +71,8 @@ Tensor Linear::forward(const Tensor& x, ForwardContext& context) const {
 
 Tensor Linear::backward(const Tensor& dy, ForwardContext& context) {
   check(!quantized_int8(), "linear",
-        "an int8 model is for inference: training needs the fp32 weights (load the model without int8 quantisation)");
+        "an int8 model is for inference: train the fp32 model, then quantise it (graft quantize, or --int8 when "
+        "loading)");
   const auto saved = context.take<ProductSaved>(this, "linear");
   return ops::linear_backward(dy, saved.input, weight.value, grad_or_null(weight), grad_or_null(bias), saved.precision);
 }

@@ -371,7 +371,7 @@ std::vector<std::pair<std::string, Linear*>> named_linears(const Module& module)
 }  // namespace
 
 void Model::quantize_int8() {
-  for (const auto& [name, linear] : named_linears(*encoder_)) linear->quantize_int8();
+  for (const auto& named : named_linears(*encoder_)) named.second->quantize_int8();
   name_parameters();
   config_.quantized_int8 = true;
 }
@@ -403,8 +403,12 @@ void Model::save_pretrained(const std::string& dir, DType storage) const {
   config.erase("quantization_config");
   if (quantized_int8()) {
     std::vector<std::string> ignored;
-    for (const auto& [name, linear] : named_linears(*this)) {
-      if (!linear->quantized_int8()) ignored.push_back(name);
+    for (const auto& [name, module] : named_modules()) {
+      const auto* linear = dynamic_cast<const Linear*>(module);
+      // A tied projection (the masked-LM decoder) is an nn.Linear to transformers: fp32 here, so listed.
+      if ((linear != nullptr && !linear->quantized_int8()) || dynamic_cast<const TiedLinear*>(module) != nullptr) {
+        ignored.push_back(name);
+      }
     }
     config["quantization_config"] = int8_quantization_config(ignored);
   }

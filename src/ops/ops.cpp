@@ -174,6 +174,8 @@ Tensor linear_int8(const Tensor& x, const Tensor& weight, const Tensor& weight_s
         "op",
         "linear_int8: x " + shape_string(x.shape()) + ", weight " + shape_string(weight.shape()) + ", weight_scale " +
             shape_string(weight_scale.shape()) + " and bias " + shape_string(bias.shape()) + " do not fit together");
+  expect_dtype(weight, DType::I8, "linear_int8", "weight");
+  expect_dtype(weight_scale, DType::F32, "linear_int8", "weight_scale");
   Tensor y = Tensor::empty(with_last(x.shape(), weight.dim(0)), DType::F32, x.device());
   const QuantizedRows input = quantize_rows_int8(x);
   backend.linear_forward_int8(f32(y), i8(input.values), f32(input.scales), i8(weight), f32(weight_scale), f32(bias),

@@ -10,7 +10,7 @@
 
 namespace graft::pipelines {
 
-// The model in `dir`, its weights on `device`.
+// The model in `dir`, its weights on options.device, quantised to int8 with options.int8.
 std::unique_ptr<Model> load_model(const std::string& dir, const PipelineOptions& options);
 
 // exp(x - max) / sum, which cannot overflow.

@@ -32,19 +32,21 @@ TEST(Int8, QuantisesEachRowSymmetricallyToNearestEven) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   // Row 0: scale 2 / 127; 1 / scale = 63.5 rounds to even 64; 0.5 / scale = 31.75 -> 32; -2 -> -127.
-  const std::vector<float> in = {1.0F, -2.0F, 0.5F, 0.0F,  //
-                                 0.0F, 0.0F,  0.0F, 0.0F,  //
-                                 1.0F, nan,   2.0F, 3.0F,  //
-                                 1.0F, 2.0F,  inf,  3.0F};
-  std::vector<int8_t> out(16, 99);
-  std::vector<float> scales(4);
-  kernels::quantize_rows_int8(out.data(), scales.data(), in.data(), 4, 4);
+  const std::vector<float> in = {1.0F,   -2.0F, 0.5F,    0.0F,   //
+                                 0.0F,   0.0F,  0.0F,    0.0F,   //
+                                 1.0F,   nan,   2.0F,    3.0F,   //
+                                 1.0F,   2.0F,  inf,     3.0F,   //
+                                 1e-38F, 0.0F,  -1e-38F, 0.0F};  // 127 / 1e-38 would overflow
+  std::vector<int8_t> out(20, 99);
+  std::vector<float> scales(5);
+  kernels::quantize_rows_int8(out.data(), scales.data(), in.data(), 5, 4);
   EXPECT_EQ(std::vector<int8_t>(out.begin(), out.begin() + 4), (std::vector<int8_t>{64, -127, 32, 0}));
   EXPECT_FLOAT_EQ(scales[0], 2.0F / 127.0F);
   EXPECT_EQ(scales[1], 0.0F);  // an all-zero row
   EXPECT_TRUE(std::isnan(scales[2]));
   EXPECT_TRUE(std::isnan(scales[3]));
-  for (int i = 4; i < 16; ++i) EXPECT_EQ(out[i], 0) << i;
+  EXPECT_EQ(scales[4], 0.0F);
+  for (int i = 4; i < 20; ++i) EXPECT_EQ(out[i], 0) << i;
 }
 
 TEST(Int8, SumsAreExactInInt32) {
@@ -111,7 +113,7 @@ TEST(Int8, ShapesThatDoNotFitAreRefused) {
   EXPECT_EQ(test::error_of([&] {
               ops::linear_int8(x, Tensor::zeros({3, 4}), Tensor::zeros({3, 1}), Tensor());
             }),
-            "[op] expected a tensor of I8, got F32 [3, 4]");
+            "[op] linear_int8: weight must be I8, got F32");
 }
 
 Batch tiny_batch() {
@@ -161,9 +163,10 @@ TEST(Int8, AQuantisedModelIsCloseToFp32AndReloadsBitForBit) {
   ForwardContext training_context;
   reloaded->forward(labelled, training_context);
   for (Parameter* parameter : reloaded->parameters()) parameter->trainable = true;
-  EXPECT_EQ(test::error_of([&] { reloaded->backward(training_context); }),
-            "[linear] an int8 model is for inference: training needs the fp32 weights (load the model without int8 "
-            "quantisation)");
+  EXPECT_EQ(
+      test::error_of([&] { reloaded->backward(training_context); }),
+      "[linear] an int8 model is for inference: train the fp32 model, then quantise it (graft quantize, or --int8 "
+      "when loading)");
 }
 
 TEST(Int8, AnInt8CheckpointWithoutItsQuantizationConfigOrWithAnotherSchemeIsRefused) {

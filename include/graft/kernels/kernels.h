@@ -38,12 +38,14 @@ void linear_backward(float* dinput, float* dweight, float* dbias, const float* d
                      const uint16_t* weight_bf16);
 
 // Dynamic int8 quantisation, symmetric (zero point 0) per row: scales[r] = max |in[r, :]| / 127, out[r, c] =
-// in[r, c] / scales[r] rounded to nearest even (within [-127, 127]). An all-zero row has scale 0; a row with a
-// NaN or infinity has scale NaN and zeros, so that what is computed from it is NaN, as in fp32.
+// in[r, c] * (127 / max |in[r, :]|) rounded to nearest even (within [-127, 127]). A row of zeros (or of values
+// below 127 / FLT_MAX) has scale 0; a row with a NaN or infinity has scale NaN and zeros, so that what is
+// computed from it is NaN, as in fp32.
 // [compressed-tensors' int8 "channel" weights and "token" activations]
 void quantize_rows_int8(int8_t* out, float* scales, const float* in, int64_t rows, int64_t columns);
 
-// C[M,N] = A[M,K] B[N,K]^T in int32, exactly (row-major, packed).
+// C[M,N] = A[M,K] B[N,K]^T in int32 (row-major, packed): exact with VNNI or AMX, and on other CPUs while the
+// sums stay below 2^24 in magnitude (gemm.cpp says why).
 void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b, int32_t* c);
 
 // out[N,O] = (in[N,I] * weight[O,I]^T) * in_scales[N] * weight_scales[O] + bias[O], the sums exact in int32:

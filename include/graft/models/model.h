@@ -89,8 +89,9 @@ class Model : public TrainableModel {
   // F32, F16 or BF16 (config.json's "dtype" says which).
   void save_pretrained(const std::string& dir, DType storage = DType::F32) const;
 
-  // Dynamic int8 quantisation for inference, as torch.ao.quantization.quantize_dynamic and ONNX Runtime's
-  // quantize_dynamic do it, for faster inference in a quarter of the memory: the encoder's Linear layers get int8
+  // Dynamic int8 quantisation for inference (compressed-tensors' W8A8 int8 scheme; torch's and ONNX Runtime's
+  // quantize_dynamic differ in quantising activations per tensor, asymmetrically, and the head too), for faster
+  // inference with a quarter of the encoder's weight bytes: the encoder's Linear layers get int8
   // weights per output channel (Linear::quantize_int8) and quantise their inputs per row as they come; the
   // embeddings, LayerNorms, attention products and the head stay fp32. save_pretrained then writes
   // compressed-tensors' int-quantized form (config.json's quantization_config), which from_pretrained reads back.

@@ -10,12 +10,16 @@
 // elsewhere the rounded operands go through the fp32 product, which gives the same numbers up to the order of
 // the sums: bf16 x bf16 products are exact in fp32.
 //
-// int8 products (gemm_int8) are oneDNN's s8 x s8 -> s32 matmul (AMX, VNNI; without them oneDNN's own
-// compensated AVX2 code): their sums are exact, so every path gives the same numbers.
+// int8 products (gemm_int8) are oneDNN's s8 x s8 -> s32 matmul where the CPU multiplies int8 itself (VNNI,
+// AMX): exact sums. Without VNNI oneDNN adds pairs of products in 16 bits, which saturate (its documented
+// "intermediate saturation": logits off by 4.7 on a test model), so there the int8 values go through the fp32
+// GEMM, exact while the sums stay below 2^24 and within fp32 rounding of them beyond: the same numbers, at fp32
+// speed.
 #include <dnnl.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -264,13 +268,49 @@ void reference_gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const
   });
 }
 
+bool cpu_multiplies_int8() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
+std::shared_ptr<void> as_floats(const int8_t* values, int64_t count) {
+  std::shared_ptr<void> storage = allocate_storage(static_cast<size_t>(count) * sizeof(float));
+  auto* floats = static_cast<float*>(storage.get());
+  parallel_for(0, count, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) floats[i] = values[i];
+  });
+  return storage;
+}
+
+void emulated_gemm_int8(const MatmulKey& key, const int8_t* a, const int8_t* b, int32_t* c) {
+  const std::shared_ptr<void> a_floats = as_floats(a, key.m * key.k);
+  const std::shared_ptr<void> b_floats = as_floats(b, key.n * key.k);
+  const std::shared_ptr<void> sums = allocate_storage(static_cast<size_t>(key.m * key.n) * sizeof(float));
+  MatmulKey fp32 = key;
+  fp32.operands = memory::data_type::f32;
+  fp32_gemm(fp32, static_cast<const float*>(a_floats.get()), static_cast<const float*>(b_floats.get()), nullptr,
+            static_cast<float*>(sums.get()));
+  const auto* rounded = static_cast<const float*>(sums.get());
+  parallel_for(0, key.m * key.n, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) c[i] = static_cast<int32_t>(std::lrint(rounded[i]));
+  });
+}
+
 }  // namespace
 
 void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b, int32_t* c) {
   if (m == 0 || n == 0) return;
   const int threads = omp_in_parallel() != 0 ? 1 : num_threads();
   const MatmulKey key{false, true, m, n, k, k, k, n, 1.0F, 0.0F, false, memory::data_type::s8, threads};
-  if (!run_matmul(key, a, b, nullptr, c)) reference_gemm_int8(m, n, k, a, b, c);
+  static const bool native = cpu_multiplies_int8();
+  if (k == 0) {
+    reference_gemm_int8(m, n, k, a, b, c);
+  } else if (!native) {
+    emulated_gemm_int8(key, a, b, c);
+  } else if (!run_matmul(key, a, b, nullptr, c)) {
+    reference_gemm_int8(m, n, k, a, b, c);
+  }
 }
 
 void round_to_bf16(uint16_t* out, const float* in, int64_t count) {

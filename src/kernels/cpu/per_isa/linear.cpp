@@ -24,7 +24,8 @@ float quantize_row(int8_t* out, const float* in, int64_t columns) {
     largest = std::max(largest, magnitude);
     non_finite |= !(magnitude <= std::numeric_limits<float>::max());  // NaN compares false
   }
-  if (non_finite != 0 || largest == 0.0F) {
+  // Below 127 / FLT_MAX the inverse scale overflows: such a row (and an all-zero one) quantises to zeros.
+  if (non_finite != 0 || largest < kInt8Limit / std::numeric_limits<float>::max()) {
     std::fill_n(out, columns, int8_t{0});
     return non_finite != 0 ? std::numeric_limits<float>::quiet_NaN() : 0.0F;
   }
