@@ -67,9 +67,9 @@ uint16_t float_to_half(float value) {
   std::memcpy(&word, &value, sizeof word);
   const uint16_t sign = static_cast<uint16_t>((word >> 16) & 0x8000U);
   const uint32_t magnitude = word & 0x7fffffffU;
-  if (magnitude > 0x7f800000U) return static_cast<uint16_t>(sign | 0x7e00U);   // NaN
+  if (magnitude > 0x7f800000U) return static_cast<uint16_t>(sign | 0x7e00U);  // NaN
   if (magnitude >= 0x477ff000U) return static_cast<uint16_t>(sign | 0x7c00U);  // overflow to inf
-  if (magnitude < 0x38800000U) {                                               // subnormal or zero in half precision
+  if (magnitude < 0x38800000U) {  // subnormal or zero in half precision
     if (magnitude < 0x33000000U) return sign;
     const uint32_t exponent = magnitude >> 23;
     const uint32_t mantissa = (magnitude & 0x7fffffU) | 0x800000U;

@@ -203,11 +203,12 @@ std::unique_ptr<Model> Model::from_pretrained(const std::string& dir, const Load
     check(info.shape == parameter->value.shape(), "model",
           dir + ": tensor '" + *stored + "' has shape " + shape_string(info.shape) + " in the checkpoint, but " +
               "config.json implies " + shape_string(parameter->value.shape()));
+    // A parameter is I8 only where its stored tensor is (quantize_linears_stored_as_int8); the other way round,
+    // an I8 tensor read as F32 would be silent garbage.
     const bool quantized = parameter->value.dtype() == DType::I8;
-    check((info.dtype == DType::I8) == quantized, "model",
-          dir + ": tensor '" + *stored + "' is " + std::string(dtype_name(info.dtype)) + " in the checkpoint, but " +
-              (quantized ? "config.json's quantization_config makes it an int8 weight"
-                         : "graft reads int8 weights only under config.json's quantization_config"));
+    check(quantized || info.dtype != DType::I8, "model",
+          dir + ": tensor '" + *stored + "' is I8 in the checkpoint, but graft reads int8 weights only under " +
+              "config.json's quantization_config");
     parameter->value = checkpoint.load(*stored, quantized ? DType::I8 : DType::F32);
     used.insert(*stored);
   }

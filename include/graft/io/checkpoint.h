@@ -32,7 +32,7 @@ class Checkpoint {
 
   std::string path_;
   bool has_index_ = false;
-  std::map<std::string, SafetensorsFile> shards_;           // by file name, each opened once
+  std::map<std::string, SafetensorsFile> shards_;    // by file name, each opened once
   std::map<std::string, const SafetensorsFile*> location_;  // tensor name -> its shard
 };
 

@@ -21,7 +21,8 @@ struct PipelineOptions {
   int64_t stride = 0;
   // bf16 matmuls (core/autocast.h): fast on CPUs with AVX512-BF16 or AMX, emulated and slower elsewhere.
   bool bf16 = false;
-  // Dynamic int8 quantisation of the encoder at load (Model::quantize_int8): fast with VNNI or AMX, at fp32 speed elsewhere.
+  // Dynamic int8 quantisation of the encoder at load (Model::quantize_int8): fast with VNNI or AMX, at fp32
+  // speed elsewhere.
   bool int8 = false;
   // Where from_pretrained loads the model (a borrowed model runs where it is); inputs are copied there and
   // outputs back.

@@ -33,7 +33,8 @@ struct NormalizedText {
 
 // Normalizes `original` (which starts at code point `origin_base` of the whole text) into `out`,
 // replacing its previous contents.
-void normalize(const NormalizerConfig& config, std::u32string_view original, int64_t origin_base, NormalizedText& out);
+void normalize(const NormalizerConfig& config, std::u32string_view original, int64_t origin_base,
+               NormalizedText& out);
 
 bool is_chinese_char(char32_t c);
 

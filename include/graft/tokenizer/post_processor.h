@@ -23,8 +23,8 @@ struct SpecialTokens {
   int64_t sep_id;
 };
 
-Encoding assemble_encoding(const std::vector<Token>& first, const std::vector<Token>* second, bool add_special_tokens,
-                           const SpecialTokens& specials, const WordPiece& vocab);
+Encoding assemble_encoding(const std::vector<Token>& first, const std::vector<Token>* second,
+                           bool add_special_tokens, const SpecialTokens& specials, const WordPiece& vocab);
 
 int64_t round_up_to_multiple(int64_t length, int64_t multiple);
 

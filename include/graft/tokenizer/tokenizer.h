@@ -19,8 +19,8 @@ struct Encoding {
   std::vector<int64_t> special_tokens_mask;  // 1 for [CLS]/[SEP] added by the post-processor and padding
   std::vector<std::string> tokens;
   std::vector<std::pair<int64_t, int64_t>> offsets;  // (0, 0) for added specials and padding
-  std::vector<int64_t> word_ids;                     // index of the pre-token within its sequence; -1 for specials
-  std::vector<int64_t> sequence_ids;                 // 0, 1, or -1 for specials and padding
+  std::vector<int64_t> word_ids;      // index of the pre-token within its sequence; -1 for specials
+  std::vector<int64_t> sequence_ids;  // 0, 1, or -1 for specials and padding
 
   size_t size() const { return ids.size(); }
 };

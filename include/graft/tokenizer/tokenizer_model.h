@@ -37,7 +37,7 @@ struct TokenizerModel {
   SpecialTokenNames special_names;
   int64_t cls_id, sep_id, pad_id, mask_id;
   int64_t model_max_length;
-  bool decoder_cleanup = true;                // tokenizer.json decoder.cleanup
+  bool decoder_cleanup = true;               // tokenizer.json decoder.cleanup
   bool clean_up_tokenization_spaces = false;  // tokenizer_config.json, transformers' extra pass
 
  private:

@@ -44,7 +44,7 @@ class WordPiece {
  private:
   std::vector<std::string> tokens_;
   WordPieceConfig config_;
-  std::unordered_map<std::string_view, int64_t> word_starts_;    // every token, by its full text
+  std::unordered_map<std::string_view, int64_t> word_starts_;     // every token, by its full text
   std::unordered_map<std::string_view, int64_t> continuations_;  // "##x" tokens, by "x"
   size_t longest_token_bytes_ = 0;
   int64_t unk_id_ = -1;
