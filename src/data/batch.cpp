@@ -6,10 +6,12 @@ namespace graft {
 
 Batch Batch::to(Device device) const {
   const auto moved = [device](const Tensor& tensor) { return tensor.numel() > 0 ? tensor.to(device) : tensor; };
-  return {moved(input_ids), moved(attention_mask), moved(token_type_ids), moved(labels), moved(features)};
+  return {moved(input_ids),      moved(attention_mask), moved(token_type_ids), moved(labels), moved(features),
+          moved(sequence_offsets)};
 }
 
 Tensor attention_mask_or_ones(const Batch& batch) {
+  check(!batch.packed(), "model", "a packed batch has no attention mask: this model reads padded batches");
   if (batch.attention_mask.numel() > 0) {
     check(batch.attention_mask.shape() == batch.input_ids.shape(), "model",
           "attention_mask " + shape_string(batch.attention_mask.shape()) + " does not match input_ids " +

@@ -76,6 +76,28 @@ Batch pad_batch(const std::vector<const Encoding*>& encodings, int64_t pad_id, i
   return batch;
 }
 
+Batch pack_batch(const std::vector<const Encoding*>& encodings) {
+  check(!encodings.empty(), kWhere, "cannot pack an empty batch");
+  std::vector<int64_t> ids;
+  std::vector<int64_t> types;
+  std::vector<int64_t> offsets{0};
+  for (size_t row = 0; row < encodings.size(); ++row) {
+    check_encoding(encodings[row], row);
+    const Encoding& encoding = *encodings[row];
+    check(std::all_of(encoding.attention_mask.begin(), encoding.attention_mask.end(), [](int64_t m) { return m == 1; }),
+          kWhere, "encoding " + std::to_string(row) + " is padded (its attention mask has zeros); pack unpadded encodings");
+    ids.insert(ids.end(), encoding.ids.begin(), encoding.ids.end());
+    types.insert(types.end(), encoding.type_ids.begin(), encoding.type_ids.end());
+    offsets.push_back(static_cast<int64_t>(ids.size()));
+  }
+  const auto tokens = static_cast<int64_t>(ids.size());
+  Batch batch;
+  batch.input_ids = Tensor::from_vector(ids, {tokens});
+  batch.token_type_ids = Tensor::from_vector(types, {tokens});
+  batch.sequence_offsets = Tensor::from_vector(offsets, {static_cast<int64_t>(offsets.size())});
+  return batch;
+}
+
 void set_class_labels(Batch& batch, const std::vector<int64_t>& labels) {
   const int64_t rows = rows_of(batch);
   check(static_cast<int64_t>(labels.size()) == rows, kWhere,

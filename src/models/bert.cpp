@@ -26,15 +26,14 @@ class Embeddings : public Module {
   }
 
   // x = dropout(LayerNorm(word[ids] + token_type[types] + position[t]))
-  Tensor forward(const Tensor& input_ids, const Tensor& token_type_ids, ForwardContext& context) const {
-    const int64_t tokens = input_ids.dim(1);
-    check(tokens <= position_embeddings.weight.value.dim(0), "bert",
-          "sequence of " + std::to_string(tokens) + " tokens exceeds max_position_embeddings " +
-              std::to_string(position_embeddings.weight.value.dim(0)));
-    Tensor sum = word_embeddings.forward(input_ids, context);
-    ops::add_inplace(sum, token_type_embeddings.forward(token_type_ids, context));
-    ops::add_inplace(sum,
-                     position_embeddings.forward(position_ids(input_ids.dim(0), tokens, input_ids.device()), context));
+  Tensor forward(const Batch& batch, ForwardContext& context) const {
+    const Tensor positions = position_ids(batch, position_embeddings.weight.value.dim(0), "bert");
+    const Tensor types = batch.token_type_ids.numel() > 0
+                             ? batch.token_type_ids
+                             : Tensor::zeros(batch.input_ids.shape(), DType::I64, batch.input_ids.device());
+    Tensor sum = word_embeddings.forward(batch.input_ids, context);
+    ops::add_inplace(sum, token_type_embeddings.forward(types, context));
+    ops::add_inplace(sum, position_embeddings.forward(positions, context));
     return dropout.forward(layer_norm.forward(sum, context), context);
   }
 
@@ -104,9 +103,9 @@ class Attention : public Module {
     register_module("output", output);
   }
 
-  Tensor forward(const Tensor& x, const Tensor& mask, ForwardContext& context, Tensor* probabilities) const {
+  Tensor forward(const Tensor& x, const TokenLayout& layout, ForwardContext& context, Tensor* probabilities) const {
     const Tensor attended =
-        attend(self.core, self.query, self.key, self.value, x, mask, training(), context, probabilities);
+        attend(self.core, self.query, self.key, self.value, x, layout, training(), context, probabilities);
     return output.forward(attended, x, context);
   }
 
@@ -148,8 +147,8 @@ class Layer : public Module {
   }
 
   // a = LN(dropout(dense(attention(x))) + x); y = LN(dropout(dense(act(dense(a)))) + a)
-  Tensor forward(const Tensor& x, const Tensor& mask, ForwardContext& context, Tensor* probabilities) const {
-    const Tensor a = attention.forward(x, mask, context, probabilities);
+  Tensor forward(const Tensor& x, const TokenLayout& layout, ForwardContext& context, Tensor* probabilities) const {
+    const Tensor a = attention.forward(x, layout, context, probabilities);
     return output.forward(intermediate.forward(a, context), a, context);
   }
 
@@ -172,9 +171,9 @@ class Pooler : public Module {
     register_module("dense", dense);
   }
 
-  Tensor forward(const Tensor& hidden, ForwardContext& context) const {
+  Tensor forward(const Tensor& hidden, const Tensor& sequence_offsets, ForwardContext& context) const {
     context.save(this, hidden.shape());
-    return activation.forward(dense.forward(ops::first_token(hidden), context), context);
+    return activation.forward(dense.forward(first_tokens(hidden, sequence_offsets), context), context);
   }
   Tensor backward(const Tensor& dpooled, ForwardContext& context) {
     const Tensor dfirst = dense.backward(activation.backward(dpooled, context), context);
@@ -203,24 +202,22 @@ class BertModel : public Encoder {
   }
 
   EncoderOutput forward(const Batch& batch, ForwardContext& context, OutputRequest request) const override {
-    const Tensor mask = attention_mask_or_ones(batch);
-    const Tensor types = batch.token_type_ids.numel() > 0
-                             ? batch.token_type_ids
-                             : Tensor::zeros(batch.input_ids.shape(), DType::I64, batch.input_ids.device());
+    const TokenLayout layout = token_layout(batch);
     EncoderOutput output;
+    output.sequence_offsets = layout.sequence_offsets;
     FrozenBottom frozen(lowest_trainable_block(embeddings, blocks));
-    Tensor x = embeddings.forward(batch.input_ids, types, context);
+    Tensor x = embeddings.forward(batch, context);
     if (request.hidden_states) output.hidden_states.push_back(x);
     for (size_t i = 0; i < blocks.size(); ++i) {
       frozen.at_block(static_cast<int64_t>(i));
       Tensor probabilities;
-      x = blocks[i]->forward(x, mask, context, request.attentions ? &probabilities : nullptr);
+      x = blocks[i]->forward(x, layout, context, request.attentions ? &probabilities : nullptr);
       if (request.hidden_states) output.hidden_states.push_back(x);
       if (request.attentions) output.attentions.push_back(probabilities);
     }
     frozen.past_blocks();
     output.last_hidden_state = x;
-    if (pooler) output.pooled = pooler->forward(x, context);
+    if (pooler) output.pooled = pooler->forward(x, layout.sequence_offsets, context);
     return output;
   }
 

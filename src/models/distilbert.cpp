@@ -44,14 +44,10 @@ class Embeddings : public Module {
   }
 
   // x = dropout(LayerNorm(word[ids] + position[t]))
-  Tensor forward(const Tensor& input_ids, ForwardContext& context) const {
-    const int64_t tokens = input_ids.dim(1);
-    check(tokens <= position_embeddings.weight.value.dim(0), "distilbert",
-          "sequence of " + std::to_string(tokens) + " tokens exceeds max_position_embeddings " +
-              std::to_string(position_embeddings.weight.value.dim(0)));
-    Tensor sum = word_embeddings.forward(input_ids, context);
-    ops::add_inplace(sum,
-                     position_embeddings.forward(position_ids(input_ids.dim(0), tokens, input_ids.device()), context));
+  Tensor forward(const Batch& batch, ForwardContext& context) const {
+    const Tensor positions = position_ids(batch, position_embeddings.weight.value.dim(0), "distilbert");
+    Tensor sum = word_embeddings.forward(batch.input_ids, context);
+    ops::add_inplace(sum, position_embeddings.forward(positions, context));
     return dropout.forward(layer_norm.forward(sum, context), context);
   }
 
@@ -81,8 +77,8 @@ class MultiHeadSelfAttention : public Module {
     register_module("out_lin", out_lin);
   }
 
-  Tensor forward(const Tensor& x, const Tensor& mask, ForwardContext& context, Tensor* probabilities) const {
-    return out_lin.forward(attend(core, q_lin, k_lin, v_lin, x, mask, training(), context, probabilities), context);
+  Tensor forward(const Tensor& x, const TokenLayout& layout, ForwardContext& context, Tensor* probabilities) const {
+    return out_lin.forward(attend(core, q_lin, k_lin, v_lin, x, layout, training(), context, probabilities), context);
   }
   Tensor backward(const Tensor& dy, ForwardContext& context) {
     return attend_backward(core, q_lin, k_lin, v_lin, out_lin.backward(dy, context), context);
@@ -134,8 +130,9 @@ class TransformerBlock : public Module {
   }
 
   // sa = LN(attention(x) + x); y = LN(ffn(sa) + sa)
-  Tensor forward(const Tensor& x, const Tensor& mask, ForwardContext& context, Tensor* probabilities) const {
-    const Tensor sa = sa_layer_norm.forward(ops::add(attention.forward(x, mask, context, probabilities), x), context);
+  Tensor forward(const Tensor& x, const TokenLayout& layout, ForwardContext& context, Tensor* probabilities) const {
+    const Tensor sa =
+        sa_layer_norm.forward(ops::add(attention.forward(x, layout, context, probabilities), x), context);
     return output_layer_norm.forward(ops::add(ffn.forward(sa, context), sa), context);
   }
 
@@ -165,15 +162,16 @@ class DistilBertModel : public Encoder {
   }
 
   EncoderOutput forward(const Batch& batch, ForwardContext& context, OutputRequest request) const override {
-    const Tensor mask = attention_mask_or_ones(batch);
+    const TokenLayout layout = token_layout(batch);
     EncoderOutput output;
+    output.sequence_offsets = layout.sequence_offsets;
     FrozenBottom frozen(lowest_trainable_block(embeddings, blocks));
-    Tensor x = embeddings.forward(batch.input_ids, context);
+    Tensor x = embeddings.forward(batch, context);
     if (request.hidden_states) output.hidden_states.push_back(x);
     for (size_t i = 0; i < blocks.size(); ++i) {
       frozen.at_block(static_cast<int64_t>(i));
       Tensor probabilities;
-      x = blocks[i]->forward(x, mask, context, request.attentions ? &probabilities : nullptr);
+      x = blocks[i]->forward(x, layout, context, request.attentions ? &probabilities : nullptr);
       if (request.hidden_states) output.hidden_states.push_back(x);
       if (request.attentions) output.attentions.push_back(probabilities);
     }

@@ -22,7 +22,7 @@ Head::Head(HeadInput input) : input_(input) {
 
 Tensor Head::read(const EncoderOutput& encoded) const {
   switch (input_) {
-    case HeadInput::FirstToken: return ops::first_token(encoded.last_hidden_state);
+    case HeadInput::FirstToken: return first_tokens(encoded.last_hidden_state, encoded.sequence_offsets);
     case HeadInput::Pooled:
       check(encoded.pooled.numel() > 0, "head", "this head reads the pooler output, but the encoder has no pooler");
       return encoded.pooled;

@@ -250,9 +250,12 @@ ModelOutput Model::forward(const Batch& batch, ForwardContext& context, OutputRe
               "] for a head that reads one vector per sequence, got " + shape_string(batch.features.shape()));
     output.logits = head_->forward(batch.features, context);
   } else {
-    check(batch.input_ids.ndim() == 2 && batch.input_ids.dtype() == DType::I64, "model",
-          "input_ids must be I64 [batch, tokens], got " + std::string(dtype_name(batch.input_ids.dtype())) + " " +
+    check(batch.input_ids.ndim() == (batch.packed() ? 1 : 2) && batch.input_ids.dtype() == DType::I64, "model",
+          std::string("input_ids must be I64 ") + (batch.packed() ? "[tokens] in a packed batch" : "[batch, tokens]") +
+              ", got " + std::string(dtype_name(batch.input_ids.dtype())) + " " +
               shape_string(batch.input_ids.shape()));
+    check(!batch.packed() || batch.labels.numel() == 0, "model",
+          "a packed batch carries no labels: training and evaluation take padded batches");
     output.encoder = encoder_->forward(batch, context, request);
     if (!head_) return output;
     saved.hidden_shape = output.encoder.last_hidden_state.shape();

@@ -1,5 +1,6 @@
 #include "graft/ops/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <memory>
@@ -274,6 +275,43 @@ std::array<Tensor, 3> attention_backward(const Tensor& dattended, const Tensor& 
   backend.attention_backward(f32(grads[0]), f32(grads[1]), f32(grads[2]), f32(dattended), f32(probs), f32(q), f32(k),
                              f32(v), dropout_of(keep, keep_scale), shape, scale, precision);
   return grads;
+}
+
+std::vector<int64_t> sequence_lengths(const Tensor& offsets, int64_t tokens, const char* where) {
+  check(offsets.ndim() == 1 && offsets.dim(0) >= 2 && offsets.dtype() == DType::I64, where,
+        "sequence_offsets must be I64 [B+1] with B >= 1, got " + std::string(dtype_name(offsets.dtype())) + " " +
+            shape_string(offsets.shape()));
+  const Tensor host = offsets.to(kCpu);
+  const int64_t* ends = host.data<int64_t>();  // host-only: a copy on the CPU
+  check(ends[0] == 0, where, "sequence_offsets must start at 0, got " + std::to_string(ends[0]));
+  std::vector<int64_t> lengths;
+  for (int64_t b = 1; b < host.numel(); ++b) {
+    check(ends[b] >= ends[b - 1], where,
+          "sequence_offsets fall from " + std::to_string(ends[b - 1]) + " to " + std::to_string(ends[b]) +
+              " at sequence " + std::to_string(b - 1));
+    lengths.push_back(ends[b] - ends[b - 1]);
+  }
+  check(ends[host.numel() - 1] == tokens, where,
+        "sequence_offsets end at " + std::to_string(ends[host.numel() - 1]) + " but the batch has " +
+            std::to_string(tokens) + " tokens");
+  return lengths;
+}
+
+Tensor attention_packed(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& offsets, int64_t heads,
+                        DType precision) {
+  const Backend& backend = backend_of("attention", {&q, &k, &v, &offsets});
+  check(q.ndim() == 2 && k.shape() == q.shape() && v.shape() == q.shape() && heads > 0 && q.dim(1) % heads == 0,
+        "op",
+        "packed attention needs q, k, v of one shape [N, H*Dh] with a width divisible by " + std::to_string(heads) +
+            " heads, got " + shape_string(q.shape()) + ", " + shape_string(k.shape()) + ", " +
+            shape_string(v.shape()));
+  const std::vector<int64_t> lengths = sequence_lengths(offsets, q.dim(0), "attention");
+  const kernels::AttentionShape shape{static_cast<int64_t>(lengths.size()),
+                                      *std::max_element(lengths.begin(), lengths.end()), heads, q.dim(1) / heads};
+  Tensor attended = Tensor::empty(q.shape(), DType::F32, q.device());
+  const float scale = 1.0F / std::sqrt(static_cast<float>(shape.head_dim));
+  backend.attention_forward_packed(f32(attended), f32(q), f32(k), f32(v), i64(offsets), shape, scale, precision);
+  return attended;
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {

@@ -52,14 +52,12 @@ FeatureExtractionPipeline::FeatureExtractionPipeline(std::unique_ptr<Model> mode
 std::vector<std::vector<float>> FeatureExtractionPipeline::operator()(const std::vector<std::string>& texts) {
   const std::vector<Encoding> encodings = encode_truncated(texts);
   std::vector<std::vector<float>> embeddings(texts.size());
-  run_batches(encodings, [&](const std::vector<size_t>& members, const ModelOutput& output) {
-    const Tensor& hidden = output.encoder.last_hidden_state;  // [B, T, D]
-    const int64_t width = hidden.dim(1);
-    const int64_t dim = hidden.dim(2);
-    for (int64_t row = 0; row < hidden.dim(0); ++row) {
-      const size_t text = members[static_cast<size_t>(row)];
-      // host-only: run_batches copies the outputs to the CPU
-      const float* states = hidden.data<float>() + row * width * dim;
+  run_batches(encodings, [&](const BatchOutput& batch) {
+    const Tensor& hidden = batch.model.encoder.last_hidden_state;  // [N, D]
+    const int64_t dim = hidden.dim(1);
+    for (size_t row = 0; row < batch.members.size(); ++row) {
+      const size_t text = batch.members[row];
+      const float* states = batch.token(hidden, row, 0);  // the text's tokens, one after another
       embeddings[text] = pooling_ == Pooling::Cls ? std::vector<float>(states, states + dim)
                                                   : mean_over_tokens(states, dim, encodings[text].attention_mask);
     }

@@ -44,14 +44,12 @@ std::vector<std::vector<std::vector<MaskFill>>> FillMaskPipeline::operator()(con
               " tokens: \"" + texts[text] + "\"");
   }
   std::vector<std::vector<std::vector<MaskFill>>> results(texts.size());
-  run_batches(encodings, [&](const std::vector<size_t>& members, const ModelOutput& output) {
-    const int64_t tokens = output.logits.dim(1);
-    const int64_t vocabulary = output.logits.dim(2);
-    for (int64_t row = 0; row < output.logits.dim(0); ++row) {
-      const size_t text = members[static_cast<size_t>(row)];
+  run_batches(encodings, [&](const BatchOutput& batch) {
+    const int64_t vocabulary = batch.model.logits.dim(1);  // [N, V]
+    for (size_t row = 0; row < batch.members.size(); ++row) {
+      const size_t text = batch.members[row];
       for (const int64_t position : masks[text]) {
-        // host-only: run_batches copies the outputs to the CPU
-        const float* logits = output.logits.data<float>() + (row * tokens + position) * vocabulary;
+        const float* logits = batch.token(batch.model.logits, row, position);
         const auto probabilities = pipelines::softmax({logits, static_cast<size_t>(vocabulary)});
         std::vector<MaskFill> fills;
         for (const int64_t token : pipelines::top_indices(probabilities, top_k_)) {

@@ -109,22 +109,26 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchCo
   const auto step = static_cast<size_t>(options_.batch_size);
   for (size_t first = 0; first < order.size(); first += step) {
     const size_t end = std::min(order.size(), first + step);
-    std::vector<size_t> members;
-    std::vector<const Encoding*> batch;
+    BatchOutput batch;
+    std::vector<const Encoding*> rows;
+    int64_t tokens = 0;
     for (size_t i = first; i < end; ++i) {
-      members.push_back(static_cast<size_t>(order[i]));
-      batch.push_back(&encodings[members.back()]);
+      batch.members.push_back(static_cast<size_t>(order[i]));
+      rows.push_back(&encodings[batch.members.back()]);
+      batch.starts.push_back(tokens);
+      tokens += static_cast<int64_t>(rows.back()->size());
     }
     const NoGradGuard no_grad;
     const AutocastGuard autocast(matmul_dtype(options_.bf16));
     ForwardContext nothing_kept;  // under NoGradGuard: this call shares nothing with others on the model
-    ModelOutput output = model_->forward(pad_batch(batch, tokenizer_.pad_id()).to(model_->device()), nothing_kept);
+    batch.model = model_->forward(pack_batch(rows).to(model_->device()), nothing_kept);
     // What the pipelines read, copied to the host (no copy on the CPU).
+    ModelOutput& output = batch.model;
     output.logits = output.logits.to(kCpu);
     output.encoder.last_hidden_state = output.encoder.last_hidden_state.to(kCpu);
     require_finite(output.encoder.last_hidden_state);
     if (output.logits.numel() > 0) require_finite(output.logits);
-    consume(members, output);
+    consume(batch);
   }
 }
 

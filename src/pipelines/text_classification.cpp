@@ -90,12 +90,13 @@ std::vector<std::vector<float>> TextClassificationPipeline::mean_scores(const st
                                                                         size_t texts) {
   std::vector<std::vector<float>> sums(texts, std::vector<float>(labels_.size(), 0.0F));
   std::vector<int64_t> counts(texts, 0);
-  run_batches(encodings, [&](const std::vector<size_t>& members, const ModelOutput& output) {
-    const int64_t classes = output.logits.dim(1);
-    for (int64_t row = 0; row < output.logits.dim(0); ++row) {
-      const size_t text = owner[members[static_cast<size_t>(row)]];
+  run_batches(encodings, [&](const BatchOutput& batch) {
+    const Tensor& logits_of_rows = batch.model.logits;  // [B, C]
+    const int64_t classes = logits_of_rows.dim(1);
+    for (size_t row = 0; row < batch.members.size(); ++row) {
+      const size_t text = owner[batch.members[row]];
       // host-only: run_batches copies the outputs to the CPU
-      const float* logits = output.logits.data<float>() + row * classes;
+      const float* logits = logits_of_rows.data<float>() + static_cast<int64_t>(row) * classes;
       const auto scores = apply(function_, {logits, static_cast<size_t>(classes)});
       for (size_t label = 0; label < scores.size(); ++label) sums[text][label] += scores[label];
       ++counts[text];

@@ -121,14 +121,12 @@ std::vector<TokenClassificationPipeline::Prediction> TokenClassificationPipeline
   }
   std::vector<Encoding> encodings;
   for (const auto& prediction : predictions) encodings.push_back(prediction.encoding);
-  run_batches(encodings, [&](const std::vector<size_t>& members, const ModelOutput& output) {
-    const int64_t width = output.logits.dim(1);
-    const int64_t classes = output.logits.dim(2);
-    for (int64_t row = 0; row < output.logits.dim(0); ++row) {
-      Prediction& prediction = predictions[members[static_cast<size_t>(row)]];
+  run_batches(encodings, [&](const BatchOutput& batch) {
+    const int64_t classes = batch.model.logits.dim(1);  // [N, C]
+    for (size_t row = 0; row < batch.members.size(); ++row) {
+      Prediction& prediction = predictions[batch.members[row]];
       for (size_t t = 0; t < prediction.encoding.size(); ++t) {
-        // host-only: run_batches copies the outputs to the CPU
-        const float* logits = output.logits.data<float>() + (row * width + static_cast<int64_t>(t)) * classes;
+        const float* logits = batch.token(batch.model.logits, row, static_cast<int64_t>(t));
         std::tie(prediction.labels[t], prediction.scores[t]) = best_label(logits, classes);
       }
     }
@@ -147,11 +145,10 @@ TokenClassificationPipeline::Prediction TokenClassificationPipeline::predict_win
   // order of windows.
   std::vector<std::pair<int64_t, int64_t>> best(tokens, {-1, 0});
   const std::vector<Encoding> windows = tokenizer().encode_windows(text, max_length(), options().stride);
-  run_batches(windows, [&](const std::vector<size_t>& members, const ModelOutput& output) {
-    const int64_t width = output.logits.dim(1);
-    const int64_t classes = output.logits.dim(2);
-    for (int64_t row = 0; row < output.logits.dim(0); ++row) {
-      const size_t window_index = members[static_cast<size_t>(row)];
+  run_batches(windows, [&](const BatchOutput& batch) {
+    const int64_t classes = batch.model.logits.dim(1);  // [N, C]
+    for (size_t row = 0; row < batch.members.size(); ++row) {
+      const size_t window_index = batch.members[row];
       const Encoding& window = windows[window_index];
       const int64_t text_tokens = static_cast<int64_t>(window.size()) - 2;  // between [CLS] and [SEP]
       if (text_tokens <= 0) continue;
@@ -161,8 +158,7 @@ TokenClassificationPipeline::Prediction TokenClassificationPipeline::predict_win
         const std::pair<int64_t, int64_t> rank{std::min(p, text_tokens - 1 - p), -static_cast<int64_t>(window_index)};
         if (rank <= best[token]) continue;
         best[token] = rank;
-        // host-only: run_batches copies the outputs to the CPU
-        const float* logits = output.logits.data<float>() + (row * width + p + 1) * classes;
+        const float* logits = batch.token(batch.model.logits, row, p + 1);
         std::tie(prediction.labels[token], prediction.scores[token]) = best_label(logits, classes);
       }
     }

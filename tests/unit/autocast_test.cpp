@@ -181,10 +181,10 @@ TEST(Bf16Layers, AttentionStaysWithinBf16RoundingOfFp32) {
   SelfAttention fp32(2, 0.0F, nullptr);
   SelfAttention bf16(2, 0.0F, nullptr);
   ForwardContext forward_context;
-  const Tensor expected = fp32.forward(q, k, v, mask, false, forward_context);
+  const Tensor expected = fp32.forward(q, k, v, {mask, {}}, false, forward_context);
   const std::vector<Tensor> expected_grads = fp32.backward(dcontext, forward_context);
   const AutocastGuard guard(DType::BF16);
-  const Tensor context = bf16.forward(q, k, v, mask, false, forward_context);
+  const Tensor context = bf16.forward(q, k, v, {mask, {}}, false, forward_context);
   const std::vector<Tensor> grads = bf16.backward(dcontext, forward_context);
   EXPECT_GT(relative_diff(context, expected), 1e-4);
   EXPECT_LT(relative_diff(context, expected), 2e-2);

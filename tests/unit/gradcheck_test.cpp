@@ -166,17 +166,17 @@ TEST(GradCheck, MaskedSelfAttention) {
   const Tensor mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 0, 1, 1, 1}, {2, 3});
   const Tensor r = random_tensor({2, 3, 4}, 14);
   ForwardContext context;
-  attention.forward(q, k, v, mask, false, context);
+  attention.forward(q, k, v, {mask, {}}, false, context);
   const auto grads = attention.backward(r, context);
   const NoGradGuard no_grad;
-  const auto loss = [&] { return weighted_sum(attention.forward(q, k, v, mask, false, context), r); };
+  const auto loss = [&] { return weighted_sum(attention.forward(q, k, v, {mask, {}}, false, context), r); };
   expect_gradient(q, grads[0], loss, "attention q");
   expect_gradient(k, grads[1], loss, "attention k");
   expect_gradient(v, grads[2], loss, "attention v");
   EXPECT_TRUE(context.empty());
   // The padded key of the first sequence gets no attention at all.
   Tensor probs;
-  attention.forward(q, k, v, mask, false, context, &probs);
+  attention.forward(q, k, v, {mask, {}}, false, context, &probs);
   for (int64_t h = 0; h < 2; ++h) {
     for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(probs.data<float>()[(h * 3 + i) * 3 + 2], 0.0F);
   }

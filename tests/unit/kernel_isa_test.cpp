@@ -159,6 +159,12 @@ Outputs run_every_kernel(const KernelTable& k) {
                          dropout, shape, 0.447F, DType::F32);
     for (const auto& values : {context, probs, dq, dk, dv}) keep(values);
   }
+  name = "packed attention";
+  const std::vector<int64_t> offsets = {0, 7, 7, 18};  // 7, 0 and 11 tokens in the same 18 rows
+  std::vector<float> packed(width);
+  k.attention_forward_packed(packed.data(), q.data(), kk.data(), v.data(), offsets.data(), {3, 11, 3, 5}, 0.447F,
+                             DType::F32);
+  keep(packed);
 
   name = "loss";
   constexpr int64_t kClasses = 53;

@@ -17,6 +17,10 @@ inline constexpr int64_t kIgnoreIndex = -100;
 // a multiple of pad_to_multiple_of (when positive). Padding is pad_id, mask 0, segment 0.
 Batch pad_batch(const std::vector<const Encoding*>& encodings, int64_t pad_id, int64_t pad_to_multiple_of = 0);
 
+// The encodings packed one after another for inference (Batch::packed): input_ids and token_type_ids I64 [N]
+// over their N tokens, sequence_offsets I64 [B+1]. The encodings must be unpadded (attention masks all ones).
+Batch pack_batch(const std::vector<const Encoding*>& encodings);
+
 // Sorts [first, last), indices into encodings, by encoding length, longest first, ties in their given order.
 void sort_longest_first(std::vector<int64_t>::iterator first, std::vector<int64_t>::iterator last,
                         const std::vector<Encoding>& encodings);

@@ -10,7 +10,7 @@
 #define GRAFT_BACKEND_FUNCTIONS(X)                                                                         \
   X(linear_forward) X(linear_backward) X(layer_norm_forward) X(layer_norm_backward)                        \
   X(activation_forward) X(activation_backward) X(embedding_forward) X(embedding_backward)                  \
-  X(attention_forward) X(attention_backward) X(cross_entropy) X(binary_cross_entropy_with_logits)          \
+  X(attention_forward) X(attention_backward) X(attention_forward_packed) X(cross_entropy) X(binary_cross_entropy_with_logits)          \
   X(mean_squared_error) X(add_inplace) X(apply_dropout) X(draw_dropout_keep) X(copy_rows)                  \
   X(mean_pool_forward) X(mean_pool_backward) X(indices_in_range) X(labelled_positions) X(gather_indices)   \
   X(adamw_update) X(sgd_update) X(l2_norm) X(scale_inplace) X(round_to_bf16)                               \

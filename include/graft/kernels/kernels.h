@@ -92,6 +92,12 @@ void attention_forward(float* context, float* probs, const float* q, const float
 void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs, const float* q,
                         const float* k, const float* v, DropoutMask dropout, AttentionShape shape, float scale,
                         DType precision);
+// The same attention over packed (unpadded) sequences, for inference: q, k, v, context [N,H*Dh] hold the tokens
+// of shape.batch sequences one after another, sequence b in rows [offsets[b], offsets[b+1]), and each sequence
+// attends to its own tokens only, so no padding is computed. shape.tokens is the longest sequence. Neither
+// probabilities nor dropout.
+void attention_forward_packed(float* context, const float* q, const float* k, const float* v, const int64_t* offsets,
+                              AttentionShape shape, float scale, DType precision);
 
 // Softmax cross-entropy over logits[N,C]; rows whose label is ignore_index do not count.
 // Returns the mean loss over counted rows (0 when none); dlogits (may be null) gets d(mean)/dlogits * scale.

@@ -17,8 +17,9 @@
 namespace graft {
 
 struct EncoderOutput {
-  Tensor last_hidden_state;           // [B, T, D]
+  Tensor last_hidden_state;           // [B, T, D]; packed batches (data/batch.h): [N, D]
   Tensor pooled;                      // [B, D]: BERT's tanh pooler on [CLS]; undefined for DistilBERT
+  Tensor sequence_offsets;            // packed batches: the batch's, where each sequence's rows begin and end
   std::vector<Tensor> hidden_states;  // embeddings output, then each layer's output (output_hidden_states)
   std::vector<Tensor> attentions;     // per layer, softmax probabilities [B, H, T, T] (output_attentions)
 };
@@ -47,13 +48,24 @@ class Encoder : public Module {
   ModelConfig config_;
 };
 
+// Where attention finds each sequence's tokens: a padded batch's key mask, or a packed batch's offsets.
+struct TokenLayout {
+  Tensor key_mask;          // I64 [B, T]: padded batches
+  Tensor sequence_offsets;  // I64 [B+1]: packed batches
+  bool packed() const { return sequence_offsets.numel() > 0; }
+};
+// The batch's layout. A packed batch is for inference: graft::Error unless gradients are off (NoGradGuard),
+// since none of its layers keeps what a backward would need.
+TokenLayout token_layout(const Batch& batch);
+
 // Multi-head self-attention without the projections, which each family owns under its own names.
 class SelfAttention {
  public:
   SelfAttention(int64_t heads, float dropout, Generator* generator);
-  // q, k, v: [B, T, D]; key_mask: I64 [B, T]. Returns the attended values [B, T, D]; `probabilities` (when
-  // given) receives the softmax probabilities [B, H, T, T].
-  Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask, bool training,
+  // q, k, v: [B, T, D] (packed: [N, D]). Returns the attended values in q's shape; `probabilities` (when given)
+  // receives the softmax probabilities [B, H, T, T]. A packed layout attends within each sequence, in
+  // evaluation mode and without probabilities only.
+  Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const TokenLayout& layout, bool training,
                  ForwardContext& context, Tensor* probabilities = nullptr) const;
   // Returns dq, dk, dv for the forward that ran with `context`.
   std::vector<Tensor> backward(const Tensor& dcontext, ForwardContext& context) const;
@@ -65,7 +77,7 @@ class SelfAttention {
 
 // attention(q(x), k(x), v(x)) and its backward, which sums dL/dx over the three projections.
 Tensor attend(const SelfAttention& core, const Linear& q, const Linear& k, const Linear& v, const Tensor& x,
-              const Tensor& mask, bool training, ForwardContext& context, Tensor* probabilities);
+              const TokenLayout& layout, bool training, ForwardContext& context, Tensor* probabilities);
 Tensor attend_backward(const SelfAttention& core, Linear& q, Linear& k, Linear& v, const Tensor& dcontext,
                        ForwardContext& context);
 
@@ -98,8 +110,12 @@ class FrozenBottom {
   std::optional<NoGradGuard> no_grad_;
 };
 
-// Positions 0..T-1 for every row: I64 [B, T] on `device` (made on the host and copied there).
-Tensor position_ids(int64_t batch, int64_t tokens, Device device);
+// Each token's position in its sequence, 0 first: I64 [B, T] (packed: [N]) on the batch's device. graft::Error
+// naming `family` when a sequence is longer than max_positions.
+Tensor position_ids(const Batch& batch, int64_t max_positions, const char* family);
+// Each sequence's first token ([CLS]) of hidden [B, T, D] (packed: [N, D], with the batch's sequence_offsets):
+// [B, D].
+Tensor first_tokens(const Tensor& hidden, const Tensor& sequence_offsets);
 // config.hidden_act -> the kernel's activation; graft::Error for one it does not implement.
 Activation activation_named(const std::string& name);
 

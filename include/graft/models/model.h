@@ -22,7 +22,7 @@ class Checkpoint;
 struct ModelOutput {
   // Sequence classification [B, C]; token classification [B, T, C]; masked LM [B, T, V] ([M, V] at the
   // M labelled positions, in row-major order, when training with sparse predictions); question answering [B, T, 2]
-  // (start, end); base model: undefined.
+  // (start, end); base model: undefined. A packed batch's per-token logits are [N, C] over its N tokens.
   Tensor logits;
   Tensor loss;  // F32 [1] when the batch has labels
   EncoderOutput encoder;

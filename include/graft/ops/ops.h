@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "graft/core/kernel_types.h"
 #include "graft/core/random.h"
@@ -62,6 +63,14 @@ AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v, con
 std::array<Tensor, 3> attention_backward(const Tensor& dattended, const Tensor& probs, const Tensor& q, const Tensor& k,
                                          const Tensor& v, int64_t heads, const Tensor& keep, float keep_scale,
                                          DType precision);
+// The lengths of the sequences a packed (unpadded) batch's offsets mark (I64 [B+1]: 0, then the end of each
+// sequence in its `tokens` rows). graft::Error naming `where` unless they start at 0, never fall and end at
+// `tokens`.
+std::vector<int64_t> sequence_lengths(const Tensor& offsets, int64_t tokens, const char* where);
+// Self-attention for inference over packed sequences, each attending to its own tokens only: q, k, v
+// [N, H*Dh] with the sequences' rows at `offsets` (I64 [B+1]). Returns the attended values [N, H*Dh].
+Tensor attention_packed(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& offsets, int64_t heads,
+                        DType precision);
 
 Tensor add(const Tensor& a, const Tensor& b);
 void add_inplace(Tensor& y, const Tensor& x);

@@ -1,7 +1,7 @@
 #pragma once
 // Inference pipelines in the manner of transformers.pipeline(...): a model in evaluation mode and its
-// tokenizer, run over many texts in batches. Each batch is padded only to its own longest sequence, and
-// results never depend on the batch a text lands in (padding is masked out).
+// tokenizer, run over many texts in batches. Batches are packed (data/batch.h): a text costs its own tokens,
+// no padding is computed, and its result does not depend on the batch it lands in.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,10 +47,21 @@ class Pipeline {
   // One encoding per text (and pair), truncated to max_length(), unpadded.
   std::vector<Encoding> encode_truncated(const std::vector<std::string>& texts,
                                          const std::vector<std::string>* pairs = nullptr) const;
+  // One packed batch's output, on the host. Row r is the encoding members[r]; per-token outputs (the last
+  // hidden state, token classification's and masked LM's logits) are [N, C] over the batch's tokens, and
+  // token() finds a row's.
+  struct BatchOutput {
+    std::vector<size_t> members;
+    ModelOutput model;
+    std::vector<int64_t> starts;  // each row's first token in the per-token outputs
+    const float* token(const Tensor& per_token, size_t row, int64_t t) const {
+      return per_token.data<float>() + (starts[row] + t) * per_token.dim(-1);  // host-only: copied to the CPU
+    }
+  };
   // Runs the model over the encodings, options().batch_size at a time, and hands each batch's output to
-  // `consume` with the indices of its rows' encodings. Batches are cut from the encodings sorted longest
-  // first (equal lengths in their given order), so that little of a batch is padding.
-  using BatchConsumer = std::function<void(const std::vector<size_t>& members, const ModelOutput& output)>;
+  // `consume`. Batches are cut from the encodings sorted longest first (equal lengths in their given order),
+  // so that a batch's sequences take similar time in attention.
+  using BatchConsumer = std::function<void(const BatchOutput& batch)>;
   void run_batches(const std::vector<Encoding>& encodings, const BatchConsumer& consume);
   // Throws unless the model has the head this pipeline reads.
   void require_task(TaskHead task, const char* pipeline) const;

@@ -127,6 +127,11 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, 
   kernel_table().attention_backward(dq, dk, dv, dcontext, probs, q, k, v, dropout, shape, scale, precision);
 }
 
+void attention_forward_packed(float* context, const float* q, const float* k, const float* v, const int64_t* offsets,
+                              AttentionShape shape, float scale, DType precision) {
+  kernel_table().attention_forward_packed(context, q, k, v, offsets, shape, scale, precision);
+}
+
 float cross_entropy(const float* logits, const int64_t* labels, float* dlogits, int64_t rows, int64_t classes,
                     int64_t ignore_index, const float* class_weights, float scale) {
   return kernel_table().cross_entropy(logits, labels, dlogits, rows, classes, ignore_index, class_weights, scale);

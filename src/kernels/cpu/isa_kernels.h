@@ -14,7 +14,7 @@
 #define GRAFT_ISA_KERNELS(X)                                                                               \
   X(linear_forward) X(linear_backward) X(layer_norm_forward) X(layer_norm_backward)                        \
   X(activation_forward) X(activation_backward) X(embedding_forward) X(embedding_backward)                  \
-  X(attention_forward) X(attention_backward) X(cross_entropy) X(binary_cross_entropy_with_logits)          \
+  X(attention_forward) X(attention_backward) X(attention_forward_packed) X(cross_entropy) X(binary_cross_entropy_with_logits)          \
   X(mean_squared_error) X(softmax_rows) X(add_inplace) X(apply_dropout) X(quantize_rows_int8)              \
   X(linear_forward_int8)
 // clang-format on

@@ -60,6 +60,28 @@ void attention_forward(float* context, float* probs, const float* q, const float
   });
 }
 
+void attention_forward_packed(float* context, const float* q, const float* k, const float* v, const int64_t* offsets,
+                              AttentionShape shape, float scale, DType precision) {
+  const int64_t d = shape.head_dim;
+  const int64_t ld = shape.width();
+  // Tasks head-major: the sequences of a batch differ in length, its heads do not, so the threads' equal
+  // ranges of tasks carry equal work whenever they split the heads evenly.
+  parallel_for(0, shape.batch * shape.heads, 1, [&](int64_t begin, int64_t end) {
+    const ScratchBuffer scores_buffer(shape.tokens * shape.tokens, sizeof(float));
+    auto* p = static_cast<float*>(scores_buffer.data);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t sequence = task % shape.batch;
+      const int64_t first = offsets[sequence];
+      const int64_t t = offsets[sequence + 1] - first;
+      if (t == 0) continue;
+      const int64_t offset = first * ld + (task / shape.batch) * d;
+      gemm(false, true, t, t, d, scale, q + offset, ld, k + offset, ld, 0.0F, p, t, precision);
+      softmax_rows(p, p, t, t);
+      gemm(false, false, t, d, t, 1.0F, p, t, v + offset, ld, 0.0F, context + offset, ld, precision);
+    }
+  });
+}
+
 void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, const float* probs, const float* q,
                         const float* k, const float* v, DropoutMask dropout, AttentionShape shape, float scale,
                         DType precision) {
