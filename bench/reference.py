@@ -32,7 +32,8 @@ LATENCY_TOKENS = 32
 GEMM_M, GEMM_K, GEMM_N = 4096, 768, 3072  # the FFN's lin1 at b32 x 128
 WORKLOADS = ["gemm_fp32", "gemm_bf16", "train_fp32", "train_bf16", "infer_b32_fp32", "infer_b32_bf16",
              "latency_b1_s32_fp32", "latency_b1_s32_bf16", "fpb_epoch_bf16", "frozen_head_epoch",
-             "ort_infer_b32_fp32", "ort_latency_b1_s32_fp32", "ort_infer_b32_int8", "ort_latency_b1_s32_int8"]
+             "ort_infer_b32_fp32", "ort_latency_b1_s32_fp32", "ort_infer_b32_int8", "ort_latency_b1_s32_int8",
+             "infer_mixed_b32_fp32", "ort_infer_mixed_b32_fp32"]
 ORT_TOLERANCE = 1e-4  # max |ONNX Runtime logits - PyTorch logits| before ONNX Runtime's timings are trusted
 EPOCH_WORKLOADS = {"fpb_epoch_bf16", "frozen_head_epoch"}
 
@@ -273,6 +274,25 @@ def random_batch(batch, tokens, vocab):
     return ids, torch.ones_like(ids), torch.randint(0, 3, (batch,))
 
 
+def mixed_lengths(batch, tokens):
+    """What a server's batch holds: lengths spread evenly from tokens / 8 to tokens (graft bench has the same)."""
+    shortest = tokens // 8
+    return [tokens] if batch == 1 else [shortest + (tokens - shortest) * i // (batch - 1) for i in range(batch)]
+
+
+def mixed_batch(batch, tokens, vocab):
+    """The mixed lengths padded to the longest and masked, as a tokenizer's padding=True gives them."""
+    ids, mask, labels = random_batch(batch, tokens, vocab)
+    for row, length in enumerate(mixed_lengths(batch, tokens)):
+        ids[row, length:] = 0
+        mask[row, length:] = 0
+    return ids, mask, labels
+
+
+def batch_for(workload, batch, tokens, vocab):
+    return (mixed_batch if "_mixed_" in workload else random_batch)(batch, tokens, vocab)
+
+
 # --fp32: every workload in fp32, for CPUs without bf16 units (there torch's bf16 is a scalar fallback).
 FP32_ONLY = False
 
@@ -362,7 +382,7 @@ def bench_train(workload, args):
 
 def bench_inference(workload, args, batch, tokens, warmups, repeats):
     shapes = shapes_for(args)
-    ids, mask, _ = random_batch(batch, tokens, shapes["vocab"])
+    ids, mask, _ = batch_for(workload, batch, tokens, shapes["vocab"])
     model = bench_model(shapes).eval()
     precision = precision_of(workload)
 
@@ -424,7 +444,7 @@ def bench_onnxruntime(workload, args):
     quantized = workload.endswith("_int8")
     with tempfile.TemporaryDirectory() as folder:
         session, error = onnx_session(model, Path(folder) / "model.onnx", quantized, args.threads)
-        ids, mask, _ = random_batch(batch, tokens, shapes["vocab"])
+        ids, mask, _ = batch_for(workload, batch, tokens, shapes["vocab"])
         feeds = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
         warmups, repeats = (3, LATENCY_REPEAT_FACTOR * args.repeats) if latency else (1, args.repeats)
         seconds = time_runs(warmups, repeats, lambda: session.run(None, feeds))
@@ -475,7 +495,8 @@ BENCHES = {"gemm_fp32": bench_gemm, "gemm_bf16": bench_gemm, "train_fp32": bench
            "latency_b1_s32_fp32": bench_latency, "latency_b1_s32_bf16": bench_latency,
            "fpb_epoch_bf16": bench_epoch, "frozen_head_epoch": bench_epoch, "ort_infer_b32_fp32": bench_onnxruntime,
            "ort_latency_b1_s32_fp32": bench_onnxruntime, "ort_infer_b32_int8": bench_onnxruntime,
-           "ort_latency_b1_s32_int8": bench_onnxruntime}
+           "ort_latency_b1_s32_int8": bench_onnxruntime, "infer_mixed_b32_fp32": bench_throughput,
+           "ort_infer_mixed_b32_fp32": bench_onnxruntime}
 
 
 def main():

@@ -27,6 +27,7 @@ fp32=0
 out=""
 workloads="gemm_fp32,gemm_bf16,train_fp32,train_bf16,infer_b32_fp32,infer_b32_bf16,latency_b1_s32_fp32"
 workloads+=",latency_b1_s32_bf16,fpb_epoch_bf16,frozen_head_epoch,infer_b32_int8,latency_b1_s32_int8"
+workloads+=",infer_mixed_b32_fp32"
 
 usage() {
   sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
@@ -98,7 +99,8 @@ EOF
 # graft's workloads that ONNX Runtime runs too (reference.py exports the same PyTorch model to ONNX; for int8,
 # ONNX Runtime's quantize_dynamic of it is the peer, and PyTorch runs no int8 workload).
 declare -A onnxruntime_peer=([infer_b32_fp32]=ort_infer_b32_fp32 [latency_b1_s32_fp32]=ort_latency_b1_s32_fp32
-                             [infer_b32_int8]=ort_infer_b32_int8 [latency_b1_s32_int8]=ort_latency_b1_s32_int8)
+                             [infer_b32_int8]=ort_infer_b32_int8 [latency_b1_s32_int8]=ort_latency_b1_s32_int8
+                             [infer_mixed_b32_fp32]=ort_infer_mixed_b32_fp32)
 for workload in ${workloads//,/ }; do
   if [[ $workload != *_int8 ]]; then
     "$PYTHON" bench/reference.py --workload "$workload" "${common[@]}" >> "$out/pytorch.jsonl"
@@ -121,7 +123,8 @@ def read(side):
 torch_rows, graft_rows, ort_rows = read("pytorch"), read("graft"), read("onnxruntime")
 order = [w for w in torch_rows if w in graft_rows]
 ORT_PEERS = {"infer_b32_fp32": "ort_infer_b32_fp32", "latency_b1_s32_fp32": "ort_latency_b1_s32_fp32",
-             "infer_b32_int8": "ort_infer_b32_int8", "latency_b1_s32_int8": "ort_latency_b1_s32_int8"}
+             "infer_b32_int8": "ort_infer_b32_int8", "latency_b1_s32_int8": "ort_latency_b1_s32_int8",
+             "infer_mixed_b32_fp32": "ort_infer_mixed_b32_fp32"}
 
 
 def training_step_flops(row):
@@ -205,17 +208,23 @@ for w, peer in ORT_PEERS.items():
     if w in graft_rows and peer in ort_rows:
         print(f"{w}: ONNX Runtime {ort_rows[peer]['median_s']:.4f} s ({peer}, max |logits - PyTorch's| "
               f"{ort_rows[peer]['max_abs_logit_diff_vs_pytorch']:.1e}), graft {graft_rows[w]['median_s']:.4f} s")
+if "infer_mixed_b32_fp32" in graft_rows:
+    row = graft_rows["infer_mixed_b32_fp32"]
+    print(f"infer_mixed_b32_fp32: {row['packed_tokens']} real tokens, {row['padded_batch_tokens']} padded; graft "
+          f"packed {row['median_s']:.4f} s, padded {row['padded_median_s']:.4f} s ({row['padded_over_packed']:.2f}x)")
 mixed = [w for w in order if torch_rows[w]["precision"] != graft_rows[w]["precision"]]
 if mixed:
     print("precision a/b: PyTorch ran a, graft ran b: " + ", ".join(mixed))
 print()
 for name in ("train_fp32", "train_bf16", "infer_b32_fp32", "infer_b32_bf16", "latency_b1_s32_fp32", "latency_b1_s32_bf16",
-             "fpb_epoch_bf16", "frozen_head_epoch"):
+             "fpb_epoch_bf16", "frozen_head_epoch", "infer_mixed_b32_fp32"):
     print(f"RATIO {name} {ratio(name):.3f} torch-{TORCH}")
 for name, peer in ORT_PEERS.items():
     print(f"RATIO {peer} {ort_ratio(name):.3f} onnxruntime-{ORT}")
 for name in ("infer_b32_int8", "latency_b1_s32_int8"):
     print(f"RATIO graft_fp32_over_int8_{name.removesuffix('_int8')} {int8_speedup(name):.3f} graft")
+padding = graft_rows.get("infer_mixed_b32_fp32", {}).get("padded_over_packed", math.nan)
+print(f"RATIO graft_padded_over_packed_infer_mixed_b32 {padding:.3f} graft")
 print(f"RATIO peak_rss_train_fp32 {rss_ratio('train_fp32'):.3f} torch-{TORCH}")
 print(f"RATIO peak_rss_fpb_epoch_bf16 {rss_ratio('fpb_epoch_bf16'):.3f} torch-{TORCH}")
 # Against the GEMM rate of the precision graft ran: gemm_bf16 says which.

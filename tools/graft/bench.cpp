@@ -20,6 +20,7 @@
 #include "graft/core/grad_mode.h"
 #include "graft/core/parallel.h"
 #include "graft/data/batch_source.h"
+#include "graft/data/collator.h"
 #include "graft/kernels/kernels.h"
 #include "graft/models/model.h"
 #include "graft/train/feature_cache.h"
@@ -151,6 +152,31 @@ Batch random_batch(int64_t batch, int64_t tokens, int64_t vocab, bool labelled, 
   return result;
 }
 
+// What a server's batch holds: lengths spread evenly from tokens / 8 to tokens (reference.py has the same).
+std::vector<int64_t> mixed_lengths(int64_t batch, int64_t tokens) {
+  if (batch == 1) return {tokens};
+  const int64_t shortest = tokens / 8;
+  std::vector<int64_t> lengths;
+  for (int64_t i = 0; i < batch; ++i) lengths.push_back(shortest + (tokens - shortest) * i / (batch - 1));
+  return lengths;
+}
+
+// The same sequences packed (the timed batch) and padded to the longest with their mask (the padded figure).
+std::pair<Batch, Batch> mixed_batches(int64_t batch, int64_t tokens, int64_t vocab, std::mt19937_64& random) {
+  std::uniform_int_distribution<int64_t> token(1000, vocab - 1);
+  std::vector<Encoding> encodings;
+  for (const int64_t length : mixed_lengths(batch, tokens)) {
+    Encoding encoding;
+    for (int64_t t = 0; t < length; ++t) encoding.ids.push_back(token(random));
+    encoding.attention_mask.assign(encoding.ids.size(), 1);
+    encoding.type_ids.assign(encoding.ids.size(), 0);
+    encodings.push_back(std::move(encoding));
+  }
+  std::vector<const Encoding*> rows;
+  for (const Encoding& encoding : encodings) rows.push_back(&encoding);
+  return {pack_batch(rows), pad_batch(rows, 0)};
+}
+
 // A model with its optimizer, as the Trainer would set them up for full fine-tuning (or head-only, when
 // the base is frozen first).
 struct Trainee {
@@ -218,6 +244,31 @@ void bench_inference(const std::string& workload, const BenchOptions& options, i
     model->forward(batch, nothing_kept);
   });
   report(workload, autocast_dtype(), seconds, shape_fields(shapes, batch_size, tokens));
+}
+
+// A batch of mixed lengths, packed as the pipelines and the server run it; the same batch padded is timed
+// beside it, so the line says what padding would have cost.
+void bench_mixed(const std::string& workload, const BenchOptions& options) {
+  const Shapes shapes = shapes_for(options);
+  std::mt19937_64 random(options.seed);
+  const auto [packed, padded] = mixed_batches(shapes.batch, shapes.tokens, shapes.vocab, random);
+  const auto model = Model::from_config(bench_config(shapes), TaskHead::SequenceClassification, options.seed);
+  model->set_training(false);
+  const NoGradGuard no_grad;
+  const auto time_forward = [&](const Batch& batch) {
+    return time_runs(1, options.repeats, [&] {
+      ForwardContext nothing_kept;  // under NoGradGuard
+      model->forward(batch, nothing_kept);
+    });
+  };
+  const std::vector<double> seconds = time_forward(packed);
+  const double padded_s = median(time_forward(padded));
+  Line extra = shape_fields(shapes, shapes.batch, shapes.tokens);
+  extra.update({{"packed_tokens", packed.input_ids.numel()},
+                {"padded_batch_tokens", padded.input_ids.numel()},
+                {"padded_median_s", padded_s},
+                {"padded_over_packed", padded_s / median(seconds)}});
+  report(workload, DType::F32, seconds, extra);
 }
 
 void bench_throughput(const std::string& workload, const BenchOptions& options) {
@@ -304,6 +355,7 @@ const std::vector<std::pair<std::string, Workload>>& workloads() {
       {"infer_b32_fp32", bench_throughput},
       {"infer_b32_bf16", bench_throughput},
       {"infer_b32_int8", bench_throughput},
+      {"infer_mixed_b32_fp32", bench_mixed},
       {"latency_b1_s32_fp32", bench_latency},
       {"latency_b1_s32_bf16", bench_latency},
       {"latency_b1_s32_int8", bench_latency},
