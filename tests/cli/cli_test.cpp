@@ -181,6 +181,23 @@ TEST(PredictCli, HumanOutputAndInputSources) {
   EXPECT_EQ(top_lines[0], lines[0]);
 }
 
+// `graft quantize` writes a folder that loads as int8, giving what --int8 gives at load; both differ from fp32.
+TEST(QuantizeCli, TheSavedInt8ModelPredictsAsInt8AtLoad) {
+  TempDir temp;
+  const auto quantized = graft_cli("quantize --model " + tiny_distilbert() + " --output " + (temp / "int8"));
+  ASSERT_EQ(quantized.exit_code, 0) << quantized.output;
+  EXPECT_EQ(quantized.output, (temp / "int8") + "\n");
+  std::ifstream config(temp / "int8/config.json");
+  EXPECT_EQ(nlohmann::json::parse(config)["quantization_config"]["quant_method"], "compressed-tensors");
+  const std::string predict = "predict --json --top-k all 'the quick brown fox' 'hello world' --model ";
+  const auto at_load = graft_cli(predict + tiny_distilbert() + " --int8");
+  ASSERT_EQ(at_load.exit_code, 0) << at_load.output;
+  const auto saved = graft_cli(predict + (temp / "int8"));
+  ASSERT_EQ(saved.exit_code, 0) << saved.output;
+  EXPECT_EQ(saved.output, at_load.output);
+  EXPECT_NE(graft_cli(predict + tiny_distilbert()).output, at_load.output);
+}
+
 TEST(PredictCli, StrideAndPairGiveOneResultPerText) {
   const std::string long_text =
       "'the quick brown fox jump over the lazy dog and the dog was playing with his fox when we said hello'";
