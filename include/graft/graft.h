@@ -30,6 +30,7 @@
 #include "graft/pipelines/fill_mask.h"
 #include "graft/pipelines/text_classification.h"
 #include "graft/pipelines/token_classification.h"
+#include "graft/serve/server.h"
 #include "graft/tokenizer/tokenizer.h"
 #include "graft/train/evaluate.h"
 #include "graft/train/fine_tune.h"

@@ -50,8 +50,11 @@ FeatureExtractionPipeline::FeatureExtractionPipeline(std::unique_ptr<Model> mode
 }
 
 std::vector<std::vector<float>> FeatureExtractionPipeline::operator()(const std::vector<std::string>& texts) {
-  const std::vector<Encoding> encodings = encode_truncated(texts);
-  std::vector<std::vector<float>> embeddings(texts.size());
+  return embed(encode_truncated(texts));
+}
+
+std::vector<std::vector<float>> FeatureExtractionPipeline::embed(const std::vector<Encoding>& encodings) {
+  std::vector<std::vector<float>> embeddings(encodings.size());
   run_batches(encodings, [&](const BatchOutput& batch) {
     const Tensor& hidden = batch.model.encoder.last_hidden_state;  // [N, D]
     const int64_t dim = hidden.dim(1);

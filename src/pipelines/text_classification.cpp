@@ -73,21 +73,38 @@ std::vector<std::vector<LabelScore>> TextClassificationPipeline::operator()(cons
     std::iota(owner.begin(), owner.end(), 0);
   }
   std::vector<std::vector<LabelScore>> results;
-  for (const auto& text_scores : mean_scores(encodings, owner, texts.size())) {
-    std::vector<LabelScore> ranked;
-    const int64_t k = top_k_ == 0 ? static_cast<int64_t>(text_scores.size()) : top_k_;
-    for (const int64_t id : pipelines::top_indices(text_scores, k)) {
-      ranked.push_back({labels_[static_cast<size_t>(id)], text_scores[static_cast<size_t>(id)]});
-    }
-    results.push_back(std::move(ranked));
+  for (const auto& text_scores : mean_scores(encodings, owner, texts.size(), function_)) {
+    results.push_back(ranked(text_scores, top_k_));
   }
   return results;
+}
+
+std::vector<std::vector<LabelScore>> TextClassificationPipeline::classify(const std::vector<Encoding>& encodings,
+                                                                          bool raw_scores) {
+  std::vector<size_t> owner(encodings.size());
+  std::iota(owner.begin(), owner.end(), 0);
+  std::vector<std::vector<LabelScore>> results;
+  const ScoreFunction function = raw_scores ? ScoreFunction::None : function_;
+  for (const auto& scores : mean_scores(encodings, owner, encodings.size(), function)) {
+    results.push_back(ranked(scores, 0));
+  }
+  return results;
+}
+
+// The top_k best labels (0: all), best first.
+std::vector<LabelScore> TextClassificationPipeline::ranked(const std::vector<float>& scores, int64_t top_k) const {
+  std::vector<LabelScore> labels;
+  const int64_t k = top_k == 0 ? static_cast<int64_t>(scores.size()) : top_k;
+  for (const int64_t id : pipelines::top_indices(scores, k)) {
+    labels.push_back({labels_[static_cast<size_t>(id)], scores[static_cast<size_t>(id)]});
+  }
+  return labels;
 }
 
 // A text split into windows scores the mean of its windows' scores (probabilities, not logits, are averaged).
 std::vector<std::vector<float>> TextClassificationPipeline::mean_scores(const std::vector<Encoding>& encodings,
                                                                         const std::vector<size_t>& owner,
-                                                                        size_t texts) {
+                                                                        size_t texts, ScoreFunction function) {
   std::vector<std::vector<float>> sums(texts, std::vector<float>(labels_.size(), 0.0F));
   std::vector<int64_t> counts(texts, 0);
   run_batches(encodings, [&](const BatchOutput& batch) {
@@ -97,7 +114,7 @@ std::vector<std::vector<float>> TextClassificationPipeline::mean_scores(const st
       const size_t text = owner[batch.members[row]];
       // host-only: run_batches copies the outputs to the CPU
       const float* logits = logits_of_rows.data<float>() + static_cast<int64_t>(row) * classes;
-      const auto scores = apply(function_, {logits, static_cast<size_t>(classes)});
+      const auto scores = apply(function, {logits, static_cast<size_t>(classes)});
       for (size_t label = 0; label < scores.size(); ++label) sums[text][label] += scores[label];
       ++counts[text];
     }

@@ -38,6 +38,9 @@ probe refused models graft/train/trainer.h
 probe refused models graft/pipelines/pipeline.h
 probe builds pipelines graft/pipelines/text_classification.h
 probe refused pipelines graft/train/trainer.h
+probe refused pipelines graft/serve/server.h
+probe builds serve graft/serve/server.h
+probe refused serve graft/train/trainer.h
 probe builds train graft/train/trainer.h
 probe refused train graft/pipelines/pipeline.h
 probe refused models io/hub_internal.h

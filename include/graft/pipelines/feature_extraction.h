@@ -23,6 +23,9 @@ class FeatureExtractionPipeline : public Pipeline {
 
   // One vector of the model's hidden size per text; texts are truncated to max_length().
   std::vector<std::vector<float>> operator()(const std::vector<std::string>& texts);
+  // The same for encodings tokenized beforehand, within max_length() (as a server's threads do it).
+  std::vector<std::vector<float>> embed(const std::vector<Encoding>& encodings);
+  Pooling pooling() const { return pooling_; }
 
  private:
   FeatureExtractionPipeline(std::unique_ptr<Model> model, Tokenizer tokenizer, FeatureExtractionOptions options);

@@ -37,12 +37,17 @@ class TextClassificationPipeline : public Pipeline {
   std::vector<std::vector<LabelScore>> operator()(const std::vector<std::string>& texts,
                                                   const std::vector<std::string>* pairs = nullptr);
 
+  // Every label of each encoding (tokenized beforehand, within max_length(), as a server's threads do it), best
+  // first: scored by score_function(), or the raw logits with raw_scores (text-embeddings-inference's flag).
+  std::vector<std::vector<LabelScore>> classify(const std::vector<Encoding>& encodings, bool raw_scores = false);
+
   ScoreFunction score_function() const { return function_; }
 
  private:
   TextClassificationPipeline(std::unique_ptr<Model> model, Tokenizer tokenizer, TextClassificationOptions options);
   std::vector<std::vector<float>> mean_scores(const std::vector<Encoding>& encodings, const std::vector<size_t>& owner,
-                                              size_t texts);
+                                              size_t texts, ScoreFunction function);
+  std::vector<LabelScore> ranked(const std::vector<float>& scores, int64_t top_k) const;
 
   ScoreFunction function_ = ScoreFunction::Softmax;
   int64_t top_k_ = 1;

@@ -1,0 +1,557 @@
+// The routes of text-embeddings-inference over graft's pipelines, behind cpp-httplib (the only file that sees it).
+#include "graft/serve/server.h"
+
+#include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "graft/core/error.h"
+#include "graft/pipelines/feature_extraction.h"
+#include "graft/pipelines/text_classification.h"
+#include "serve/inference_queue.h"
+#include "serve/metrics.h"
+
+#ifndef GRAFT_VERSION
+#define GRAFT_VERSION "0.1.0"
+#endif
+
+namespace graft {
+namespace {
+
+using nlohmann::json;
+using serve::Clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// An answer other than 200, with TEI's body: {"error": message, "error_type": type}.
+struct HttpError {
+  int status;
+  std::string message;
+  std::string type;
+};
+
+HttpError validation(int status, const std::string& message) {
+  return {status, message, "validation"};
+}
+
+// One input: a text, or a pair of texts for a model with token types.
+struct Sequence {
+  std::string first;
+  std::optional<std::string> second;
+};
+
+std::string string_at(const json& value, const std::string& where) {
+  if (!value.is_string()) throw validation(422, where + " must be a string, got " + std::string(value.type_name()));
+  return value.get<std::string>();
+}
+
+// TEI's sequence: "text", ["text"] or ["first", "second"].
+Sequence sequence_of(const json& value, const std::string& where) {
+  if (value.is_string()) return {value.get<std::string>(), std::nullopt};
+  if (value.is_array() && (value.size() == 1 || value.size() == 2)) {
+    Sequence sequence{string_at(value[0], where + "[0]"), std::nullopt};
+    if (value.size() == 2) sequence.second = string_at(value[1], where + "[1]");
+    return sequence;
+  }
+  throw validation(422, where + " must be a string, [text] or [first, second], got " + value.dump());
+}
+
+struct Inputs {
+  std::vector<Sequence> sequences;
+  bool batch = false;  // answered with a list per input
+};
+
+// /predict: a sequence, or a batch of them (a list whose items are lists).
+Inputs predict_inputs(const json& inputs) {
+  if (inputs.is_array() && !inputs.empty() && inputs[0].is_array()) {
+    Inputs batch{{}, true};
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      batch.sequences.push_back(sequence_of(inputs[i], "`inputs[" + std::to_string(i) + "]`"));
+    }
+    return batch;
+  }
+  if (inputs.is_array() && inputs.empty()) return {{}, true};
+  return {{sequence_of(inputs, "`inputs`")}, false};
+}
+
+// /embed and /tokenize: a text, or a list of texts.
+Inputs text_inputs(const json& inputs) {
+  if (inputs.is_string()) return {{{inputs.get<std::string>(), std::nullopt}}, false};
+  if (!inputs.is_array()) {
+    throw validation(422, "`inputs` must be a string or a list of strings, got " + std::string(inputs.type_name()));
+  }
+  Inputs batch{{}, true};
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    batch.sequences.push_back({string_at(inputs[i], "`inputs[" + std::to_string(i) + "]`"), std::nullopt});
+  }
+  return batch;
+}
+
+bool flag(const json& body, const char* name, bool fallback) {
+  if (!body.contains(name) || body[name].is_null()) return fallback;
+  if (!body[name].is_boolean()) {
+    throw validation(422, std::string("`") + name + "` must be a boolean, got " + body[name].dump());
+  }
+  return body[name].get<bool>();
+}
+
+const json& inputs_of(const json& body) {
+  if (!body.is_object() || !body.contains("inputs")) throw validation(422, "the request body has no `inputs`");
+  return body["inputs"];
+}
+
+// What one request did, for its log line, its headers and the metrics.
+struct RequestRecord {
+  int64_t tokens = 0;
+  serve::RequestTimes times;
+};
+
+std::string dtype_name_of(const ServeOptions& options) {
+  if (options.int8) return "int8";
+  return options.bf16 ? "bfloat16" : "float32";
+}
+
+}  // namespace
+
+struct Server::State {
+  ServeOptions options;
+  std::unique_ptr<Model> model;
+  Tokenizer tokenizer;
+  std::optional<TextClassificationPipeline> classifier;
+  std::optional<FeatureExtractionPipeline> embedder;
+  serve::Metrics metrics;
+  std::unique_ptr<serve::InferenceQueue> queue;
+  httplib::Server http;
+  std::atomic<int> bound_port{0};
+  std::mutex stop_mutex;
+  bool stop_requested = false;
+
+  explicit State(ServeOptions serve_options);
+  int64_t max_length() const { return embedder->max_length(); }
+  std::vector<serve::JobResult> run_batch(const std::vector<serve::Job*>& jobs);
+  std::vector<Encoding> tokenize(const Inputs& inputs, bool truncate, RequestRecord& record) const;
+  json predict(const json& body, RequestRecord& record);
+  json embed(const json& body, RequestRecord& record);
+  json tokenize_route(const json& body, RequestRecord& record) const;
+  json info() const;
+  serve::JobResult infer(serve::Job job, RequestRecord& record);
+  void post(const std::string& path, const std::string& route,
+            const std::function<json(const json&, RequestRecord&)>& handler);
+  void answer(const std::string& route, const httplib::Request& request, httplib::Response& response,
+              const std::function<json(const json&, RequestRecord&)>& handler);
+  void authorize(const httplib::Request& request) const;
+  void log(const std::string& route, int status, const RequestRecord& record, const std::string& error) const;
+};
+
+Server::State::State(ServeOptions serve_options)
+    : options(std::move(serve_options)), tokenizer(Tokenizer::from_pretrained(options.model_dir)) {
+  check(options.max_batch_tokens > 0, "serve", "--max-batch-tokens must be positive");
+  check(options.max_batch_requests >= 0, "serve", "--max-batch-requests must not be negative");
+  check(options.max_concurrent_requests > 0, "serve", "--max-concurrent-requests must be positive");
+  check(options.max_client_batch_size > 0, "serve", "--max-client-batch-size must be positive");
+  check(options.payload_limit > 0, "serve", "--payload-limit must be positive");
+  LoadOptions load;
+  load.int8 = options.int8;
+  model = Model::from_pretrained(options.model_dir, load);
+  // Each call of a pipeline is one batch of the queue: one packed forward.
+  PipelineOptions pipeline;
+  pipeline.batch_size = options.max_batch_tokens;
+  pipeline.bf16 = options.bf16;
+  FeatureExtractionOptions embedding;
+  static_cast<PipelineOptions&>(embedding) = pipeline;
+  embedding.pooling = options.pooling;
+  embedder.emplace(*model, tokenizer, embedding);
+  if (model->task() == TaskHead::SequenceClassification) {
+    TextClassificationOptions classification;
+    static_cast<PipelineOptions&>(classification) = pipeline;
+    classifier.emplace(*model, tokenizer, classification);
+  }
+  if (options.model_id.empty()) options.model_id = options.model_dir;
+  queue = std::make_unique<serve::InferenceQueue>(
+      serve::BatchLimits{options.max_batch_tokens, options.max_batch_requests, options.max_concurrent_requests},
+      [this](const std::vector<serve::Job*>& jobs) { return run_batch(jobs); },
+      [this](int64_t requests, int64_t tokens) { metrics.batch(requests, tokens); });
+}
+
+// The worker's side: the batch's inputs in one pipeline call per kind of job (and score flag).
+std::vector<serve::JobResult> Server::State::run_batch(const std::vector<serve::Job*>& jobs) {
+  std::vector<serve::JobResult> results(jobs.size());
+  const auto run_group = [&](serve::JobKind kind, bool raw_scores) {
+    std::vector<Encoding> encodings;
+    std::vector<size_t> members;
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      if (jobs[j]->kind != kind || jobs[j]->raw_scores != raw_scores) continue;
+      members.push_back(j);
+      encodings.insert(encodings.end(), jobs[j]->encodings.begin(), jobs[j]->encodings.end());
+    }
+    if (encodings.empty()) return;
+    size_t next = 0;
+    if (kind == serve::JobKind::Classify) {
+      auto labels = classifier->classify(encodings, raw_scores);
+      for (const size_t j : members) {
+        for (size_t i = 0; i < jobs[j]->encodings.size(); ++i) results[j].labels.push_back(std::move(labels[next++]));
+      }
+    } else {
+      auto vectors = embedder->embed(encodings);
+      for (const size_t j : members) {
+        for (size_t i = 0; i < jobs[j]->encodings.size(); ++i) {
+          results[j].embeddings.push_back(std::move(vectors[next++]));
+        }
+      }
+    }
+  };
+  run_group(serve::JobKind::Classify, false);
+  run_group(serve::JobKind::Classify, true);
+  run_group(serve::JobKind::Embed, false);
+  return results;
+}
+
+// Each input's encoding with its specials; one longer than the model takes is truncated when asked to,
+// refused (413) otherwise.
+std::vector<Encoding> Server::State::tokenize(const Inputs& inputs, bool truncate, RequestRecord& record) const {
+  const Clock::time_point start = Clock::now();
+  if (inputs.sequences.empty()) throw HttpError{400, "`inputs` cannot be empty", "empty"};
+  const auto count = static_cast<int64_t>(inputs.sequences.size());
+  if (count > options.max_client_batch_size) {
+    throw validation(413, "batch size " + std::to_string(count) + " > maximum allowed batch size " +
+                              std::to_string(options.max_client_batch_size));
+  }
+  std::vector<Encoding> encodings;
+  for (const Sequence& sequence : inputs.sequences) {
+    if (sequence.first.empty() && (!sequence.second || sequence.second->empty())) {
+      throw HttpError{400, "`inputs` cannot be empty", "empty"};
+    }
+    EncodeOptions whole;
+    const auto encode = [&](const EncodeOptions& encode_options) {
+      return sequence.second ? tokenizer.encode_pair(sequence.first, *sequence.second, encode_options)
+                             : tokenizer.encode(sequence.first, encode_options);
+    };
+    Encoding encoding = encode(whole);
+    const auto tokens = static_cast<int64_t>(encoding.size());
+    if (tokens > max_length()) {
+      if (!truncate && !options.auto_truncate) {
+        throw validation(413, "`inputs` must have less than " + std::to_string(max_length()) +
+                                  " tokens. Given: " + std::to_string(tokens));
+      }
+      EncodeOptions truncated;
+      truncated.max_length = max_length();
+      truncated.truncation = Truncation::LongestFirst;
+      encoding = encode(truncated);
+    }
+    record.tokens += static_cast<int64_t>(encoding.size());
+    encodings.push_back(std::move(encoding));
+  }
+  record.times.tokenization = seconds_since(start);
+  return encodings;
+}
+
+serve::JobResult Server::State::infer(serve::Job job, RequestRecord& record) {
+  serve::JobResult result = queue->submit(std::move(job)).get();
+  record.times.queue = result.queue_seconds;
+  record.times.inference = result.inference_seconds;
+  if (!result.error.empty()) throw HttpError{424, result.error, "backend"};
+  return result;
+}
+
+json Server::State::predict(const json& body, RequestRecord& record) {
+  if (!classifier) {
+    throw validation(400, "/predict needs a sequence-classification model; this one is " +
+                              model->config().architectures.front());
+  }
+  const Inputs inputs = predict_inputs(inputs_of(body));
+  serve::Job job{serve::JobKind::Classify, tokenize(inputs, flag(body, "truncate", false), record),
+                 flag(body, "raw_scores", false)};
+  const serve::JobResult result = infer(std::move(job), record);
+  json answers = json::array();
+  for (const auto& labels : result.labels) {
+    json ranked = json::array();
+    for (const LabelScore& label : labels) ranked.push_back({{"score", label.score}, {"label", label.label}});
+    answers.push_back(std::move(ranked));
+  }
+  return inputs.batch ? answers : answers[0];
+}
+
+json Server::State::embed(const json& body, RequestRecord& record) {
+  const Inputs inputs = text_inputs(inputs_of(body));
+  const bool normalize = flag(body, "normalize", true);  // TEI's default
+  serve::Job job{serve::JobKind::Embed, tokenize(inputs, flag(body, "truncate", false), record), false};
+  serve::JobResult result = infer(std::move(job), record);
+  json vectors = json::array();
+  for (std::vector<float>& vector : result.embeddings) {
+    if (normalize) {
+      double norm = 0.0;
+      for (const float value : vector) norm += static_cast<double>(value) * value;
+      norm = std::sqrt(norm);
+      if (norm > 0.0) {
+        for (float& value : vector) value = static_cast<float>(value / norm);
+      }
+    }
+    vectors.push_back(vector);
+  }
+  return vectors;
+}
+
+json Server::State::tokenize_route(const json& body, RequestRecord& record) const {
+  const Inputs inputs = text_inputs(inputs_of(body));
+  const bool add_special_tokens = flag(body, "add_special_tokens", true);
+  if (inputs.sequences.empty()) throw HttpError{400, "`inputs` cannot be empty", "empty"};
+  json answers = json::array();
+  for (const Sequence& sequence : inputs.sequences) {
+    EncodeOptions encode_options;
+    encode_options.add_special_tokens = add_special_tokens;
+    const Encoding encoding = tokenizer.encode(sequence.first, encode_options);
+    record.tokens += static_cast<int64_t>(encoding.size());
+    json tokens = json::array();
+    for (size_t t = 0; t < encoding.size(); ++t) {
+      const bool special = encoding.special_tokens_mask[t] != 0;
+      const auto [start, stop] = encoding.offsets[t];
+      tokens.push_back({{"id", encoding.ids[t]},
+                        {"text", encoding.tokens[t]},
+                        {"special", special},
+                        {"start", special ? json() : json(start)},
+                        {"stop", special ? json() : json(stop)}});
+    }
+    answers.push_back(std::move(tokens));
+  }
+  return answers;
+}
+
+json Server::State::info() const {
+  json model_type;
+  if (classifier) {
+    json id2label = json::object();
+    json label2id = json::object();
+    for (const auto& [id, label] : model->config().id2label) {
+      id2label[std::to_string(id)] = label;
+      label2id[label] = id;
+    }
+    model_type["classifier"] = {{"id2label", id2label}, {"label2id", label2id}};
+  } else {
+    model_type["embedding"] = {{"pooling", options.pooling == Pooling::Cls ? "cls" : "mean"}};
+  }
+  return {{"model_id", options.model_id},
+          {"model_sha", nullptr},
+          {"model_dtype", dtype_name_of(options)},
+          {"model_type", model_type},
+          {"max_concurrent_requests", options.max_concurrent_requests},
+          {"max_input_length", max_length()},
+          {"max_batch_tokens", options.max_batch_tokens},
+          {"max_batch_requests", options.max_batch_requests > 0 ? json(options.max_batch_requests) : json()},
+          {"max_client_batch_size", options.max_client_batch_size},
+          {"auto_truncate", options.auto_truncate},
+          {"tokenization_workers", nullptr},
+          {"version", GRAFT_VERSION}};
+}
+
+void Server::State::authorize(const httplib::Request& request) const {
+  if (options.api_key.empty()) return;
+  if (request.get_header_value("Authorization") != "Bearer " + options.api_key) {
+    throw HttpError{401, "Unauthorized", "unauthorized"};
+  }
+}
+
+void Server::State::log(const std::string& route, int status, const RequestRecord& record,
+                        const std::string& error) const {
+  const double milliseconds = record.times.total * 1e3;
+  std::string line;
+  if (options.json_logs) {
+    json entry = {{"route", route}, {"status", status}, {"tokens", record.tokens},
+                  {"tokenization_ms", record.times.tokenization * 1e3}, {"queue_ms", record.times.queue * 1e3},
+                  {"inference_ms", record.times.inference * 1e3}, {"total_ms", milliseconds}};
+    if (!error.empty()) entry["error"] = error;
+    line = entry.dump(-1, ' ', false, json::error_handler_t::replace);
+  } else {
+    char times[160];
+    std::snprintf(times, sizeof(times), "tokens=%lld tokenization=%.2fms queue=%.2fms inference=%.2fms total=%.2fms",
+                  static_cast<long long>(record.tokens), record.times.tokenization * 1e3, record.times.queue * 1e3,
+                  record.times.inference * 1e3, milliseconds);
+    line = "graft serve: /" + route + " " + std::to_string(status) + " " + times + (error.empty() ? "" : " " + error);
+  }
+  std::cerr << line + "\n" << std::flush;  // one write per line, whole among the HTTP threads
+}
+
+// Every POST route: authorization, admission, the body's JSON, the handler, then headers, metrics and a log line.
+void Server::State::answer(const std::string& route, const httplib::Request& request, httplib::Response& response,
+                           const std::function<json(const json&, RequestRecord&)>& handler) {
+  const Clock::time_point start = Clock::now();
+  RequestRecord record;
+  int status = 200;
+  std::string error_type;
+  std::string error;
+  try {
+    authorize(request);
+    std::optional<serve::AdmissionSlot> slot = queue->admit();
+    if (!slot) {
+      if (queue->draining()) throw HttpError{503, "the server is shutting down", "unhealthy"};
+      throw HttpError{429, "Model is overloaded", "overloaded"};
+    }
+    json body;
+    try {
+      body = json::parse(request.body);
+    } catch (const json::parse_error& parse) {
+      throw validation(422, std::string("the request body is not JSON: ") + parse.what());
+    }
+    const json result = handler(body, record);
+    response.set_content(result.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  } catch (const HttpError& failure) {
+    status = failure.status;
+    error_type = failure.type;
+    error = failure.message;
+  } catch (const Error& failure) {  // the tokenizer's, on input it cannot encode
+    status = 422;
+    error_type = "tokenizer";
+    error = failure.what();
+  }
+  record.times.total = seconds_since(start);
+  response.status = status;
+  if (status != 200) {
+    response.set_content(json({{"error", error}, {"error_type", error_type}}).dump(-1, ' ', false,
+                                                                                  json::error_handler_t::replace),
+                         "application/json");
+  } else {
+    const auto milliseconds = [](double seconds) { return std::to_string(std::llround(seconds * 1e3)); };
+    response.set_header("x-compute-time", milliseconds(record.times.total));
+    response.set_header("x-compute-tokens", std::to_string(record.tokens));
+    response.set_header("x-total-time", milliseconds(record.times.total));
+    response.set_header("x-tokenization-time", milliseconds(record.times.tokenization));
+    response.set_header("x-queue-time", milliseconds(record.times.queue));
+    response.set_header("x-inference-time", milliseconds(record.times.inference));
+  }
+  metrics.request(route, status, error_type, record.times);
+  log(route, status, record, error);
+}
+
+void Server::State::post(const std::string& path, const std::string& route,
+                         const std::function<json(const json&, RequestRecord&)>& handler) {
+  http.Post(path, [this, route, handler](const httplib::Request& request, httplib::Response& response) {
+    answer(route, request, response, handler);
+  });
+}
+
+Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(options))) {
+  State& state = *state_;
+  state.post("/predict", "predict", [&state](const json& body, RequestRecord& record) {
+    return state.predict(body, record);
+  });
+  state.post("/embed", "embed", [&state](const json& body, RequestRecord& record) {
+    return state.embed(body, record);
+  });
+  state.post("/tokenize", "tokenize", [&state](const json& body, RequestRecord& record) {
+    return state.tokenize_route(body, record);
+  });
+  state.http.Get("/health", [&state](const httplib::Request&, httplib::Response& response) {
+    if (state.queue->draining()) {
+      response.status = 503;
+      response.set_content(json({{"error", "the server is shutting down"}, {"error_type", "unhealthy"}}).dump(),
+                           "application/json");
+    }
+  });
+  state.http.Get("/info", [&state](const httplib::Request& request, httplib::Response& response) {
+    try {
+      state.authorize(request);
+      response.set_content(state.info().dump(), "application/json");
+    } catch (const HttpError& failure) {
+      response.status = failure.status;
+      response.set_content(json({{"error", failure.message}, {"error_type", failure.type}}).dump(),
+                           "application/json");
+    }
+  });
+  state.http.Get("/metrics", [&state](const httplib::Request&, httplib::Response& response) {
+    response.set_content(state.metrics.prometheus(state.queue->queued()), "text/plain; version=0.0.4");
+  });
+  state.http.set_payload_max_length(static_cast<size_t>(state.options.payload_limit));
+  // A body over the limit is refused by the library before any route runs: it gets TEI's body here.
+  state.http.set_error_handler([](const httplib::Request&, httplib::Response& response) {
+    if (response.status == 413 && response.body.empty()) {
+      response.set_content(json({{"error", "the request body is larger than --payload-limit"},
+                                 {"error_type", "validation"}})
+                               .dump(),
+                           "application/json");
+    }
+  });
+  // Every admitted request holds a thread while it waits for its batch: enough threads for all of them, and
+  // some to answer the rest with 429 at once.
+  const auto threads = static_cast<size_t>(state.options.max_concurrent_requests + 16);
+  state.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+}
+
+Server::~Server() {
+  stop();
+}
+
+void Server::listen() {
+  State& state = *state_;
+  {
+    const std::lock_guard<std::mutex> lock(state.stop_mutex);
+    if (state.stop_requested) return;
+  }
+  const int port = state.options.port == 0 ? state.http.bind_to_any_port(state.options.hostname)
+                                           : (state.http.bind_to_port(state.options.hostname, state.options.port)
+                                                  ? state.options.port
+                                                  : -1);
+  check(port > 0, "serve",
+        "cannot listen on " + state.options.hostname + ":" + std::to_string(state.options.port) +
+            " (in use, or not an address of this machine)");
+  state.bound_port = port;
+  std::cerr << "graft serve: " << state.options.model_id << " on http://" << state.options.hostname << ":" << port
+            << '\n';
+  state.http.listen_after_bind();
+}
+
+void Server::stop() {
+  State& state = *state_;
+  {
+    const std::lock_guard<std::mutex> lock(state.stop_mutex);
+    if (state.stop_requested) return;
+    state.stop_requested = true;
+  }
+  state.queue->drain();
+  state.http.stop();
+}
+
+int Server::port() const {
+  return state_->bound_port;
+}
+
+void serve_until_signalled(const ServeOptions& options) {
+  // Blocked in every thread made from here on, so that only the waiting thread below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  Server server(options);
+  std::atomic<bool> signalled{false};
+  std::thread waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    signalled = true;
+    std::cerr << "graft serve: " << (received == SIGTERM ? "SIGTERM" : "SIGINT")
+              << ": answering what was admitted, then exiting\n";
+    server.stop();
+  });
+  // listen() returns after the waiter's stop(), or at once when it cannot bind: then the waiter is woken.
+  const auto wake_waiter = [&] {
+    if (!signalled) pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+  };
+  try {
+    server.listen();
+  } catch (...) {
+    wake_waiter();
+    throw;
+  }
+  wake_waiter();
+}
+
+}  // namespace graft

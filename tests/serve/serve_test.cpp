@@ -1,0 +1,244 @@
+// graft serve over real HTTP on 127.0.0.1 (cpp-httplib's client): every route against the offline pipelines,
+// TEI's error codes with the server serving on after each, overload (429), drain, and SIGTERM through the CLI.
+#include <httplib.h>
+
+#include <atomic>
+#include <cmath>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "graft/pipelines/feature_extraction.h"
+#include "graft/pipelines/text_classification.h"
+#include "graft/serve/server.h"
+#include "test_support.h"
+
+namespace graft {
+namespace {
+
+using nlohmann::json;
+
+std::string tiny_distilbert() {
+  return test::fixtures_dir() + "/tiny-distilbert";
+}
+std::string shipped_model() {
+  return test::fixtures_dir() + "/../../models/distilbert-mini-uncased";
+}
+
+// A server listening on a free port in a thread of its own, stopped (drained) when dropped.
+class RunningServer {
+ public:
+  explicit RunningServer(ServeOptions options) : server_(std::move(options)) {
+    listening_ = std::thread([this] { server_.listen(); });
+    while (server_.port() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~RunningServer() {
+    server_.stop();
+    listening_.join();
+  }
+  int port() const { return server_.port(); }
+  Server& server() { return server_; }
+
+ private:
+  Server server_;
+  std::thread listening_;
+};
+
+ServeOptions options_for(const std::string& model) {
+  ServeOptions options;
+  options.model_dir = model;
+  options.port = 0;
+  return options;
+}
+
+struct Reply {
+  int status;
+  json body;
+};
+
+// A client of its own per call, so that calls from several threads never share one.
+httplib::Client client_of(int port) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(60, 0);
+  return client;
+}
+
+Reply post(int port, const std::string& path, const std::string& body, const httplib::Headers& headers = {}) {
+  httplib::Client client = client_of(port);
+  const auto result = client.Post(path.c_str(), headers, body, "application/json");
+  if (!result) return {-1, json()};
+  return {result->status, json::parse(result->body, nullptr, false)};
+}
+
+Reply get(int port, const std::string& path, const httplib::Headers& headers = {}) {
+  httplib::Client client = client_of(port);
+  const auto result = client.Get(path.c_str(), headers);
+  if (!result) return {-1, json()};
+  return {result->status, json::parse(result->body, nullptr, false)};
+}
+
+TEST(Serve, PredictEmbedAndTokenizeGiveTheOfflinePipelinesAnswers) {
+  const RunningServer running(options_for(tiny_distilbert()));
+  const int client = running.port();
+  const std::vector<std::string> texts = {"the quick brown fox", "hello world", "fox"};
+
+  TextClassificationOptions all_labels;
+  all_labels.top_k = 0;
+  auto classifier = TextClassificationPipeline::from_pretrained(tiny_distilbert(), all_labels);
+  const auto expected = classifier(texts);
+  const Reply batch = post(client, "/predict", json({{"inputs", {{texts[0]}, {texts[1]}, {texts[2]}}}}).dump());
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  ASSERT_EQ(batch.body.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_EQ(batch.body[i].size(), expected[i].size());
+    for (size_t j = 0; j < expected[i].size(); ++j) {
+      EXPECT_EQ(batch.body[i][j]["label"], expected[i][j].label);
+      EXPECT_NEAR(batch.body[i][j]["score"].get<double>(), expected[i][j].score, 1e-6);
+    }
+  }
+  // One text alone gets one list, with the same scores as within the batch (up to GEMM rounding).
+  const Reply single = post(client, "/predict", json({{"inputs", texts[1]}}).dump());
+  ASSERT_EQ(single.status, 200) << single.body;
+  ASSERT_EQ(single.body.size(), 3U);
+  for (size_t j = 0; j < 3; ++j) {
+    EXPECT_EQ(single.body[j]["label"], batch.body[1][j]["label"]);
+    EXPECT_NEAR(single.body[j]["score"].get<double>(), batch.body[1][j]["score"].get<double>(), 1e-5);
+  }
+  const Reply raw = post(client, "/predict", json({{"inputs", texts[0]}, {"raw_scores", true}}).dump());
+  ASSERT_EQ(raw.status, 200);
+  EXPECT_EQ(raw.body[0]["label"], expected[0][0].label);
+  EXPECT_GT(std::abs(raw.body[0]["score"].get<double>() - expected[0][0].score), 1e-3);  // a logit, not softmax
+
+  auto embedder = FeatureExtractionPipeline::from_pretrained(tiny_distilbert());
+  const auto vectors = embedder(texts);
+  const Reply embedded = post(client, "/embed", json({{"inputs", texts}, {"normalize", false}}).dump());
+  ASSERT_EQ(embedded.status, 200) << embedded.body;
+  ASSERT_EQ(embedded.body.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_EQ(embedded.body[i].size(), vectors[i].size());
+    for (size_t d = 0; d < vectors[i].size(); ++d) EXPECT_NEAR(embedded.body[i][d].get<double>(), vectors[i][d], 1e-6);
+  }
+  const Reply normalized = post(client, "/embed", json({{"inputs", texts[0]}}).dump());
+  ASSERT_EQ(normalized.status, 200);
+  double norm = 0.0;
+  for (const auto& value : normalized.body[0]) norm += value.get<double>() * value.get<double>();
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+
+  const Reply tokens = post(client, "/tokenize", json({{"inputs", "hello world"}}).dump());
+  ASSERT_EQ(tokens.status, 200);
+  const Encoding encoding = classifier.tokenizer().encode("hello world");
+  ASSERT_EQ(tokens.body[0].size(), encoding.size());
+  for (size_t t = 0; t < encoding.size(); ++t) EXPECT_EQ(tokens.body[0][t]["id"], encoding.ids[t]);
+  EXPECT_EQ(tokens.body[0][0]["special"], true);
+  EXPECT_EQ(tokens.body[0][1]["start"], 0);
+
+  const Reply info = get(client, "/info");
+  ASSERT_EQ(info.status, 200);
+  EXPECT_EQ(info.body["model_type"]["classifier"]["id2label"]["0"], "negative");
+  EXPECT_EQ(info.body["max_client_batch_size"], 32);
+  const auto metrics = client_of(client).Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("te_request_success{method=\"predict\"} 3"), std::string::npos) << metrics->body;
+}
+
+// Each error from a real request, with TEI's status and error_type, and a good request answered after each.
+TEST(Serve, BadRequestsGetTeiErrorsAndTheServerServesOn) {
+  ServeOptions options = options_for(tiny_distilbert());
+  options.api_key = "secret";
+  const RunningServer running(options);
+  const int client = running.port();
+  const httplib::Headers key = {{"Authorization", "Bearer secret"}};
+  const auto good = [&] {
+    const Reply reply = post(client, "/predict", R"({"inputs": "hello"})", key);
+    EXPECT_EQ(reply.status, 200) << reply.body;
+  };
+  const auto expect_error = [&](const std::string& body, int status, const std::string& type) {
+    const Reply reply = post(client, "/predict", body, key);
+    EXPECT_EQ(reply.status, status) << body.substr(0, 80) << " -> " << reply.body;
+    EXPECT_EQ(reply.body["error_type"], type) << body.substr(0, 80);
+    EXPECT_TRUE(reply.body["error"].is_string());
+    good();
+  };
+  expect_error(R"({"inputs": "hello")", 422, "validation");      // invalid JSON
+  expect_error("{\"inputs\": \"caf\xff\"}", 422, "validation");  // invalid UTF-8
+  expect_error(R"({"inputs": 7})", 422, "validation");           // wrong type
+  expect_error(R"({"inputs": "hello", "truncate": "yes"})", 422, "validation");
+  expect_error(R"({"text": "hello"})", 422, "validation");
+  expect_error(R"({"inputs": ""})", 400, "empty");
+  expect_error(R"({"inputs": []})", 400, "empty");
+  expect_error(json({{"inputs", std::vector<std::vector<std::string>>(33, {"hi"})}}).dump(), 413, "validation");
+  expect_error(json({{"inputs", std::string(3'000'000, 'a')}}).dump(), 413, "validation");
+  std::string long_text;
+  for (int i = 0; i < 100'000; ++i) long_text += "fox ";
+  expect_error(json({{"inputs", long_text}}).dump(), 413, "validation");
+  const Reply truncated = post(client, "/predict", json({{"inputs", long_text}, {"truncate", true}}).dump(), key);
+  EXPECT_EQ(truncated.status, 200) << truncated.body;
+
+  const Reply unauthorized = post(client, "/predict", R"({"inputs": "hello"})");
+  EXPECT_EQ(unauthorized.status, 401);
+  EXPECT_EQ(get(client, "/info").status, 401);
+  EXPECT_EQ(get(client, "/health").status, 200);  // health and metrics need no key
+  EXPECT_EQ(client_of(client).Get("/metrics")->status, 200);
+  good();
+}
+
+// A long request holds the only admission slot: requests meanwhile get 429 at once, and the long one its answer.
+TEST(Serve, BeyondMaxConcurrentRequestsIsRefusedAtOnceAndTheAdmittedAreAnswered) {
+  ServeOptions options = options_for(shipped_model());
+  options.max_concurrent_requests = 1;
+  const RunningServer running(options);
+  const int client = running.port();
+  std::string sentence;
+  for (int i = 0; i < 120; ++i) sentence += "the market rallied on strong earnings ";
+  const std::string slow_body = json({{"inputs", std::vector<std::string>(8, sentence)}, {"truncate", true}}).dump();
+  auto slow = std::async(std::launch::async, [&] { return post(client, "/embed", slow_body).status; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  int refused = 0;
+  for (int i = 0; i < 5; ++i) {
+    const Reply reply = post(client, "/embed", R"({"inputs": "hello"})");
+    if (reply.status == 429) {
+      ++refused;
+      EXPECT_EQ(reply.body["error_type"], "overloaded");
+    }
+  }
+  EXPECT_EQ(slow.get(), 200);
+  EXPECT_GE(refused, 1) << "the long request ran under 150 ms: nothing was refused";
+  EXPECT_EQ(post(client, "/embed", R"({"inputs": "hello"})").status, 200);
+}
+
+// stop() while a request runs: /health says 503, the request is answered, then listen() returns.
+TEST(Serve, StopAnswersWhatWasAdmittedWhileHealthSays503) {
+  auto running = std::make_unique<RunningServer>(options_for(shipped_model()));
+  const int client = running->port();
+  std::string sentence;
+  for (int i = 0; i < 120; ++i) sentence += "profits fell sharply in the third quarter ";
+  const std::string slow_body = json({{"inputs", std::vector<std::string>(8, sentence)}, {"truncate", true}}).dump();
+  auto slow = std::async(std::launch::async, [&] { return post(client, "/embed", slow_body).status; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  auto stopping = std::async(std::launch::async, [&] { running->server().stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const Reply health = get(client, "/health");
+  const Reply refused = post(client, "/embed", R"({"inputs": "hello"})");
+  EXPECT_EQ(slow.get(), 200);
+  stopping.get();
+  EXPECT_EQ(health.status, 503);
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.body["error_type"], "unhealthy");
+  running.reset();  // listen() has returned: the thread joins
+}
+
+TEST(ServeCli, SigtermDrainsAndExitsZero) {
+  const std::string port = std::to_string(20000 + ::getpid() % 20000);
+  const std::string script = "log=$(mktemp); " + test::cli_path() + " serve --model " + tiny_distilbert() +
+                             " --port " + port + " 2>$log & pid=$!; "
+                             "for i in $(seq 100); do grep -q 'on http' $log && break; sleep 0.1; done; "
+                             "curl -s -o /dev/null -w '%{http_code} ' -d '{\"inputs\":\"hello\"}' 127.0.0.1:" +
+                             port + "/predict; kill -TERM $pid; wait $pid; echo \"exit $?\"; cat $log; rm -f $log";
+  const auto result = test::run_command(script);
+  EXPECT_EQ(result.output.substr(0, 11), "200 exit 0\n") << result.output;
+  EXPECT_NE(result.output.find("SIGTERM: answering what was admitted"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("/predict 200 tokens=3"), std::string::npos) << result.output;
+}
+
+}  // namespace
+}  // namespace graft
