@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <signal.h>
 
 #include <atomic>
@@ -133,6 +134,7 @@ struct Server::State {
   std::unique_ptr<serve::InferenceQueue> queue;
   httplib::Server http;
   std::atomic<int> bound_port{0};
+  int listening_socket = -1;
   std::mutex stop_mutex;
   bool stop_requested = false;
 
@@ -479,6 +481,13 @@ Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(
                            "application/json");
     }
   });
+  // The library listens with a backlog of 5 connections, and a burst of clients beyond it waits a second for
+  // its SYN to be retried: the socket is kept here to listen again with the system's backlog once bound.
+  state.http.set_socket_options([&state](int socket) {
+    const int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    state.listening_socket = socket;
+  });
   // Every admitted request holds a thread while it waits for its batch: enough threads for all of them, and
   // some to answer the rest with 429 at once.
   const auto threads = static_cast<size_t>(state.options.max_concurrent_requests + 16);
@@ -502,6 +511,7 @@ void Server::listen() {
   check(port > 0, "serve",
         "cannot listen on " + state.options.hostname + ":" + std::to_string(state.options.port) +
             " (in use, or not an address of this machine)");
+  ::listen(state.listening_socket, SOMAXCONN);
   state.bound_port = port;
   std::cerr << "graft serve: " << state.options.model_id << " on http://" << state.options.hostname << ":" << port
             << '\n';

@@ -48,6 +48,7 @@ ServeOptions options_for(const std::string& model) {
   ServeOptions options;
   options.model_dir = model;
   options.port = 0;
+  options.max_concurrent_requests = 32;  // the server makes a thread per admissible request
   return options;
 }
 
@@ -139,6 +140,41 @@ TEST(Serve, PredictEmbedAndTokenizeGiveTheOfflinePipelinesAnswers) {
   const auto metrics = client_of(client).Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("te_request_success{method=\"predict\"} 3"), std::string::npos) << metrics->body;
+}
+
+// Requests from many clients at once, batched together by the worker: each gets the answer for its own texts.
+TEST(Serve, ConcurrentRequestsEachGetTheirOwnAnswers) {
+  const RunningServer running(options_for(tiny_distilbert()));
+  TextClassificationOptions all_labels;
+  all_labels.top_k = 0;
+  auto classifier = TextClassificationPipeline::from_pretrained(tiny_distilbert(), all_labels);
+  const std::vector<std::string> words = {"fox", "dog", "hello", "world", "quick", "brown", "lazy", "jump"};
+  std::vector<std::vector<std::string>> requests;
+  for (size_t r = 0; r < 24; ++r) {
+    std::vector<std::string> texts;
+    for (size_t i = 0; i <= r % 4; ++i) texts.push_back(words[(r + i) % words.size()] + " " + words[(r * 3 + i) % 8]);
+    requests.push_back(texts);
+  }
+  std::vector<std::future<Reply>> replies;
+  for (const auto& texts : requests) {
+    json inputs = json::array();
+    for (const auto& text : texts) inputs.push_back({text});
+    replies.push_back(std::async(std::launch::async, [&, body = json({{"inputs", inputs}}).dump()] {
+      return post(running.port(), "/predict", body);
+    }));
+  }
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const Reply reply = replies[r].get();
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    const auto expected = classifier(requests[r]);
+    ASSERT_EQ(reply.body.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      for (size_t j = 0; j < expected[i].size(); ++j) {
+        EXPECT_EQ(reply.body[i][j]["label"], expected[i][j].label) << "request " << r << " input " << i;
+        EXPECT_NEAR(reply.body[i][j]["score"].get<double>(), expected[i][j].score, 1e-5) << "request " << r;
+      }
+    }
+  }
 }
 
 // Each error from a real request, with TEI's status and error_type, and a good request answered after each.
