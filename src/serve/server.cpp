@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -19,6 +20,7 @@
 #include "graft/pipelines/text_classification.h"
 #include "serve/inference_queue.h"
 #include "serve/metrics.h"
+#include "serve/requests.h"
 
 #ifndef GRAFT_VERSION
 #define GRAFT_VERSION "0.1.0"
@@ -29,86 +31,13 @@ namespace {
 
 using nlohmann::json;
 using serve::Clock;
+using serve::Inputs;
+using serve::RequestError;
+using serve::Sequence;
+using serve::validation_error;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// An answer other than 200, with TEI's body: {"error": message, "error_type": type}.
-struct HttpError {
-  int status;
-  std::string message;
-  std::string type;
-};
-
-HttpError validation(int status, const std::string& message) {
-  return {status, message, "validation"};
-}
-
-// One input: a text, or a pair of texts for a model with token types.
-struct Sequence {
-  std::string first;
-  std::optional<std::string> second;
-};
-
-std::string string_at(const json& value, const std::string& where) {
-  if (!value.is_string()) throw validation(422, where + " must be a string, got " + std::string(value.type_name()));
-  return value.get<std::string>();
-}
-
-// TEI's sequence: "text", ["text"] or ["first", "second"].
-Sequence sequence_of(const json& value, const std::string& where) {
-  if (value.is_string()) return {value.get<std::string>(), std::nullopt};
-  if (value.is_array() && (value.size() == 1 || value.size() == 2)) {
-    Sequence sequence{string_at(value[0], where + "[0]"), std::nullopt};
-    if (value.size() == 2) sequence.second = string_at(value[1], where + "[1]");
-    return sequence;
-  }
-  throw validation(422, where + " must be a string, [text] or [first, second], got " + value.dump());
-}
-
-struct Inputs {
-  std::vector<Sequence> sequences;
-  bool batch = false;  // answered with a list per input
-};
-
-// /predict: a sequence, or a batch of them (a list whose items are lists).
-Inputs predict_inputs(const json& inputs) {
-  if (inputs.is_array() && !inputs.empty() && inputs[0].is_array()) {
-    Inputs batch{{}, true};
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      batch.sequences.push_back(sequence_of(inputs[i], "`inputs[" + std::to_string(i) + "]`"));
-    }
-    return batch;
-  }
-  if (inputs.is_array() && inputs.empty()) return {{}, true};
-  return {{sequence_of(inputs, "`inputs`")}, false};
-}
-
-// /embed and /tokenize: a text, or a list of texts.
-Inputs text_inputs(const json& inputs) {
-  if (inputs.is_string()) return {{{inputs.get<std::string>(), std::nullopt}}, false};
-  if (!inputs.is_array()) {
-    throw validation(422, "`inputs` must be a string or a list of strings, got " + std::string(inputs.type_name()));
-  }
-  Inputs batch{{}, true};
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    batch.sequences.push_back({string_at(inputs[i], "`inputs[" + std::to_string(i) + "]`"), std::nullopt});
-  }
-  return batch;
-}
-
-bool flag(const json& body, const char* name, bool fallback) {
-  if (!body.contains(name) || body[name].is_null()) return fallback;
-  if (!body[name].is_boolean()) {
-    throw validation(422, std::string("`") + name + "` must be a boolean, got " + body[name].dump());
-  }
-  return body[name].get<bool>();
-}
-
-const json& inputs_of(const json& body) {
-  if (!body.is_object() || !body.contains("inputs")) throw validation(422, "the request body has no `inputs`");
-  return body["inputs"];
 }
 
 // What one request did, for its log line, its headers and the metrics.
@@ -142,9 +71,14 @@ struct Server::State {
   int64_t max_length() const { return embedder->max_length(); }
   std::vector<serve::JobResult> run_batch(const std::vector<serve::Job*>& jobs);
   std::vector<Encoding> tokenize(const Inputs& inputs, bool truncate, RequestRecord& record) const;
+  void require_classifier(const char* route) const;
+  std::vector<std::vector<float>> embeddings(const serve::EmbedRequest& request, RequestRecord& record);
   json predict(const json& body, RequestRecord& record);
+  json rerank(const json& body, RequestRecord& record);
   json embed(const json& body, RequestRecord& record);
+  json openai_embed(const json& body, RequestRecord& record);
   json tokenize_route(const json& body, RequestRecord& record) const;
+  json decode(const json& body) const;
   json info() const;
   serve::JobResult infer(serve::Job job, RequestRecord& record);
   void post(const std::string& path, const std::string& route,
@@ -222,16 +156,16 @@ std::vector<serve::JobResult> Server::State::run_batch(const std::vector<serve::
 // refused (413) otherwise.
 std::vector<Encoding> Server::State::tokenize(const Inputs& inputs, bool truncate, RequestRecord& record) const {
   const Clock::time_point start = Clock::now();
-  if (inputs.sequences.empty()) throw HttpError{400, "`inputs` cannot be empty", "empty"};
+  if (inputs.sequences.empty()) throw RequestError(400, "`inputs` cannot be empty", "empty");
   const auto count = static_cast<int64_t>(inputs.sequences.size());
   if (count > options.max_client_batch_size) {
-    throw validation(413, "batch size " + std::to_string(count) + " > maximum allowed batch size " +
+    throw validation_error(413, "batch size " + std::to_string(count) + " > maximum allowed batch size " +
                               std::to_string(options.max_client_batch_size));
   }
   std::vector<Encoding> encodings;
   for (const Sequence& sequence : inputs.sequences) {
     if (sequence.first.empty() && (!sequence.second || sequence.second->empty())) {
-      throw HttpError{400, "`inputs` cannot be empty", "empty"};
+      throw RequestError(400, "`inputs` cannot be empty", "empty");
     }
     EncodeOptions whole;
     const auto encode = [&](const EncodeOptions& encode_options) {
@@ -242,7 +176,7 @@ std::vector<Encoding> Server::State::tokenize(const Inputs& inputs, bool truncat
     const auto tokens = static_cast<int64_t>(encoding.size());
     if (tokens > max_length()) {
       if (!truncate && !options.auto_truncate) {
-        throw validation(413, "`inputs` must have less than " + std::to_string(max_length()) +
+        throw validation_error(413, "`inputs` must have less than " + std::to_string(max_length()) +
                                   " tokens. Given: " + std::to_string(tokens));
       }
       EncodeOptions truncated;
@@ -261,18 +195,21 @@ serve::JobResult Server::State::infer(serve::Job job, RequestRecord& record) {
   serve::JobResult result = queue->submit(std::move(job)).get();
   record.times.queue = result.queue_seconds;
   record.times.inference = result.inference_seconds;
-  if (!result.error.empty()) throw HttpError{424, result.error, "backend"};
+  if (!result.error.empty()) throw RequestError(424, result.error, "backend");
   return result;
 }
 
-json Server::State::predict(const json& body, RequestRecord& record) {
+void Server::State::require_classifier(const char* route) const {
   if (!classifier) {
-    throw validation(400, "/predict needs a sequence-classification model; this one is " +
-                              model->config().architectures.front());
+    throw validation_error(400, std::string(route) + " needs a sequence-classification model; this one is " +
+                                    model->config().architectures.front());
   }
-  const Inputs inputs = predict_inputs(inputs_of(body));
-  serve::Job job{serve::JobKind::Classify, tokenize(inputs, flag(body, "truncate", false), record),
-                 flag(body, "raw_scores", false)};
+}
+
+json Server::State::predict(const json& body, RequestRecord& record) {
+  require_classifier("/predict");
+  const serve::PredictRequest request = serve::predict_request(body);
+  serve::Job job{serve::JobKind::Classify, tokenize(request.inputs, request.truncate, record), request.raw_scores};
   const serve::JobResult result = infer(std::move(job), record);
   json answers = json::array();
   for (const auto& labels : result.labels) {
@@ -280,17 +217,40 @@ json Server::State::predict(const json& body, RequestRecord& record) {
     for (const LabelScore& label : labels) ranked.push_back({{"score", label.score}, {"label", label.label}});
     answers.push_back(std::move(ranked));
   }
-  return inputs.batch ? answers : answers[0];
+  return request.inputs.batch ? answers : answers[0];
 }
 
-json Server::State::embed(const json& body, RequestRecord& record) {
-  const Inputs inputs = text_inputs(inputs_of(body));
-  const bool normalize = flag(body, "normalize", true);  // TEI's default
-  serve::Job job{serve::JobKind::Embed, tokenize(inputs, flag(body, "truncate", false), record), false};
+// A cross-encoder's one score for (query, text), texts best first.
+json Server::State::rerank(const json& body, RequestRecord& record) {
+  require_classifier("/rerank");
+  if (model->config().num_labels != 1) {
+    throw validation_error(400, "/rerank needs a classifier with one label (a cross-encoder); this one has " +
+                                    std::to_string(model->config().num_labels));
+  }
+  const serve::RerankRequest request = serve::rerank_request(body);
+  Inputs pairs{{}, true};
+  for (const std::string& text : request.texts) pairs.sequences.push_back({request.query, text});
+  serve::Job job{serve::JobKind::Classify, tokenize(pairs, request.truncate, record), request.raw_scores};
+  const serve::JobResult result = infer(std::move(job), record);
+  std::vector<size_t> order(request.texts.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return result.labels[a][0].score > result.labels[b][0].score; });
+  json ranked = json::array();
+  for (const size_t i : order) {
+    json entry = {{"index", i}, {"score", result.labels[i][0].score}};
+    if (request.return_text) entry["text"] = request.texts[i];
+    ranked.push_back(std::move(entry));
+  }
+  return ranked;
+}
+
+std::vector<std::vector<float>> Server::State::embeddings(const serve::EmbedRequest& request,
+                                                           RequestRecord& record) {
+  serve::Job job{serve::JobKind::Embed, tokenize(request.inputs, request.truncate, record), false};
   serve::JobResult result = infer(std::move(job), record);
-  json vectors = json::array();
-  for (std::vector<float>& vector : result.embeddings) {
-    if (normalize) {
+  if (request.normalize) {
+    for (std::vector<float>& vector : result.embeddings) {
       double norm = 0.0;
       for (const float value : vector) norm += static_cast<double>(value) * value;
       norm = std::sqrt(norm);
@@ -298,15 +258,31 @@ json Server::State::embed(const json& body, RequestRecord& record) {
         for (float& value : vector) value = static_cast<float>(value / norm);
       }
     }
-    vectors.push_back(vector);
   }
-  return vectors;
+  return std::move(result.embeddings);
+}
+
+json Server::State::embed(const json& body, RequestRecord& record) {
+  return embeddings(serve::embed_request(body), record);
+}
+
+json Server::State::openai_embed(const json& body, RequestRecord& record) {
+  const std::vector<std::vector<float>> vectors = embeddings(serve::openai_embed_request(body), record);
+  json data = json::array();
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    data.push_back({{"object", "embedding"}, {"embedding", vectors[i]}, {"index", i}});
+  }
+  return {{"object", "list"},
+          {"data", data},
+          {"model", options.model_id},
+          {"usage", {{"prompt_tokens", record.tokens}, {"total_tokens", record.tokens}}}};
 }
 
 json Server::State::tokenize_route(const json& body, RequestRecord& record) const {
-  const Inputs inputs = text_inputs(inputs_of(body));
-  const bool add_special_tokens = flag(body, "add_special_tokens", true);
-  if (inputs.sequences.empty()) throw HttpError{400, "`inputs` cannot be empty", "empty"};
+  const serve::TokenizeRequest request = serve::tokenize_request(body);
+  const Inputs& inputs = request.inputs;
+  const bool add_special_tokens = request.add_special_tokens;
+  if (inputs.sequences.empty()) throw RequestError(400, "`inputs` cannot be empty", "empty");
   json answers = json::array();
   for (const Sequence& sequence : inputs.sequences) {
     EncodeOptions encode_options;
@@ -326,6 +302,21 @@ json Server::State::tokenize_route(const json& body, RequestRecord& record) cons
     answers.push_back(std::move(tokens));
   }
   return answers;
+}
+
+json Server::State::decode(const json& body) const {
+  const serve::DecodeRequest request = serve::decode_request(body);
+  json texts = json::array();
+  for (const std::vector<int64_t>& ids : request.ids) {
+    for (const int64_t id : ids) {
+      if (id < 0 || id >= tokenizer.vocab_size()) {
+        throw validation_error(422, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                                        std::to_string(tokenizer.vocab_size()) + ")");
+      }
+    }
+    texts.push_back(tokenizer.decode(ids, request.skip_special_tokens));
+  }
+  return request.batch ? texts : texts[0];
 }
 
 json Server::State::info() const {
@@ -358,7 +349,7 @@ json Server::State::info() const {
 void Server::State::authorize(const httplib::Request& request) const {
   if (options.api_key.empty()) return;
   if (request.get_header_value("Authorization") != "Bearer " + options.api_key) {
-    throw HttpError{401, "Unauthorized", "unauthorized"};
+    throw RequestError(401, "Unauthorized", "unauthorized");
   }
 }
 
@@ -394,21 +385,21 @@ void Server::State::answer(const std::string& route, const httplib::Request& req
     authorize(request);
     std::optional<serve::AdmissionSlot> slot = queue->admit();
     if (!slot) {
-      if (queue->draining()) throw HttpError{503, "the server is shutting down", "unhealthy"};
-      throw HttpError{429, "Model is overloaded", "overloaded"};
+      if (queue->draining()) throw RequestError(503, "the server is shutting down", "unhealthy");
+      throw RequestError(429, "Model is overloaded", "overloaded");
     }
     json body;
     try {
       body = json::parse(request.body);
     } catch (const json::parse_error& parse) {
-      throw validation(422, std::string("the request body is not JSON: ") + parse.what());
+      throw validation_error(422, std::string("the request body is not JSON: ") + parse.what());
     }
     const json result = handler(body, record);
     response.set_content(result.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-  } catch (const HttpError& failure) {
-    status = failure.status;
-    error_type = failure.type;
-    error = failure.message;
+  } catch (const RequestError& failure) {
+    status = failure.status();
+    error_type = failure.type();
+    error = failure.what();
   } catch (const Error& failure) {  // the tokenizer's, on input it cannot encode
     status = 422;
     error_type = "tokenizer";
@@ -448,9 +439,16 @@ Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(
   state.post("/embed", "embed", [&state](const json& body, RequestRecord& record) {
     return state.embed(body, record);
   });
+  state.post("/rerank", "rerank", [&state](const json& body, RequestRecord& record) {
+    return state.rerank(body, record);
+  });
+  state.post("/v1/embeddings", "embed", [&state](const json& body, RequestRecord& record) {
+    return state.openai_embed(body, record);
+  });
   state.post("/tokenize", "tokenize", [&state](const json& body, RequestRecord& record) {
     return state.tokenize_route(body, record);
   });
+  state.post("/decode", "decode", [&state](const json& body, RequestRecord&) { return state.decode(body); });
   state.http.Get("/health", [&state](const httplib::Request&, httplib::Response& response) {
     if (state.queue->draining()) {
       response.status = 503;
@@ -462,9 +460,9 @@ Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(
     try {
       state.authorize(request);
       response.set_content(state.info().dump(), "application/json");
-    } catch (const HttpError& failure) {
-      response.status = failure.status;
-      response.set_content(json({{"error", failure.message}, {"error_type", failure.type}}).dump(),
+    } catch (const RequestError& failure) {
+      response.status = failure.status();
+      response.set_content(json({{"error", failure.what()}, {"error_type", failure.type()}}).dump(),
                            "application/json");
     }
   });

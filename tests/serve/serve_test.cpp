@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -140,6 +141,65 @@ TEST(Serve, PredictEmbedAndTokenizeGiveTheOfflinePipelinesAnswers) {
   const auto metrics = client_of(client).Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("te_request_success{method=\"predict\"} 3"), std::string::npos) << metrics->body;
+}
+
+TEST(Serve, OpenAiEmbeddingsAndDecode) {
+  const RunningServer running(options_for(tiny_distilbert()));
+  const std::vector<std::string> texts = {"hello world", "fox"};
+  const Reply tei = post(running.port(), "/embed", json({{"inputs", texts}}).dump());
+  const Reply openai = post(running.port(), "/v1/embeddings", json({{"input", texts}, {"model", "any"}}).dump());
+  ASSERT_EQ(openai.status, 200) << openai.body;
+  EXPECT_EQ(openai.body["object"], "list");
+  ASSERT_EQ(openai.body["data"].size(), 2U);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(openai.body["data"][i]["index"], i);
+    EXPECT_EQ(openai.body["data"][i]["embedding"], tei.body[i]);
+  }
+  EXPECT_EQ(openai.body["usage"]["prompt_tokens"], 7);  // [CLS] hello world [SEP], [CLS] fox [SEP]
+
+  const Tokenizer tokenizer = Tokenizer::from_pretrained(tiny_distilbert());
+  const Encoding encoding = tokenizer.encode("the quick brown fox");
+  const Reply decoded = post(running.port(), "/decode", json({{"ids", encoding.ids}}).dump());
+  ASSERT_EQ(decoded.status, 200) << decoded.body;
+  EXPECT_EQ(decoded.body, tokenizer.decode(encoding.ids));
+  const Reply kept = post(running.port(), "/decode",
+                          json({{"ids", {encoding.ids, encoding.ids}}, {"skip_special_tokens", false}}).dump());
+  ASSERT_EQ(kept.status, 200);
+  EXPECT_EQ(kept.body[1], tokenizer.decode(encoding.ids, false));
+  const Reply outside = post(running.port(), "/decode", R"({"ids": [2, 100000]})");
+  EXPECT_EQ(outside.status, 422);
+  EXPECT_EQ(outside.body["error"], "token id 100000 is outside the vocabulary [0, " +
+                                       std::to_string(tokenizer.vocab_size()) + ")");
+  EXPECT_EQ(post(running.port(), "/rerank", R"({"query": "a", "texts": ["b"]})").status, 400);  // 3 labels
+}
+
+// /rerank on a one-label classifier: each (query, text) pair's sigmoid score, best first.
+TEST(Serve, RerankScoresQueryTextPairsBestFirst) {
+  const auto folder = std::filesystem::temp_directory_path() / ("graft-serve-rerank-" + std::to_string(::getpid()));
+  LoadOptions one_label;
+  one_label.labels = std::vector<std::string>{"relevance"};
+  Model::from_pretrained(tiny_distilbert(), one_label)->save_pretrained(folder.string());
+  Tokenizer::from_pretrained(tiny_distilbert()).save_pretrained(folder.string());
+  const std::vector<std::string> texts = {"the lazy dog", "a quick brown fox", "hello"};
+  const std::vector<std::string> queries(texts.size(), "fox");
+  auto classifier = TextClassificationPipeline::from_pretrained(folder.string());
+  const auto expected = classifier(queries, &texts);
+  {
+    const RunningServer running(options_for(folder.string()));
+    const Reply ranked =
+        post(running.port(), "/rerank", json({{"query", "fox"}, {"texts", texts}, {"return_text", true}}).dump());
+    ASSERT_EQ(ranked.status, 200) << ranked.body;
+    ASSERT_EQ(ranked.body.size(), texts.size());
+    for (size_t r = 0; r < texts.size(); ++r) {
+      const auto index = ranked.body[r]["index"].get<size_t>();
+      EXPECT_EQ(ranked.body[r]["text"], texts[index]);
+      EXPECT_NEAR(ranked.body[r]["score"].get<double>(), expected[index][0].score, 1e-5);
+      if (r > 0) {
+        EXPECT_LE(ranked.body[r]["score"].get<double>(), ranked.body[r - 1]["score"].get<double>());
+      }
+    }
+  }
+  std::filesystem::remove_all(folder);
 }
 
 // Requests from many clients at once, batched together by the worker: each gets the answer for its own texts.
