@@ -4,13 +4,14 @@
 # build-fuzz/corpus/TARGET, and an input that crashes is kept as build-fuzz/crashes/TARGET-*. A graft::Error is
 # the expected answer to bad input; anything else (another exception, a sanitizer report, a 10 s input, more
 # than 2 GB) is a crash. Prints one line per target and exits 1 when any target crashed.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET ...]   (targets: safetensors config tokenizer_files tokenize datasets)
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET ...]
+#   (targets: safetensors config tokenizer_files tokenize datasets serve_requests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors config tokenizer_files tokenize datasets)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors config tokenizer_files tokenize datasets serve_requests)
 fuzzers=()
 for target in "${targets[@]}"; do fuzzers+=("${target}_fuzzer"); done
 CC=clang-14 CXX=clang++-14 GRAFT_TARGETS="${fuzzers[*]}" scripts/build.sh build-fuzz -DGRAFT_SANITIZE=fuzz \
