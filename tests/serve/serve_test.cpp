@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -321,6 +322,43 @@ TEST(Serve, StopAnswersWhatWasAdmittedWhileHealthSays503) {
   EXPECT_EQ(refused.status, 503);
   EXPECT_EQ(refused.body["error_type"], "unhealthy");
   running.reset();  // listen() has returned: the thread joins
+}
+
+int64_t resident_kb() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// Many requests, one in ten bad: every good one answered, every bad one refused, and memory flat after warm-up.
+TEST(Serve, SoakKeepsAnsweringWithFlatMemory) {
+#ifdef GRAFT_SANITIZED_BUILD
+  constexpr int kRequests = 2'000;  // the sanitizers' shadow memory and 10x slower requests
+#else
+  constexpr int kRequests = 20'000;
+#endif
+  const RunningServer running(options_for(tiny_distilbert()));
+  httplib::Client client = client_of(running.port());  // one kept-alive connection
+  const std::vector<std::string> bad = {R"({"inputs": )", R"({"inputs": ""})", R"({"inputs": 3})",
+                                        json({{"inputs", std::vector<std::vector<std::string>>(40, {"x"})}}).dump()};
+  int failed_good = 0, accepted_bad = 0;
+  int64_t after_warm_up = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const bool is_bad = i % 10 == 9;
+    const std::string body = is_bad ? bad[static_cast<size_t>(i / 10) % bad.size()]
+                                    : json({{"inputs", {{"the quick brown fox " + std::to_string(i)}}}}).dump();
+    const auto result = client.Post("/predict", body, "application/json");
+    const int status = result ? result->status : -1;
+    if (is_bad && status == 200) ++accepted_bad;
+    if (!is_bad && status != 200) ++failed_good;
+    if (i == kRequests / 20 - 1) after_warm_up = resident_kb();
+  }
+  EXPECT_EQ(failed_good, 0);
+  EXPECT_EQ(accepted_bad, 0);
+  const int64_t at_end = resident_kb();
+  EXPECT_LE(at_end, after_warm_up * 105 / 100) << "RSS " << after_warm_up << " kB after the first "
+                                               << kRequests / 20 << " requests, " << at_end << " kB at the end";
 }
 
 TEST(ServeCli, SigtermDrainsAndExitsZero) {
