@@ -34,13 +34,14 @@ build-asan/graft --version
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
 
-# The concurrency test once more under ThreadSanitizer: any state a forward still writes in a shared model is a
-# reported race. One OpenMP thread per caller: libgomp is not instrumented, so TSan cannot see its barriers and
-# would report the kernels' own team as racing; the 4 threads that share the models are the test's.
-GRAFT_TARGETS=concurrency_test scripts/build.sh build-tsan -DGRAFT_SANITIZE=thread -DGRAFT_BUILD_BENCH=OFF \
-  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O1
-OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  ctest --test-dir build-tsan --output-on-failure -R "^Concurrency[.]"
+# The concurrency and server tests once more under ThreadSanitizer: any state a forward still writes in a shared
+# model, or the server's HTTP threads and its worker share unguarded, is a reported race. One OpenMP thread per
+# caller: libgomp is not instrumented, so TSan cannot see its barriers and would report the kernels' own team as
+# racing; the 4 threads that share the models are the test's. tests/sanitizers/tsan.supp: cpp-httplib's insides.
+GRAFT_TARGETS="concurrency_test serve_test" scripts/build.sh build-tsan -DGRAFT_SANITIZE=thread \
+  -DGRAFT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O1
+OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/sanitizers/tsan.supp \
+  ctest --test-dir build-tsan --output-on-failure -R "^(Concurrency|Serve)[.]"
 
 # Each libFuzzer target (fuzz/) for 30 s from its seeds: a crash, a foreign exception, a timeout or runaway
 # memory on any input fails the suite (scripts/fuzz.sh SECONDS runs them longer).

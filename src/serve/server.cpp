@@ -472,13 +472,14 @@ Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(
     response.set_content(state.metrics.prometheus(state.queue->queued()), "text/plain; version=0.0.4");
   });
   state.http.set_payload_max_length(static_cast<size_t>(state.options.payload_limit));
-  // A body over the limit is refused by the library before any route runs: it gets TEI's body here.
-  state.http.set_error_handler([](const httplib::Request&, httplib::Response& response) {
+  // A body over the limit is refused by the library before any route runs: it gets TEI's body here. A body sent
+  // as a form (curl -d without a Content-Type) the library caps at 8 KB whatever the limit.
+  state.http.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
     if (response.status == 413 && response.body.empty()) {
-      response.set_content(json({{"error", "the request body is larger than --payload-limit"},
-                                 {"error_type", "validation"}})
-                               .dump(),
-                           "application/json");
+      const bool form = request.get_header_value("Content-Type") == "application/x-www-form-urlencoded";
+      const std::string message = form ? "a form body over 8 KB is refused: send it with Content-Type: application/json"
+                                       : "the request body is larger than --payload-limit";
+      response.set_content(json({{"error", message}, {"error_type", "validation"}}).dump(), "application/json");
     }
   });
   // The library listens with a backlog of 5 connections, and a burst of clients beyond it waits a second for

@@ -271,6 +271,15 @@ TEST(Serve, BadRequestsGetTeiErrorsAndTheServerServesOn) {
   const Reply truncated = post(client, "/predict", json({{"inputs", long_text}, {"truncate", true}}).dump(), key);
   EXPECT_EQ(truncated.status, 200) << truncated.body;
 
+  // curl -d without -H sends a form, which cpp-httplib caps at 8 KB: the message says what to send instead.
+  const auto form = client_of(client).Post("/predict", key, json({{"inputs", std::string(9000, 'a')}}).dump(),
+                                           "application/x-www-form-urlencoded");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 413);
+  EXPECT_EQ(json::parse(form->body)["error"],
+            "a form body over 8 KB is refused: send it with Content-Type: application/json");
+  good();
+
   const Reply unauthorized = post(client, "/predict", R"({"inputs": "hello"})");
   EXPECT_EQ(unauthorized.status, 401);
   EXPECT_EQ(get(client, "/info").status, 401);
@@ -356,22 +365,33 @@ TEST(Serve, SoakKeepsAnsweringWithFlatMemory) {
   }
   EXPECT_EQ(failed_good, 0);
   EXPECT_EQ(accepted_bad, 0);
+#ifndef GRAFT_SANITIZED_BUILD  // their quarantine and shadow memory grow with every allocation by design
   const int64_t at_end = resident_kb();
   EXPECT_LE(at_end, after_warm_up * 105 / 100) << "RSS " << after_warm_up << " kB after the first "
                                                << kRequests / 20 << " requests, " << at_end << " kB at the end";
+#else
+  (void)after_warm_up;
+#endif
 }
 
-TEST(ServeCli, SigtermDrainsAndExitsZero) {
+// SIGTERM while requests run: each admitted one gets its answer (200), then graft serve exits 0.
+TEST(ServeCli, SigtermDuringLoadAnswersTheAdmittedAndExitsZero) {
+  std::string sentence;
+  for (int i = 0; i < 120; ++i) sentence += "shares rose after the merger ";
+  const std::string body = json({{"inputs", std::vector<std::string>(8, sentence)}, {"truncate", true}}).dump();
   const std::string port = std::to_string(20000 + ::getpid() % 20000);
-  const std::string script = "log=$(mktemp); " + test::cli_path() + " serve --model " + tiny_distilbert() +
-                             " --port " + port + " 2>$log & pid=$!; "
-                             "for i in $(seq 100); do grep -q 'on http' $log && break; sleep 0.1; done; "
-                             "curl -s -o /dev/null -w '%{http_code} ' -d '{\"inputs\":\"hello\"}' 127.0.0.1:" +
-                             port + "/predict; kill -TERM $pid; wait $pid; echo \"exit $?\"; cat $log; rm -f $log";
+  const std::string curl = "curl -s -o /dev/null -w '%{http_code}\\n' -H 'Content-Type: application/json' -d '" + body +
+                           "' 127.0.0.1:" + port + "/embed";
+  const std::string script = "dir=$(mktemp -d); " + test::cli_path() + " serve --model " + shipped_model() +
+                             " --port " + port + " 2>$dir/log & pid=$!; "
+                             "for i in $(seq 100); do grep -q 'on http' $dir/log && break; sleep 0.1; done; "
+                             "for c in 1 2 3 4 5 6; do " + curl + " > $dir/curl$c & done; sleep 0.3; "
+                             "kill -TERM $pid; wait $pid; status=$?; wait; echo \"exit $status\"; cat $dir/curl*; "
+                             "grep -c '/embed 200' $dir/log; cat $dir/log; rm -rf $dir";
   const auto result = test::run_command(script);
-  EXPECT_EQ(result.output.substr(0, 11), "200 exit 0\n") << result.output;
+  const std::string expected = "exit 0\n200\n200\n200\n200\n200\n200\n6\n";  // the status, six answers, six logged
+  EXPECT_EQ(result.output.substr(0, expected.size()), expected) << result.output;
   EXPECT_NE(result.output.find("SIGTERM: answering what was admitted"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("/predict 200 tokens=3"), std::string::npos) << result.output;
 }
 
 }  // namespace
