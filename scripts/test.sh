@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: a Release build, whose tests run once as the CPU allows and once capped at AVX2,
 # and an AddressSanitizer + UndefinedBehaviorSanitizer build, each running every CTest test; then the
-# concurrency test under ThreadSanitizer and each fuzz target for 30 s. Parity tests read ../shared/golden
+# concurrency and server tests under ThreadSanitizer and each fuzz target for 30 s. Parity tests read ../shared/golden
 # and skip, saying so, when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
