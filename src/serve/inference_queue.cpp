@@ -2,6 +2,8 @@
 
 #include <exception>
 
+#include "graft/core/error.h"
+
 namespace graft::serve {
 
 int64_t Job::tokens() const {
@@ -79,6 +81,42 @@ std::vector<InferenceQueue::Entry> InferenceQueue::next_batch(std::unique_lock<s
   return batch;
 }
 
+namespace {
+
+std::string failure_of(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& error) {
+    return error.what();
+  } catch (...) {
+    return "inference failed with an exception of unknown type";
+  }
+}
+
+}  // namespace
+
+// The batch's results, one per job. When the batch fails and holds several jobs, each runs again alone, so
+// that an input the model cannot take fails its own request only.
+std::vector<JobResult> InferenceQueue::run(const std::vector<Job*>& jobs) {
+  std::exception_ptr failure;
+  try {
+    std::vector<JobResult> results = runner_(jobs);
+    if (results.size() == jobs.size()) return results;
+    throw Error("[serve] the batch runner gave " + std::to_string(results.size()) + " results for " +
+                std::to_string(jobs.size()) + " jobs");
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (jobs.size() == 1) {
+    JobResult failed;
+    failed.error = failure_of(failure);
+    return {failed};
+  }
+  std::vector<JobResult> results;
+  for (Job* job : jobs) results.push_back(std::move(run({job}).front()));
+  return results;
+}
+
 void InferenceQueue::work() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
@@ -92,21 +130,13 @@ void InferenceQueue::work() {
       jobs.push_back(&entry.job);
       tokens += entry.job.tokens();
     }
-    if (observer_) observer_(static_cast<int64_t>(jobs.size()), tokens);
-    std::vector<JobResult> results;
-    std::string failure;
-    try {
-      results = runner_(jobs);
-    } catch (const std::exception& error) {
-      failure = error.what();
-    }
+    if (observer_) observer_(static_cast<int64_t>(jobs.size()), tokens);  // Metrics::batch: does not throw
+    std::vector<JobResult> results = run(jobs);
     const double inference = std::chrono::duration<double>(Clock::now() - started).count();
     for (size_t i = 0; i < batch.size(); ++i) {
-      JobResult result = failure.empty() ? std::move(results[i]) : JobResult{};
-      if (!failure.empty()) result.error = failure;
-      result.queue_seconds = std::chrono::duration<double>(started - batch[i].queued_at).count();
-      result.inference_seconds = inference;
-      batch[i].done.set_value(std::move(result));
+      results[i].queue_seconds = std::chrono::duration<double>(started - batch[i].queued_at).count();
+      results[i].inference_seconds = inference;
+      batch[i].done.set_value(std::move(results[i]));
     }
     lock.lock();
   }

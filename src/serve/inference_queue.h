@@ -90,6 +90,7 @@ class InferenceQueue {
   };
   void work();
   std::vector<Entry> next_batch(std::unique_lock<std::mutex>& lock);
+  std::vector<JobResult> run(const std::vector<Job*>& jobs);
 
   BatchLimits limits_;
   BatchRunner runner_;

@@ -25,8 +25,10 @@ Sequence sequence_of(const json& value, const std::string& where) {
     if (value.size() == 2) sequence.second = string_at(value[1], where + "[1]");
     return sequence;
   }
+  // The type, not the value: dump() recurses once per level of nesting, and a body may nest thousands deep.
   throw validation_error(422, where + " must be a string, [text] or [first, second], got " +
-                                  value.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 200));
+                                  (value.is_array() ? "a list of " + std::to_string(value.size())
+                                                    : std::string(value.type_name())));
 }
 
 const json& field(const json& body, const char* name) {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -38,6 +39,11 @@ using serve::RequestError;
 using serve::Sequence;
 using serve::validation_error;
 
+// No route reads a body nested deeper than a few levels; deeper ones are refused before anything walks them.
+constexpr int kMaxJsonDepth = 64;
+// Each admissible request holds one of the HTTP pool's threads (made at start) while it waits for its batch.
+constexpr int64_t kMaxConcurrentRequests = 4096;
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -47,6 +53,17 @@ struct RequestRecord {
   int64_t tokens = 0;
   serve::RequestTimes times;
 };
+
+// Where each code point of `text` starts, in bytes, then its size: TEI's token offsets are bytes, graft's are code
+// points.
+std::vector<size_t> code_point_starts(const std::string& text) {
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts.push_back(i);
+  }
+  starts.push_back(text.size());
+  return starts;
+}
 
 std::string dtype_name_of(const ServeOptions& options) {
   if (options.int8) return "int8";
@@ -66,8 +83,11 @@ struct Server::State {
   httplib::Server http;
   std::atomic<int> bound_port{0};
   int listening_socket = -1;
-  std::mutex stop_mutex;
+  std::mutex stop_mutex;  // guards the three flags below
+  std::condition_variable listen_returned_changed;
   bool stop_requested = false;
+  bool bound = false;
+  bool listen_returned = false;
 
   explicit State(ServeOptions serve_options);
   int64_t max_length() const { return embedder->max_length(); }
@@ -95,7 +115,9 @@ Server::State::State(ServeOptions serve_options)
     : options(std::move(serve_options)), tokenizer(Tokenizer::from_pretrained(options.model_dir)) {
   check(options.max_batch_tokens > 0, "serve", "--max-batch-tokens must be positive");
   check(options.max_batch_requests >= 0, "serve", "--max-batch-requests must not be negative");
-  check(options.max_concurrent_requests > 0, "serve", "--max-concurrent-requests must be positive");
+  check(options.max_concurrent_requests > 0 && options.max_concurrent_requests <= kMaxConcurrentRequests, "serve",
+        "--max-concurrent-requests must be in [1, " + std::to_string(kMaxConcurrentRequests) + "], got " +
+            std::to_string(options.max_concurrent_requests));
   check(options.max_client_batch_size > 0, "serve", "--max-client-batch-size must be positive");
   check(options.payload_limit > 0, "serve", "--payload-limit must be positive");
   LoadOptions load;
@@ -285,18 +307,28 @@ json Server::State::tokenize_route(const json& body, RequestRecord& record) cons
   const Inputs& inputs = request.inputs;
   const bool add_special_tokens = request.add_special_tokens;
   if (inputs.sequences.empty()) throw RequestError(400, "`inputs` cannot be empty", "empty");
+  if (static_cast<int64_t>(inputs.sequences.size()) > options.max_client_batch_size) {
+    throw validation_error(413, "batch size " + std::to_string(inputs.sequences.size()) +
+                                    " > maximum allowed batch size " + std::to_string(options.max_client_batch_size));
+  }
   json answers = json::array();
   for (const Sequence& sequence : inputs.sequences) {
     EncodeOptions encode_options;
     encode_options.add_special_tokens = add_special_tokens;
     const Encoding encoding = tokenizer.encode(sequence.first, encode_options);
     record.tokens += static_cast<int64_t>(encoding.size());
+    const std::vector<size_t> starts = code_point_starts(sequence.first);
+    const auto byte_at = [&](int64_t code_point) {
+      return starts[std::min(static_cast<size_t>(code_point), starts.size() - 1)];
+    };
     json tokens = json::array();
     for (size_t t = 0; t < encoding.size(); ++t) {
       const bool special = encoding.special_tokens_mask[t] != 0;
-      const auto [start, stop] = encoding.offsets[t];
+      const size_t start = byte_at(encoding.offsets[t].first);
+      const size_t stop = byte_at(encoding.offsets[t].second);
+      // As TEI: a special token's text is the token, any other's the input's bytes it covers.
       tokens.push_back({{"id", encoding.ids[t]},
-                        {"text", encoding.tokens[t]},
+                        {"text", special ? encoding.tokens[t] : sequence.first.substr(start, stop - start)},
                         {"special", special},
                         {"start", special ? json() : json(start)},
                         {"stop", special ? json() : json(stop)}});
@@ -391,10 +423,17 @@ void Server::State::answer(const std::string& route, const httplib::Request& req
       throw RequestError(429, "Model is overloaded", "overloaded");
     }
     json body;
+    bool too_deep = false;  // what is kept of a deeper body is discarded as it is parsed
     try {
-      body = json::parse(request.body);
+      body = json::parse(request.body, [&too_deep](int depth, json::parse_event_t, json&) {
+        too_deep = too_deep || depth > kMaxJsonDepth;
+        return !too_deep;
+      });
     } catch (const json::parse_error& parse) {
       throw validation_error(422, std::string("the request body is not JSON: ") + parse.what());
+    }
+    if (too_deep) {
+      throw validation_error(422, "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     }
     const json result = handler(body, record);
     response.set_content(result.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
@@ -405,6 +444,10 @@ void Server::State::answer(const std::string& route, const httplib::Request& req
   } catch (const Error& failure) {  // the tokenizer's, on input it cannot encode
     status = 422;
     error_type = "tokenizer";
+    error = failure.what();
+  } catch (const std::exception& failure) {  // a bug or exhausted memory: still an answer, a log line, a metric
+    status = 500;
+    error_type = "backend";
     error = failure.what();
   }
   record.times.total = seconds_since(start);
@@ -461,7 +504,7 @@ Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(
   state.http.Get("/info", [&state](const httplib::Request& request, httplib::Response& response) {
     try {
       state.authorize(request);
-      response.set_content(state.info().dump(), "application/json");
+      response.set_content(state.info().dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
     } catch (const RequestError& failure) {
       response.status = failure.status();
       response.set_content(json({{"error", failure.what()}, {"error_type", failure.type()}}).dump(),
@@ -500,14 +543,13 @@ Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(
 
 Server::~Server() {
   stop();
+  // The HTTP threads still log and count after the last slot is given back: wait until listen() has joined them.
+  std::unique_lock<std::mutex> lock(state_->stop_mutex);
+  state_->listen_returned_changed.wait(lock, [this] { return !state_->bound || state_->listen_returned; });
 }
 
 void Server::listen() {
   State& state = *state_;
-  {
-    const std::lock_guard<std::mutex> lock(state.stop_mutex);
-    if (state.stop_requested) return;
-  }
   const int port = state.options.port == 0 ? state.http.bind_to_any_port(state.options.hostname)
                                            : (state.http.bind_to_port(state.options.hostname, state.options.port)
                                                   ? state.options.port
@@ -516,10 +558,20 @@ void Server::listen() {
         "cannot listen on " + state.options.hostname + ":" + std::to_string(state.options.port) +
             " (in use, or not an address of this machine)");
   ::listen(state.listening_socket, SOMAXCONN);
+  {
+    const std::lock_guard<std::mutex> lock(state.stop_mutex);
+    if (state.stop_requested) return;
+    state.bound = true;
+  }
   state.bound_port = port;
   std::cerr << "graft serve: " << state.options.model_id << " on http://" << state.options.hostname << ":" << port
             << '\n';
   state.http.listen_after_bind();
+  {
+    const std::lock_guard<std::mutex> lock(state.stop_mutex);
+    state.listen_returned = true;
+  }
+  state.listen_returned_changed.notify_all();
 }
 
 void Server::stop() {
@@ -530,6 +582,13 @@ void Server::stop() {
     state.stop_requested = true;
   }
   state.queue->drain();
+  // The library's stop() does nothing until listen_after_bind() has marked it running: wait for that (or for
+  // listen() to have returned) so that a stop just after the bind is not lost.
+  std::unique_lock<std::mutex> lock(state.stop_mutex);
+  while (state.bound && !state.listen_returned && !state.http.is_running()) {
+    state.listen_returned_changed.wait_for(lock, std::chrono::milliseconds(1));
+  }
+  lock.unlock();
   state.http.stop();
 }
 
@@ -546,17 +605,22 @@ void serve_until_signalled(const ServeOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Server server(options);
   std::atomic<bool> signalled{false};
+  std::atomic<bool> woken{false};  // by listen() returning on its own, not by a signal from outside
   std::thread waiter([&] {
     int received = 0;
     sigwait(&signals, &received);
     signalled = true;
+    if (woken) return;
     std::cerr << "graft serve: " << (received == SIGTERM ? "SIGTERM" : "SIGINT")
               << ": answering what was admitted, then exiting\n";
     server.stop();
   });
   // listen() returns after the waiter's stop(), or at once when it cannot bind: then the waiter is woken.
   const auto wake_waiter = [&] {
-    if (!signalled) pthread_kill(waiter.native_handle(), SIGTERM);
+    if (!signalled) {
+      woken = true;
+      pthread_kill(waiter.native_handle(), SIGTERM);
+    }
     waiter.join();
   };
   try {

@@ -31,8 +31,17 @@ std::string shipped_model() {
 class RunningServer {
  public:
   explicit RunningServer(ServeOptions options) : server_(std::move(options)) {
-    listening_ = std::thread([this] { server_.listen(); });
-    while (server_.port() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    listening_ = std::thread([this] {
+      try {
+        server_.listen();
+      } catch (const Error& error) {
+        ADD_FAILURE() << error.what();
+      }
+    });
+    for (int waited = 0; server_.port() == 0 && waited < 2000; ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_NE(server_.port(), 0) << "the server did not listen within 10 s";
   }
   ~RunningServer() {
     server_.stop();
@@ -134,6 +143,13 @@ TEST(Serve, PredictEmbedAndTokenizeGiveTheOfflinePipelinesAnswers) {
   for (size_t t = 0; t < encoding.size(); ++t) EXPECT_EQ(tokens.body[0][t]["id"], encoding.ids[t]);
   EXPECT_EQ(tokens.body[0][0]["special"], true);
   EXPECT_EQ(tokens.body[0][1]["start"], 0);
+  // As TEI: offsets in bytes, and a token's text the input's bytes it covers ("é" is two bytes).
+  const Reply accented = post(client, "/tokenize", json({{"inputs", "é fox"}}).dump());
+  ASSERT_EQ(accented.status, 200) << accented.body;
+  const json& last_word = accented.body[0][accented.body[0].size() - 2];
+  EXPECT_EQ(last_word["text"], "fox");
+  EXPECT_EQ(last_word["start"], 3);
+  EXPECT_EQ(last_word["stop"], 6);
 
   const Reply info = get(client, "/info");
   ASSERT_EQ(info.status, 200);
@@ -268,6 +284,8 @@ TEST(Serve, BadRequestsGetTeiErrorsAndTheServerServesOn) {
   std::string long_text;
   for (int i = 0; i < 100'000; ++i) long_text += "fox ";
   expect_error(json({{"inputs", long_text}}).dump(), 413, "validation");
+  // Nested 100,000 deep: refused before anything walks it (dump() would recurse as deep and overflow the stack).
+  expect_error("{\"inputs\": " + std::string(100'000, '[') + std::string(100'000, ']') + "}", 422, "validation");
   const Reply truncated = post(client, "/predict", json({{"inputs", long_text}, {"truncate", true}}).dump(), key);
   EXPECT_EQ(truncated.status, 200) << truncated.body;
 
@@ -318,7 +336,7 @@ TEST(Serve, StopAnswersWhatWasAdmittedWhileHealthSays503) {
   const int client = running->port();
   std::string sentence;
   for (int i = 0; i < 120; ++i) sentence += "profits fell sharply in the third quarter ";
-  const std::string slow_body = json({{"inputs", std::vector<std::string>(8, sentence)}, {"truncate", true}}).dump();
+  const std::string slow_body = json({{"inputs", std::vector<std::string>(16, sentence)}, {"truncate", true}}).dump();
   auto slow = std::async(std::launch::async, [&] { return post(client, "/embed", slow_body).status; });
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   auto stopping = std::async(std::launch::async, [&] { running->server().stop(); });
@@ -379,12 +397,13 @@ TEST(ServeCli, SigtermDuringLoadAnswersTheAdmittedAndExitsZero) {
   std::string sentence;
   for (int i = 0; i < 120; ++i) sentence += "shares rose after the merger ";
   const std::string body = json({{"inputs", std::vector<std::string>(8, sentence)}, {"truncate", true}}).dump();
-  const std::string port = std::to_string(20000 + ::getpid() % 20000);
   const std::string curl = "curl -s -o /dev/null -w '%{http_code}\\n' -H 'Content-Type: application/json' -d '" + body +
-                           "' 127.0.0.1:" + port + "/embed";
+                           "' 127.0.0.1:$port/embed";
+  // Port 0: the server picks a free one, and its first line says which.
   const std::string script = "dir=$(mktemp -d); " + test::cli_path() + " serve --model " + shipped_model() +
-                             " --port " + port + " 2>$dir/log & pid=$!; "
+                             " --port 0 2>$dir/log & pid=$!; "
                              "for i in $(seq 100); do grep -q 'on http' $dir/log && break; sleep 0.1; done; "
+                             "port=$(sed -n 's/.*on http:.*:\\([0-9]*\\)$/\\1/p' $dir/log); "
                              "for c in 1 2 3 4 5 6; do " + curl + " > $dir/curl$c & done; sleep 0.3; "
                              "kill -TERM $pid; wait $pid; status=$?; wait; echo \"exit $status\"; cat $dir/curl*; "
                              "grep -c '/embed 200' $dir/log; cat $dir/log; rm -rf $dir";
