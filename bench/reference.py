@@ -276,7 +276,7 @@ def random_batch(batch, tokens, vocab):
 
 def mixed_lengths(batch, tokens):
     """What a server's batch holds: lengths spread evenly from tokens / 8 to tokens (graft bench has the same)."""
-    shortest = tokens // 8
+    shortest = max(1, tokens // 8)
     return [tokens] if batch == 1 else [shortest + (tokens - shortest) * i // (batch - 1) for i in range(batch)]
 
 

@@ -84,10 +84,13 @@ Batch pack_batch(const std::vector<const Encoding*>& encodings) {
   for (size_t row = 0; row < encodings.size(); ++row) {
     check_encoding(encodings[row], row);
     const Encoding& encoding = *encodings[row];
-    check(std::all_of(encoding.attention_mask.begin(), encoding.attention_mask.end(), [](int64_t m) { return m == 1; }),
-          kWhere, "encoding " + std::to_string(row) + " is padded (its attention mask has zeros); pack unpadded encodings");
-    ids.insert(ids.end(), encoding.ids.begin(), encoding.ids.end());
-    types.insert(types.end(), encoding.type_ids.begin(), encoding.type_ids.end());
+    for (size_t t = 0; t < encoding.size(); ++t) {
+      if (encoding.attention_mask[t] == 0) continue;  // padding, wherever the tokenizer put it
+      ids.push_back(encoding.ids[t]);
+      types.push_back(encoding.type_ids[t]);
+    }
+    check(static_cast<int64_t>(ids.size()) > offsets.back(), kWhere,
+          "encoding " + std::to_string(row) + " has no tokens to pack");
     offsets.push_back(static_cast<int64_t>(ids.size()));
   }
   const auto tokens = static_cast<int64_t>(ids.size());

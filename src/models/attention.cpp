@@ -24,9 +24,11 @@ TokenLayout token_layout(const Batch& batch) {
   check(!grad_enabled(), "model",
         "a packed batch is for inference: run it under NoGradGuard (training and evaluation with labels take "
         "padded batches)");
-  check(batch.input_ids.ndim() == 1 && batch.attention_mask.numel() == 0, "model",
-        "a packed batch has input_ids I64 [N] and no attention_mask, got input_ids " +
-            shape_string(batch.input_ids.shape()));
+  check(batch.input_ids.ndim() == 1, "model",
+        "a packed batch has input_ids I64 [N], got " + shape_string(batch.input_ids.shape()));
+  check(batch.attention_mask.numel() == 0, "model",
+        "a packed batch has no attention_mask (it has no padding), got one of " +
+            shape_string(batch.attention_mask.shape()));
   check(batch.token_type_ids.numel() == 0 || batch.token_type_ids.shape() == batch.input_ids.shape(), "model",
         "token_type_ids " + shape_string(batch.token_type_ids.shape()) + " do not match input_ids " +
             shape_string(batch.input_ids.shape()));

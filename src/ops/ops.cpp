@@ -289,6 +289,9 @@ std::vector<int64_t> sequence_lengths(const Tensor& offsets, int64_t tokens, con
     check(ends[b] >= ends[b - 1], where,
           "sequence_offsets fall from " + std::to_string(ends[b - 1]) + " to " + std::to_string(ends[b]) +
               " at sequence " + std::to_string(b - 1));
+    // An empty sequence has no first token for a head to read.
+    check(ends[b] > ends[b - 1], where, "sequence " + std::to_string(b - 1) + " is empty (sequence_offsets repeat " +
+                                            std::to_string(ends[b]) + ")");
     lengths.push_back(ends[b] - ends[b - 1]);
   }
   check(ends[host.numel() - 1] == tokens, where,

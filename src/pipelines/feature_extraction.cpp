@@ -8,17 +8,13 @@
 namespace graft {
 namespace {
 
-// The mean of the rows of states [T, D] whose mask is 1; padding lies beyond the encoding's own tokens.
-std::vector<float> mean_over_tokens(const float* states, int64_t dim, const std::vector<int64_t>& mask) {
+// The mean of a sequence's packed rows [T, D]: its tokens, the padding left out when it was packed.
+std::vector<float> mean_over_tokens(const float* states, int64_t dim, int64_t tokens) {
   std::vector<float> mean(static_cast<size_t>(dim), 0.0F);
-  int64_t counted = 0;
-  for (size_t t = 0; t < mask.size(); ++t) {
-    if (mask[t] == 0) continue;
-    const float* state = states + static_cast<int64_t>(t) * dim;
-    for (int64_t d = 0; d < dim; ++d) mean[static_cast<size_t>(d)] += state[d];
-    ++counted;
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t d = 0; d < dim; ++d) mean[static_cast<size_t>(d)] += states[t * dim + d];
   }
-  for (float& value : mean) value /= static_cast<float>(std::max<int64_t>(counted, 1));
+  for (float& value : mean) value /= static_cast<float>(std::max<int64_t>(tokens, 1));
   return mean;
 }
 
@@ -62,7 +58,7 @@ std::vector<std::vector<float>> FeatureExtractionPipeline::embed(const std::vect
       const size_t text = batch.members[row];
       const float* states = batch.token(hidden, row, 0);  // the text's tokens, one after another
       embeddings[text] = pooling_ == Pooling::Cls ? std::vector<float>(states, states + dim)
-                                                  : mean_over_tokens(states, dim, encodings[text].attention_mask);
+                                                  : mean_over_tokens(states, dim, batch.tokens(row));
     }
   });
   return embeddings;

@@ -111,17 +111,18 @@ void Pipeline::run_batches(const std::vector<Encoding>& encodings, const BatchCo
     const size_t end = std::min(order.size(), first + step);
     BatchOutput batch;
     std::vector<const Encoding*> rows;
-    int64_t tokens = 0;
     for (size_t i = first; i < end; ++i) {
       batch.members.push_back(static_cast<size_t>(order[i]));
       rows.push_back(&encodings[batch.members.back()]);
-      batch.starts.push_back(tokens);
-      tokens += static_cast<int64_t>(rows.back()->size());
     }
+    const Batch packed = pack_batch(rows);
+    const int64_t* offsets = packed.sequence_offsets.data<int64_t>();  // host-only: made on the CPU
+    batch.starts.assign(offsets, offsets + rows.size());
+    batch.ends.assign(offsets + 1, offsets + rows.size() + 1);
     const NoGradGuard no_grad;
     const AutocastGuard autocast(matmul_dtype(options_.bf16));
     ForwardContext nothing_kept;  // under NoGradGuard: this call shares nothing with others on the model
-    batch.model = model_->forward(pack_batch(rows).to(model_->device()), nothing_kept);
+    batch.model = model_->forward(packed.to(model_->device()), nothing_kept);
     // What the pipelines read, copied to the host (no copy on the CPU).
     ModelOutput& output = batch.model;
     output.logits = output.logits.to(kCpu);

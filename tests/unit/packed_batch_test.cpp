@@ -12,6 +12,7 @@
 #include "graft/data/collator.h"
 #include "graft/models/model.h"
 #include "graft/ops/ops.h"
+#include "graft/pipelines/feature_extraction.h"
 #include "test_support.h"
 
 namespace graft {
@@ -104,10 +105,13 @@ INSTANTIATE_TEST_SUITE_P(EveryHead, PackedBatch,
                          ::testing::Values(Case{"tiny-distilbert", TaskHead::Base},
                                            Case{"tiny-distilbert", TaskHead::SequenceClassification},
                                            Case{"tiny-distilbert", TaskHead::TokenClassification},
-                                           Case{"tiny-distilbert", TaskHead::MaskedLM}, Case{"tiny-bert", TaskHead::Base},
+                                           Case{"tiny-distilbert", TaskHead::MaskedLM},
+                                           Case{"tiny-distilbert", TaskHead::QuestionAnswering},
+                                           Case{"tiny-bert", TaskHead::Base},
                                            Case{"tiny-bert", TaskHead::SequenceClassification},
                                            Case{"tiny-bert", TaskHead::TokenClassification},
-                                           Case{"tiny-bert", TaskHead::MaskedLM}),
+                                           Case{"tiny-bert", TaskHead::MaskedLM},
+                                           Case{"tiny-bert", TaskHead::QuestionAnswering}),
                          case_name);
 
 // bf16 products and int8 linears round each token's values the same way in either layout.
@@ -149,6 +153,11 @@ TEST(PackedBatchErrors, NameWhatAPackedBatchCannotDo) {
   EXPECT_EQ(with_offsets({1, 9, 12, 18}), "[distilbert] sequence_offsets must start at 0, got 1");
   EXPECT_EQ(with_offsets({0, 9, 8, 18}), "[distilbert] sequence_offsets fall from 9 to 8 at sequence 1");
   EXPECT_EQ(with_offsets({0, 9, 12, 17}), "[distilbert] sequence_offsets end at 17 but the batch has 18 tokens");
+  EXPECT_EQ(with_offsets({0, 9, 9, 18}), "[distilbert] sequence 1 is empty (sequence_offsets repeat 9)");
+  Batch masked = packed;
+  masked.attention_mask = Tensor::zeros({18}, DType::I64);
+  EXPECT_EQ(test::error_of([&] { model->forward(masked, context); }),
+            "[model] a packed batch has no attention_mask (it has no padding), got one of [18]");
   EXPECT_EQ(test::error_of([&] { attention_mask_or_ones(packed); }),
             "[model] a packed batch has no attention mask: this model reads padded batches");
   model->set_training(true);
@@ -157,10 +166,48 @@ TEST(PackedBatchErrors, NameWhatAPackedBatchCannotDo) {
   model->set_training(false);
   EXPECT_EQ(test::error_of([&] { model->forward(packed, context, {.attentions = true}); }),
             "[attention] a packed batch runs in evaluation mode (set_training(false)) and without output_attentions");
+  std::vector<Encoding> empty = encodings;
+  empty[2].attention_mask.assign(empty[2].size(), 0);
+  EXPECT_EQ(test::error_of([&] { pack_batch(pointers(empty)); }), "[collator] encoding 2 has no tokens to pack");
+}
+
+// A tokenizer's padding (either side) is left out: a padded encoding packs as its unpadded self.
+TEST(PackedBatch, PaddingIsLeftOut) {
+  const std::vector<Encoding> encodings = mixed_lengths();
   std::vector<Encoding> padded = encodings;
-  padded[1].attention_mask.back() = 0;
-  EXPECT_EQ(test::error_of([&] { pack_batch(pointers(padded)); }),
-            "[collator] encoding 1 is padded (its attention mask has zeros); pack unpadded encodings");
+  for (Encoding& encoding : padded) {
+    for (const bool left : {true, false}) {
+      const auto at = left ? encoding.ids.begin() : encoding.ids.end();
+      encoding.ids.insert(at, 0);
+      encoding.type_ids.insert(left ? encoding.type_ids.begin() : encoding.type_ids.end(), 0);
+      encoding.attention_mask.insert(left ? encoding.attention_mask.begin() : encoding.attention_mask.end(), 0);
+    }
+  }
+  const Batch expected = pack_batch(pointers(encodings));
+  const Batch packed = pack_batch(pointers(padded));
+  EXPECT_TENSOR_NEAR(packed.input_ids.to(DType::F32), expected.input_ids.to(DType::F32), 0.0);
+  EXPECT_TENSOR_NEAR(packed.token_type_ids.to(DType::F32), expected.token_type_ids.to(DType::F32), 0.0);
+  EXPECT_TENSOR_NEAR(packed.sequence_offsets.to(DType::F32), expected.sequence_offsets.to(DType::F32), 0.0);
+}
+
+// Through a pipeline too: mean pooling of a padded encoding (either side) is the unpadded one's.
+TEST(PackedBatch, PipelinesGiveAPaddedEncodingItsUnpaddedResult) {
+  FeatureExtractionOptions mean;
+  mean.pooling = Pooling::Mean;
+  auto embedder = FeatureExtractionPipeline::from_pretrained(test::fixtures_dir() + "/tiny-distilbert", mean);
+  const std::vector<Encoding> encodings = mixed_lengths();
+  std::vector<Encoding> padded = encodings;
+  padded[0].ids.insert(padded[0].ids.begin(), 0);
+  padded[0].type_ids.insert(padded[0].type_ids.begin(), 0);
+  padded[0].attention_mask.insert(padded[0].attention_mask.begin(), 0);
+  padded[1].ids.push_back(0);
+  padded[1].type_ids.push_back(0);
+  padded[1].attention_mask.push_back(0);
+  const auto expected = embedder.embed(encodings);
+  const auto actual = embedder.embed(padded);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    for (size_t d = 0; d < expected[i].size(); ++d) EXPECT_NEAR(actual[i][d], expected[i][d], 1e-6) << i;
+  }
 }
 
 TEST(PackedBatchErrors, AttentionChecksItsOffsets) {

@@ -155,7 +155,7 @@ Batch random_batch(int64_t batch, int64_t tokens, int64_t vocab, bool labelled, 
 // What a server's batch holds: lengths spread evenly from tokens / 8 to tokens (reference.py has the same).
 std::vector<int64_t> mixed_lengths(int64_t batch, int64_t tokens) {
   if (batch == 1) return {tokens};
-  const int64_t shortest = tokens / 8;
+  const int64_t shortest = std::max<int64_t>(1, tokens / 8);
   std::vector<int64_t> lengths;
   for (int64_t i = 0; i < batch; ++i) lengths.push_back(shortest + (tokens - shortest) * i / (batch - 1));
   return lengths;

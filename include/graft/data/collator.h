@@ -18,7 +18,8 @@ inline constexpr int64_t kIgnoreIndex = -100;
 Batch pad_batch(const std::vector<const Encoding*>& encodings, int64_t pad_id, int64_t pad_to_multiple_of = 0);
 
 // The encodings packed one after another for inference (Batch::packed): input_ids and token_type_ids I64 [N]
-// over their N tokens, sequence_offsets I64 [B+1]. The encodings must be unpadded (attention masks all ones).
+// over their N tokens, sequence_offsets I64 [B+1]. Padding (attention mask 0, on either side) is left out, so a
+// padded encoding packs as its unpadded self; graft::Error for an encoding with no token left.
 Batch pack_batch(const std::vector<const Encoding*>& encodings);
 
 // Sorts [first, last), indices into encodings, by encoding length, longest first, ties in their given order.

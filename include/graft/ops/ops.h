@@ -64,8 +64,8 @@ std::array<Tensor, 3> attention_backward(const Tensor& dattended, const Tensor& 
                                          const Tensor& v, int64_t heads, const Tensor& keep, float keep_scale,
                                          DType precision);
 // The lengths of the sequences a packed (unpadded) batch's offsets mark (I64 [B+1]: 0, then the end of each
-// sequence in its `tokens` rows). graft::Error naming `where` unless they start at 0, never fall and end at
-// `tokens`.
+// sequence in its `tokens` rows). graft::Error naming `where` unless they start at 0, rise at every sequence
+// (none is empty) and end at `tokens`.
 std::vector<int64_t> sequence_lengths(const Tensor& offsets, int64_t tokens, const char* where);
 // Self-attention for inference over packed sequences, each attending to its own tokens only: q, k, v
 // [N, H*Dh] with the sequences' rows at `offsets` (I64 [B+1]). Returns the attended values [N, H*Dh].

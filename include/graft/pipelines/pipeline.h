@@ -54,9 +54,12 @@ class Pipeline {
     std::vector<size_t> members;
     ModelOutput model;
     std::vector<int64_t> starts;  // each row's first token in the per-token outputs
+    std::vector<int64_t> ends;    // and one past its last
     const float* token(const Tensor& per_token, size_t row, int64_t t) const {
       return per_token.data<float>() + (starts[row] + t) * per_token.dim(-1);  // host-only: copied to the CPU
     }
+    // Row r's tokens in the per-token outputs (its encoding's, padding left out).
+    int64_t tokens(size_t row) const { return ends[row] - starts[row]; }
   };
   // Runs the model over the encodings, options().batch_size at a time, and hands each batch's output to
   // `consume`. Batches are cut from the encodings sorted longest first (equal lengths in their given order),
