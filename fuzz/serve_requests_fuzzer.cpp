@@ -14,5 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   graft::fuzz::expect_graft_errors_only([&] { (void)graft::serve::tokenize_request(body); });
   graft::fuzz::expect_graft_errors_only([&] { (void)graft::serve::rerank_request(body); });
   graft::fuzz::expect_graft_errors_only([&] { (void)graft::serve::decode_request(body); });
+  graft::fuzz::expect_graft_errors_only([&] { (void)graft::serve::fill_mask_request(body); });
+  graft::fuzz::expect_graft_errors_only([&] { (void)graft::serve::tag_request(body); });
   return 0;
 }

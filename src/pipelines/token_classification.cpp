@@ -101,26 +101,29 @@ TokenClassificationPipeline::TokenClassificationPipeline(std::unique_ptr<Model> 
 }
 
 std::vector<TokenClassificationResult> TokenClassificationPipeline::operator()(const std::vector<std::string>& texts) {
-  std::vector<Prediction> predictions;
-  if (options().stride > 0) {
-    for (const auto& text : texts) predictions.push_back(predict_windows(text));
-  } else {
-    predictions = predict_truncated(texts);
-  }
+  if (options().stride == 0) return tag(encode_truncated(texts), texts);
+  std::vector<TokenClassificationResult> results;
+  for (const auto& text : texts) results.push_back(entities_of(predict_windows(text), text));
+  return results;
+}
+
+std::vector<TokenClassificationResult> TokenClassificationPipeline::tag(const std::vector<Encoding>& encodings,
+                                                                        const std::vector<std::string>& texts) {
+  check(encodings.size() == texts.size(), "token-classification",
+        std::to_string(encodings.size()) + " encodings for " + std::to_string(texts.size()) + " texts");
+  const std::vector<Prediction> predictions = predict(encodings);
   std::vector<TokenClassificationResult> results;
   for (size_t text = 0; text < texts.size(); ++text) results.push_back(entities_of(predictions[text], texts[text]));
   return results;
 }
 
-std::vector<TokenClassificationPipeline::Prediction> TokenClassificationPipeline::predict_truncated(
-    const std::vector<std::string>& texts) {
+std::vector<TokenClassificationPipeline::Prediction> TokenClassificationPipeline::predict(
+    const std::vector<Encoding>& encodings) {
   std::vector<Prediction> predictions;
-  for (auto& encoding : encode_truncated(texts)) {
+  for (const auto& encoding : encodings) {
     const size_t tokens = encoding.size();
-    predictions.push_back({std::move(encoding), std::vector<int64_t>(tokens), std::vector<float>(tokens)});
+    predictions.push_back({encoding, std::vector<int64_t>(tokens), std::vector<float>(tokens)});
   }
-  std::vector<Encoding> encodings;
-  for (const auto& prediction : predictions) encodings.push_back(prediction.encoding);
   run_batches(encodings, [&](const BatchOutput& batch) {
     const int64_t classes = batch.model.logits.dim(1);  // [N, C]
     for (size_t row = 0; row < batch.members.size(); ++row) {

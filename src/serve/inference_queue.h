@@ -14,27 +14,33 @@
 #include <thread>
 #include <vector>
 
+#include "graft/pipelines/fill_mask.h"
 #include "graft/pipelines/text_classification.h"
+#include "graft/pipelines/token_classification.h"
 #include "graft/tokenizer/tokenizer.h"
 
 namespace graft::serve {
 
 using Clock = std::chrono::steady_clock;
 
-enum class JobKind { Classify, Embed };
+enum class JobKind { Classify, Embed, FillMask, Tag };
 
 struct JobResult {
-  std::vector<std::vector<LabelScore>> labels;  // Classify: per input
-  std::vector<std::vector<float>> embeddings;   // Embed: per input
-  std::string error;                            // set when inference failed
+  std::vector<std::vector<LabelScore>> labels;            // Classify: per input
+  std::vector<std::vector<float>> embeddings;             // Embed: per input
+  std::vector<std::vector<std::vector<MaskFill>>> fills;  // FillMask: per input, per mask
+  std::vector<TokenClassificationResult> entities;        // Tag: per input
+  std::string error;                                      // set when inference failed
   double queue_seconds = 0.0;
   double inference_seconds = 0.0;
 };
 
 struct Job {
   JobKind kind = JobKind::Classify;
-  std::vector<Encoding> encodings;  // tokenized and truncated by the HTTP thread
-  bool raw_scores = false;
+  std::vector<Encoding> encodings;   // tokenized and truncated by the HTTP thread
+  bool raw_scores = false;           // Classify
+  int64_t top_k = 0;                 // FillMask
+  std::vector<std::string> texts{};  // Tag: the inputs, whose spans name the entities
   int64_t tokens() const;
 };
 

@@ -26,9 +26,9 @@ Sequence sequence_of(const json& value, const std::string& where) {
     return sequence;
   }
   // The type, not the value: dump() recurses once per level of nesting, and a body may nest thousands deep.
-  throw validation_error(422, where + " must be a string, [text] or [first, second], got " +
-                                  (value.is_array() ? "a list of " + std::to_string(value.size())
-                                                    : std::string(value.type_name())));
+  throw validation_error(
+      422, where + " must be a string, [text] or [first, second], got " +
+               (value.is_array() ? "a list of " + std::to_string(value.size()) : std::string(value.type_name())));
 }
 
 const json& field(const json& body, const char* name) {
@@ -38,13 +38,20 @@ const json& field(const json& body, const char* name) {
   return body[name];
 }
 
+// An optional field: null or absent when the request leaves it out.
+const json* optional_field(const json& body, const char* name) {
+  if (!body.is_object() || !body.contains(name) || body[name].is_null()) return nullptr;
+  return &body[name];
+}
+
 bool flag(const json& body, const char* name, bool fallback) {
-  if (!body.is_object() || !body.contains(name) || body[name].is_null()) return fallback;
-  if (!body[name].is_boolean()) {
-    throw validation_error(422, std::string("`") + name + "` must be a boolean, got " +
-                                    std::string(body[name].type_name()));
+  const json* value = optional_field(body, name);
+  if (value == nullptr) return fallback;
+  if (!value->is_boolean()) {
+    throw validation_error(422,
+                           std::string("`") + name + "` must be a boolean, got " + std::string(value->type_name()));
   }
-  return body[name].get<bool>();
+  return value->get<bool>();
 }
 
 // A text or a list of texts, from the field `name`.
@@ -53,8 +60,8 @@ Inputs texts_in(const json& body, const char* name) {
   const std::string where = std::string("`") + name + "`";
   if (inputs.is_string()) return {{{inputs.get<std::string>(), std::nullopt}}, false};
   if (!inputs.is_array()) {
-    throw validation_error(422, where + " must be a string or a list of strings, got " +
-                                    std::string(inputs.type_name()));
+    throw validation_error(422,
+                           where + " must be a string or a list of strings, got " + std::string(inputs.type_name()));
   }
   Inputs batch{{}, true};
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -130,6 +137,28 @@ DecodeRequest decode_request(const json& body) {
     request.ids.push_back(ids_of(ids, "`ids`"));
   }
   request.skip_special_tokens = flag(body, "skip_special_tokens", true);
+  return request;
+}
+
+FillMaskRequest fill_mask_request(const json& body) {
+  FillMaskRequest request{texts_in(body, "inputs"), flag(body, "truncate", false)};
+  if (const json* top_k = optional_field(body, "top_k")) {
+    if (!top_k->is_number_integer() || top_k->get<int64_t>() < 1 || top_k->get<int64_t>() > kMaxTopK) {
+      throw validation_error(422, "`top_k` must be an integer in [1, " + std::to_string(kMaxTopK) + "]");
+    }
+    request.top_k = top_k->get<int64_t>();
+  }
+  return request;
+}
+
+TagRequest tag_request(const json& body) {
+  TagRequest request{texts_in(body, "inputs"), flag(body, "truncate", false)};
+  if (const json* strategy = optional_field(body, "aggregation_strategy")) {
+    if (*strategy != "simple" && *strategy != "none") {
+      throw validation_error(422, "`aggregation_strategy` must be \"simple\" or \"none\"");
+    }
+    request.grouped = *strategy == "simple";
+  }
   return request;
 }
 

@@ -69,6 +69,20 @@ struct DecodeRequest {
   bool skip_special_tokens = true;
 };
 
+// graft's own routes, in the shapes of transformers' fill-mask and token-classification pipelines.
+constexpr int64_t kMaxTopK = 100;
+struct FillMaskRequest {
+  Inputs inputs;  // "text" or ["text", ...], each with at least one [MASK]
+  bool truncate = false;
+  int64_t top_k = 5;  // fills per mask, in [1, kMaxTopK]
+};
+
+struct TagRequest {
+  Inputs inputs;  // "text" or ["text", ...]
+  bool truncate = false;
+  bool grouped = true;  // "aggregation_strategy": "simple" (entity groups, the default) or "none" (word pieces)
+};
+
 PredictRequest predict_request(const nlohmann::json& body);
 EmbedRequest embed_request(const nlohmann::json& body);
 // OpenAI's /v1/embeddings: {"input": "text" | ["text", ...], "model", "encoding_format": "float"}.
@@ -76,5 +90,7 @@ EmbedRequest openai_embed_request(const nlohmann::json& body);
 TokenizeRequest tokenize_request(const nlohmann::json& body);
 RerankRequest rerank_request(const nlohmann::json& body);
 DecodeRequest decode_request(const nlohmann::json& body);
+FillMaskRequest fill_mask_request(const nlohmann::json& body);
+TagRequest tag_request(const nlohmann::json& body);
 
 }  // namespace graft::serve

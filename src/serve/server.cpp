@@ -2,17 +2,17 @@
 #include "graft/serve/server.h"
 
 #include <httplib.h>
-#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/socket.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cmath>
+#include <condition_variable>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -20,7 +20,9 @@
 
 #include "graft/core/error.h"
 #include "graft/pipelines/feature_extraction.h"
+#include "graft/pipelines/fill_mask.h"
 #include "graft/pipelines/text_classification.h"
+#include "graft/pipelines/token_classification.h"
 #include "serve/inference_queue.h"
 #include "serve/metrics.h"
 #include "serve/requests.h"
@@ -78,6 +80,8 @@ struct Server::State {
   Tokenizer tokenizer;
   std::optional<TextClassificationPipeline> classifier;
   std::optional<FeatureExtractionPipeline> embedder;
+  std::optional<FillMaskPipeline> filler;
+  std::optional<TokenClassificationPipeline> tagger;
   serve::Metrics metrics;
   std::unique_ptr<serve::InferenceQueue> queue;
   httplib::Server http;
@@ -93,10 +97,12 @@ struct Server::State {
   int64_t max_length() const { return embedder->max_length(); }
   std::vector<serve::JobResult> run_batch(const std::vector<serve::Job*>& jobs);
   std::vector<Encoding> tokenize(const Inputs& inputs, bool truncate, RequestRecord& record) const;
-  void require_classifier(const char* route) const;
+  void require(bool served, const char* route, const char* model_kind) const;
   std::vector<std::vector<float>> embeddings(const serve::EmbedRequest& request, RequestRecord& record);
   json predict(const json& body, RequestRecord& record);
   json rerank(const json& body, RequestRecord& record);
+  json fill_mask(const json& body, RequestRecord& record);
+  json tag(const json& body, RequestRecord& record);
   json embed(const json& body, RequestRecord& record);
   json openai_embed(const json& body, RequestRecord& record);
   json tokenize_route(const json& body, RequestRecord& record) const;
@@ -136,6 +142,16 @@ Server::State::State(ServeOptions serve_options)
     static_cast<PipelineOptions&>(classification) = pipeline;
     classifier.emplace(*model, tokenizer, classification);
   }
+  if (model->task() == TaskHead::MaskedLM) {
+    FillMaskOptions fill;
+    static_cast<PipelineOptions&>(fill) = pipeline;
+    filler.emplace(*model, tokenizer, fill);
+  }
+  if (model->task() == TaskHead::TokenClassification) {
+    TokenClassificationOptions tagging;
+    static_cast<PipelineOptions&>(tagging) = pipeline;
+    tagger.emplace(*model, tokenizer, tagging);
+  }
   if (options.model_id.empty()) options.model_id = options.model_dir;
   queue = std::make_unique<serve::InferenceQueue>(
       serve::BatchLimits{options.max_batch_tokens, options.max_batch_requests, options.max_concurrent_requests},
@@ -143,36 +159,44 @@ Server::State::State(ServeOptions serve_options)
       [this](int64_t requests, int64_t tokens) { metrics.batch(requests, tokens); });
 }
 
-// The worker's side: the batch's inputs in one pipeline call per kind of job (and score flag).
+// The worker's side: one pipeline call per kind of job (and score flag) in the batch, each job answered with its
+// inputs' share of the outputs.
 std::vector<serve::JobResult> Server::State::run_batch(const std::vector<serve::Job*>& jobs) {
   std::vector<serve::JobResult> results(jobs.size());
   const auto run_group = [&](serve::JobKind kind, bool raw_scores) {
-    std::vector<Encoding> encodings;
     std::vector<size_t> members;
+    std::vector<Encoding> encodings;
+    std::vector<std::string> texts;
+    int64_t top_k = 1;  // the largest asked for; each request keeps its own (fill_mask)
     for (size_t j = 0; j < jobs.size(); ++j) {
       if (jobs[j]->kind != kind || jobs[j]->raw_scores != raw_scores) continue;
       members.push_back(j);
       encodings.insert(encodings.end(), jobs[j]->encodings.begin(), jobs[j]->encodings.end());
+      texts.insert(texts.end(), jobs[j]->texts.begin(), jobs[j]->texts.end());
+      top_k = std::max(top_k, jobs[j]->top_k);
     }
     if (encodings.empty()) return;
-    size_t next = 0;
-    if (kind == serve::JobKind::Classify) {
-      auto labels = classifier->classify(encodings, raw_scores);
+    const auto hand_out = [&](auto outputs, auto field) {  // in the order the members' inputs were joined
+      size_t next = 0;
       for (const size_t j : members) {
-        for (size_t i = 0; i < jobs[j]->encodings.size(); ++i) results[j].labels.push_back(std::move(labels[next++]));
+        for (size_t i = 0; i < jobs[j]->encodings.size(); ++i)
+          (results[j].*field).push_back(std::move(outputs[next++]));
       }
-    } else {
-      auto vectors = embedder->embed(encodings);
-      for (const size_t j : members) {
-        for (size_t i = 0; i < jobs[j]->encodings.size(); ++i) {
-          results[j].embeddings.push_back(std::move(vectors[next++]));
-        }
-      }
+    };
+    switch (kind) {
+      case serve::JobKind::Classify:
+        hand_out(classifier->classify(encodings, raw_scores), &serve::JobResult::labels);
+        break;
+      case serve::JobKind::Embed: hand_out(embedder->embed(encodings), &serve::JobResult::embeddings); break;
+      case serve::JobKind::FillMask: hand_out(filler->fill(encodings, top_k), &serve::JobResult::fills); break;
+      case serve::JobKind::Tag: hand_out(tagger->tag(encodings, texts), &serve::JobResult::entities); break;
     }
   };
   run_group(serve::JobKind::Classify, false);
   run_group(serve::JobKind::Classify, true);
   run_group(serve::JobKind::Embed, false);
+  run_group(serve::JobKind::FillMask, false);
+  run_group(serve::JobKind::Tag, false);
   return results;
 }
 
@@ -184,7 +208,7 @@ std::vector<Encoding> Server::State::tokenize(const Inputs& inputs, bool truncat
   const auto count = static_cast<int64_t>(inputs.sequences.size());
   if (count > options.max_client_batch_size) {
     throw validation_error(413, "batch size " + std::to_string(count) + " > maximum allowed batch size " +
-                              std::to_string(options.max_client_batch_size));
+                                    std::to_string(options.max_client_batch_size));
   }
   std::vector<Encoding> encodings;
   for (const Sequence& sequence : inputs.sequences) {
@@ -201,7 +225,7 @@ std::vector<Encoding> Server::State::tokenize(const Inputs& inputs, bool truncat
     if (tokens > max_length()) {
       if (!truncate && !options.auto_truncate) {
         throw validation_error(413, "`inputs` must have less than " + std::to_string(max_length()) +
-                                  " tokens. Given: " + std::to_string(tokens));
+                                        " tokens. Given: " + std::to_string(tokens));
       }
       EncodeOptions truncated;
       truncated.max_length = max_length();
@@ -223,17 +247,19 @@ serve::JobResult Server::State::infer(serve::Job job, RequestRecord& record) {
   return result;
 }
 
-void Server::State::require_classifier(const char* route) const {
-  if (!classifier) {
-    throw validation_error(400, std::string(route) + " needs a sequence-classification model; this one is " +
-                                    model->config().architectures.front());
+void Server::State::require(bool served, const char* route, const char* model_kind) const {
+  if (!served) {
+    throw validation_error(
+        400, std::string(route) + " needs " + model_kind + "; this one is " + model->config().architectures.front());
   }
 }
 
 json Server::State::predict(const json& body, RequestRecord& record) {
-  require_classifier("/predict");
+  require(classifier.has_value(), "/predict", "a sequence-classification model");
   const serve::PredictRequest request = serve::predict_request(body);
-  serve::Job job{serve::JobKind::Classify, tokenize(request.inputs, request.truncate, record), request.raw_scores};
+  serve::Job job{.kind = serve::JobKind::Classify,
+                 .encodings = tokenize(request.inputs, request.truncate, record),
+                 .raw_scores = request.raw_scores};
   const serve::JobResult result = infer(std::move(job), record);
   json answers = json::array();
   for (const auto& labels : result.labels) {
@@ -246,7 +272,7 @@ json Server::State::predict(const json& body, RequestRecord& record) {
 
 // A cross-encoder's one score for (query, text), texts best first.
 json Server::State::rerank(const json& body, RequestRecord& record) {
-  require_classifier("/rerank");
+  require(classifier.has_value(), "/rerank", "a sequence-classification model");
   if (model->config().num_labels != 1) {
     throw validation_error(400, "/rerank needs a classifier with one label (a cross-encoder); this one has " +
                                     std::to_string(model->config().num_labels));
@@ -254,7 +280,9 @@ json Server::State::rerank(const json& body, RequestRecord& record) {
   const serve::RerankRequest request = serve::rerank_request(body);
   Inputs pairs{{}, true};
   for (const std::string& text : request.texts) pairs.sequences.push_back({request.query, text});
-  serve::Job job{serve::JobKind::Classify, tokenize(pairs, request.truncate, record), request.raw_scores};
+  serve::Job job{.kind = serve::JobKind::Classify,
+                 .encodings = tokenize(pairs, request.truncate, record),
+                 .raw_scores = request.raw_scores};
   const serve::JobResult result = infer(std::move(job), record);
   std::vector<size_t> order(request.texts.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -269,9 +297,74 @@ json Server::State::rerank(const json& body, RequestRecord& record) {
   return ranked;
 }
 
-std::vector<std::vector<float>> Server::State::embeddings(const serve::EmbedRequest& request,
-                                                           RequestRecord& record) {
-  serve::Job job{serve::JobKind::Embed, tokenize(request.inputs, request.truncate, record), false};
+// transformers' fill-mask output: per input, the fills of its mask (a list per mask when it has several).
+json Server::State::fill_mask(const json& body, RequestRecord& record) {
+  require(filler.has_value(), "/fill_mask", "a masked-LM model");
+  const serve::FillMaskRequest request = serve::fill_mask_request(body);
+  serve::Job job{.kind = serve::JobKind::FillMask, .encodings = tokenize(request.inputs, request.truncate, record)};
+  for (size_t i = 0; i < job.encodings.size(); ++i) {
+    if (filler->masks_in(job.encodings[i]).empty()) {
+      throw validation_error(
+          422, "`inputs[" + std::to_string(i) + "]` has no " + tokenizer.id_to_token(tokenizer.mask_id()) + " token" +
+                   (request.truncate ? " within its first " + std::to_string(max_length()) + " tokens" : ""));
+    }
+  }
+  job.top_k = request.top_k;
+  const serve::JobResult result = infer(std::move(job), record);
+  json answers = json::array();
+  for (const auto& masks : result.fills) {
+    json per_mask = json::array();
+    for (const auto& fills : masks) {
+      json ranked = json::array();
+      for (size_t k = 0; k < fills.size() && static_cast<int64_t>(k) < request.top_k; ++k) {
+        ranked.push_back({{"score", fills[k].score},
+                          {"token", fills[k].token},
+                          {"token_str", fills[k].token_str},
+                          {"sequence", fills[k].sequence}});
+      }
+      per_mask.push_back(std::move(ranked));
+    }
+    answers.push_back(masks.size() == 1 ? per_mask[0] : per_mask);
+  }
+  return request.inputs.batch ? answers : answers[0];
+}
+
+// transformers' token-classification output: entity groups ("simple"), or the word pieces ("none"); spans in
+// code points of the input.
+json Server::State::tag(const json& body, RequestRecord& record) {
+  require(tagger.has_value(), "/tag", "a token-classification model");
+  const serve::TagRequest request = serve::tag_request(body);
+  serve::Job job{.kind = serve::JobKind::Tag, .encodings = tokenize(request.inputs, request.truncate, record)};
+  for (const Sequence& sequence : request.inputs.sequences) job.texts.push_back(sequence.first);
+  const serve::JobResult result = infer(std::move(job), record);
+  json answers = json::array();
+  for (const TokenClassificationResult& entities : result.entities) {
+    json found = json::array();
+    if (request.grouped) {
+      for (const EntityGroup& group : entities.groups) {
+        found.push_back({{"entity_group", group.entity_group},
+                         {"score", group.score},
+                         {"word", group.word},
+                         {"start", group.start},
+                         {"end", group.end}});
+      }
+    } else {
+      for (const TokenEntity& piece : entities.entities) {
+        found.push_back({{"entity", piece.entity},
+                         {"score", piece.score},
+                         {"index", piece.index},
+                         {"word", piece.word},
+                         {"start", piece.start},
+                         {"end", piece.end}});
+      }
+    }
+    answers.push_back(std::move(found));
+  }
+  return request.inputs.batch ? answers : answers[0];
+}
+
+std::vector<std::vector<float>> Server::State::embeddings(const serve::EmbedRequest& request, RequestRecord& record) {
+  serve::Job job{.kind = serve::JobKind::Embed, .encodings = tokenize(request.inputs, request.truncate, record)};
   serve::JobResult result = infer(std::move(job), record);
   if (request.normalize) {
     for (std::vector<float>& vector : result.embeddings) {
@@ -354,15 +447,19 @@ json Server::State::decode(const json& body) const {
 }
 
 json Server::State::info() const {
+  json labels = {{"id2label", json::object()}, {"label2id", json::object()}};
+  for (const auto& [id, label] : model->config().id2label) {
+    labels["id2label"][std::to_string(id)] = label;
+    labels["label2id"][label] = id;
+  }
+  // TEI's kinds, and graft's own for the models behind /fill_mask and /tag.
   json model_type;
   if (classifier) {
-    json id2label = json::object();
-    json label2id = json::object();
-    for (const auto& [id, label] : model->config().id2label) {
-      id2label[std::to_string(id)] = label;
-      label2id[label] = id;
-    }
-    model_type["classifier"] = {{"id2label", id2label}, {"label2id", label2id}};
+    model_type["classifier"] = labels;
+  } else if (tagger) {
+    model_type["token_classifier"] = labels;
+  } else if (filler) {
+    model_type["fill_mask"] = {{"mask_token", tokenizer.id_to_token(tokenizer.mask_id())}};
   } else {
     model_type["embedding"] = {{"pooling", options.pooling == Pooling::Cls ? "cls" : "mean"}};
   }
@@ -392,9 +489,13 @@ void Server::State::log(const std::string& route, int status, const RequestRecor
   const double milliseconds = record.times.total * 1e3;
   std::string line;
   if (options.json_logs) {
-    json entry = {{"route", route}, {"status", status}, {"tokens", record.tokens},
-                  {"tokenization_ms", record.times.tokenization * 1e3}, {"queue_ms", record.times.queue * 1e3},
-                  {"inference_ms", record.times.inference * 1e3}, {"total_ms", milliseconds}};
+    json entry = {{"route", route},
+                  {"status", status},
+                  {"tokens", record.tokens},
+                  {"tokenization_ms", record.times.tokenization * 1e3},
+                  {"queue_ms", record.times.queue * 1e3},
+                  {"inference_ms", record.times.inference * 1e3},
+                  {"total_ms", milliseconds}};
     if (!error.empty()) entry["error"] = error;
     line = entry.dump(-1, ' ', false, json::error_handler_t::replace);
   } else {
@@ -453,9 +554,9 @@ void Server::State::answer(const std::string& route, const httplib::Request& req
   record.times.total = seconds_since(start);
   response.status = status;
   if (status != 200) {
-    response.set_content(json({{"error", error}, {"error_type", error_type}}).dump(-1, ' ', false,
-                                                                                  json::error_handler_t::replace),
-                         "application/json");
+    response.set_content(
+        json({{"error", error}, {"error_type", error_type}}).dump(-1, ' ', false, json::error_handler_t::replace),
+        "application/json");
   } else {
     const auto milliseconds = [](double seconds) { return std::to_string(std::llround(seconds * 1e3)); };
     response.set_header("x-compute-time", milliseconds(record.times.total));
@@ -478,21 +579,19 @@ void Server::State::post(const std::string& path, const std::string& route,
 
 Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(options))) {
   State& state = *state_;
-  state.post("/predict", "predict", [&state](const json& body, RequestRecord& record) {
-    return state.predict(body, record);
-  });
-  state.post("/embed", "embed", [&state](const json& body, RequestRecord& record) {
-    return state.embed(body, record);
-  });
-  state.post("/rerank", "rerank", [&state](const json& body, RequestRecord& record) {
-    return state.rerank(body, record);
-  });
-  state.post("/v1/embeddings", "embed", [&state](const json& body, RequestRecord& record) {
-    return state.openai_embed(body, record);
-  });
-  state.post("/tokenize", "tokenize", [&state](const json& body, RequestRecord& record) {
-    return state.tokenize_route(body, record);
-  });
+  state.post("/predict", "predict",
+             [&state](const json& body, RequestRecord& record) { return state.predict(body, record); });
+  state.post("/embed", "embed",
+             [&state](const json& body, RequestRecord& record) { return state.embed(body, record); });
+  state.post("/rerank", "rerank",
+             [&state](const json& body, RequestRecord& record) { return state.rerank(body, record); });
+  state.post("/fill_mask", "fill_mask",
+             [&state](const json& body, RequestRecord& record) { return state.fill_mask(body, record); });
+  state.post("/tag", "tag", [&state](const json& body, RequestRecord& record) { return state.tag(body, record); });
+  state.post("/v1/embeddings", "embed",
+             [&state](const json& body, RequestRecord& record) { return state.openai_embed(body, record); });
+  state.post("/tokenize", "tokenize",
+             [&state](const json& body, RequestRecord& record) { return state.tokenize_route(body, record); });
   state.post("/decode", "decode", [&state](const json& body, RequestRecord&) { return state.decode(body); });
   state.http.Get("/health", [&state](const httplib::Request&, httplib::Response& response) {
     if (state.queue->draining()) {
@@ -550,10 +649,10 @@ Server::~Server() {
 
 void Server::listen() {
   State& state = *state_;
-  const int port = state.options.port == 0 ? state.http.bind_to_any_port(state.options.hostname)
-                                           : (state.http.bind_to_port(state.options.hostname, state.options.port)
-                                                  ? state.options.port
-                                                  : -1);
+  const int port =
+      state.options.port == 0
+          ? state.http.bind_to_any_port(state.options.hostname)
+          : (state.http.bind_to_port(state.options.hostname, state.options.port) ? state.options.port : -1);
   check(port > 0, "serve",
         "cannot listen on " + state.options.hostname + ":" + std::to_string(state.options.port) +
             " (in use, or not an address of this machine)");

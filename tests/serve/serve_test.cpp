@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "graft/pipelines/feature_extraction.h"
+#include "graft/pipelines/fill_mask.h"
 #include "graft/pipelines/text_classification.h"
+#include "graft/pipelines/token_classification.h"
 #include "graft/serve/server.h"
 #include "test_support.h"
 
@@ -185,8 +187,8 @@ TEST(Serve, OpenAiEmbeddingsAndDecode) {
   EXPECT_EQ(kept.body[1], tokenizer.decode(encoding.ids, false));
   const Reply outside = post(running.port(), "/decode", R"({"ids": [2, 100000]})");
   EXPECT_EQ(outside.status, 422);
-  EXPECT_EQ(outside.body["error"], "token id 100000 is outside the vocabulary [0, " +
-                                       std::to_string(tokenizer.vocab_size()) + ")");
+  EXPECT_EQ(outside.body["error"],
+            "token id 100000 is outside the vocabulary [0, " + std::to_string(tokenizer.vocab_size()) + ")");
   EXPECT_EQ(post(running.port(), "/rerank", R"({"query": "a", "texts": ["b"]})").status, 400);  // 3 labels
 }
 
@@ -217,6 +219,126 @@ TEST(Serve, RerankScoresQueryTextPairsBestFirst) {
     }
   }
   std::filesystem::remove_all(folder);
+}
+
+// /fill_mask on the shipped masked-LM model: transformers' fill-mask shapes, the offline pipeline's fills.
+TEST(Serve, FillMaskGivesTheOfflinePipelinesFills) {
+  const RunningServer running(options_for(shipped_model()));
+  const std::vector<std::string> texts = {"the capital of france is [MASK].", "[MASK] is good and [MASK] is bad."};
+  FillMaskOptions three;
+  three.top_k = 3;
+  auto pipeline = FillMaskPipeline::from_pretrained(shipped_model(), three);
+  const auto expected = pipeline(texts);
+  const Reply batch = post(running.port(), "/fill_mask", json({{"inputs", texts}, {"top_k", 3}}).dump());
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  ASSERT_EQ(batch.body.size(), 2U);
+  const auto expect_fills = [](const json& answer, const std::vector<MaskFill>& fills) {
+    ASSERT_EQ(answer.size(), fills.size()) << answer;
+    for (size_t k = 0; k < fills.size(); ++k) {
+      EXPECT_EQ(answer[k]["token"], fills[k].token);
+      EXPECT_EQ(answer[k]["token_str"], fills[k].token_str);
+      EXPECT_EQ(answer[k]["sequence"], fills[k].sequence);
+      EXPECT_NEAR(answer[k]["score"].get<double>(), fills[k].score, 1e-5);
+    }
+  };
+  expect_fills(batch.body[0], expected[0][0]);  // one mask: its fills
+  ASSERT_EQ(batch.body[1].size(), 2U);          // two masks: a list of fills for each
+  expect_fills(batch.body[1][0], expected[1][0]);
+  expect_fills(batch.body[1][1], expected[1][1]);
+  // One text alone, with the default top_k of 5, whose first three are the batch's.
+  const Reply single = post(running.port(), "/fill_mask", json({{"inputs", texts[0]}}).dump());
+  ASSERT_EQ(single.status, 200) << single.body;
+  ASSERT_EQ(single.body.size(), 5U);
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(single.body[k]["token"], batch.body[0][k]["token"]);
+
+  const Reply no_mask = post(running.port(), "/fill_mask", json({{"inputs", {"a mask", "no mask"}}}).dump());
+  EXPECT_EQ(no_mask.status, 422);
+  EXPECT_EQ(no_mask.body["error"], "`inputs[0]` has no [MASK] token");
+  const Reply zero = post(running.port(), "/fill_mask", json({{"inputs", texts[0]}, {"top_k", 0}}).dump());
+  EXPECT_EQ(zero.status, 422);
+  EXPECT_EQ(zero.body["error"], "`top_k` must be an integer in [1, 100]");
+  EXPECT_EQ(post(running.port(), "/fill_mask", json({{"inputs", texts[0]}, {"top_k", "3"}}).dump()).status, 422);
+  const Reply tag = post(running.port(), "/tag", json({{"inputs", texts[0]}}).dump());
+  EXPECT_EQ(tag.status, 400);
+  EXPECT_EQ(tag.body["error"], "/tag needs a token-classification model; this one is DistilBertForMaskedLM");
+  EXPECT_EQ(post(running.port(), "/predict", json({{"inputs", texts[0]}}).dump()).status, 400);
+  EXPECT_EQ(get(running.port(), "/info").body["model_type"]["fill_mask"]["mask_token"], "[MASK]");
+  EXPECT_EQ(post(running.port(), "/fill_mask", json({{"inputs", "still [MASK]"}}).dump()).status, 200);
+}
+
+// /tag on a token-classification model: entity groups by default, word pieces with "none", as the pipeline.
+TEST(Serve, TagGivesTheOfflinePipelinesEntities) {
+  const std::string tagger = test::fixtures_dir() + "/tiny-bert";
+  const RunningServer running(options_for(tagger));
+  const std::vector<std::string> texts = {"John Smith lives in Paris", "the quick brown fox jumps", "hello"};
+  TokenClassificationOptions everything;
+  everything.ignore_labels = {};
+  auto all_tags = TokenClassificationPipeline::from_pretrained(tagger, everything);
+  auto pipeline = TokenClassificationPipeline::from_pretrained(tagger);
+  const auto expected = pipeline(texts);
+  const auto tagged = all_tags(texts);
+  // The tiny model's random head tags some pieces as persons and some as "O" (left out by default), so that
+  // groups, pieces and the ignored label are all exercised.
+  size_t kept = 0;
+  size_t all = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    kept += expected[i].entities.size();
+    all += tagged[i].entities.size();
+  }
+  ASSERT_GT(kept, 0U);
+  ASSERT_LT(kept, all);
+
+  const Reply grouped = post(running.port(), "/tag", json({{"inputs", texts}}).dump());
+  ASSERT_EQ(grouped.status, 200) << grouped.body;
+  const Reply pieces = post(running.port(), "/tag", json({{"inputs", texts}, {"aggregation_strategy", "none"}}).dump());
+  ASSERT_EQ(pieces.status, 200) << pieces.body;
+  ASSERT_EQ(grouped.body.size(), texts.size());
+  ASSERT_EQ(pieces.body.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_EQ(grouped.body[i].size(), expected[i].groups.size()) << grouped.body[i];
+    for (size_t g = 0; g < expected[i].groups.size(); ++g) {
+      const EntityGroup& group = expected[i].groups[g];
+      EXPECT_EQ(grouped.body[i][g]["entity_group"], group.entity_group);
+      EXPECT_EQ(grouped.body[i][g]["word"], group.word);
+      EXPECT_EQ(grouped.body[i][g]["start"], group.start);
+      EXPECT_EQ(grouped.body[i][g]["end"], group.end);
+      EXPECT_NEAR(grouped.body[i][g]["score"].get<double>(), group.score, 1e-5);
+    }
+    ASSERT_EQ(pieces.body[i].size(), expected[i].entities.size()) << pieces.body[i];
+    for (size_t t = 0; t < expected[i].entities.size(); ++t) {
+      const TokenEntity& piece = expected[i].entities[t];
+      EXPECT_EQ(pieces.body[i][t]["entity"], piece.entity);
+      EXPECT_EQ(pieces.body[i][t]["index"], piece.index);
+      EXPECT_EQ(pieces.body[i][t]["word"], piece.word);
+      EXPECT_EQ(pieces.body[i][t]["start"], piece.start);
+      EXPECT_EQ(pieces.body[i][t]["end"], piece.end);
+      EXPECT_NEAR(pieces.body[i][t]["score"].get<double>(), piece.score, 1e-5);
+    }
+  }
+  // One text alone: one list, not a list of lists.
+  const Reply single =
+      post(running.port(), "/tag", json({{"inputs", texts[0]}, {"aggregation_strategy", "none"}}).dump());
+  ASSERT_EQ(single.status, 200);
+  ASSERT_EQ(single.body.size(), pieces.body[0].size());
+  for (size_t t = 0; t < single.body.size(); ++t) {  // the same pieces, scores up to GEMM rounding
+    EXPECT_EQ(single.body[t]["index"], pieces.body[0][t]["index"]);
+    EXPECT_EQ(single.body[t]["entity"], pieces.body[0][t]["entity"]);
+    EXPECT_NEAR(single.body[t]["score"].get<double>(), pieces.body[0][t]["score"].get<double>(), 1e-5);
+  }
+
+  // A text longer than the model's 64 positions: refused, or tagged on its first 64 tokens when truncated.
+  std::string long_text;
+  for (int word = 0; word < 100; ++word) long_text += "john ";
+  EXPECT_EQ(post(running.port(), "/tag", json({{"inputs", long_text}}).dump()).status, 413);
+  const Reply truncated = post(running.port(), "/tag", json({{"inputs", long_text}, {"truncate", true}}).dump());
+  ASSERT_EQ(truncated.status, 200) << truncated.body;
+  for (const json& group : truncated.body) EXPECT_LE(group["end"].get<int64_t>(), 62 * 5);
+  const Reply strategy =
+      post(running.port(), "/tag", json({{"inputs", texts[0]}, {"aggregation_strategy", "max"}}).dump());
+  EXPECT_EQ(strategy.status, 422);
+  EXPECT_EQ(strategy.body["error"], "`aggregation_strategy` must be \"simple\" or \"none\"");
+  EXPECT_EQ(post(running.port(), "/fill_mask", json({{"inputs", "a [MASK]"}}).dump()).status, 400);
+  EXPECT_EQ(get(running.port(), "/info").body["model_type"]["token_classifier"]["id2label"]["1"], "B-PER");
 }
 
 // Requests from many clients at once, batched together by the worker: each gets the answer for its own texts.
@@ -385,8 +507,8 @@ TEST(Serve, SoakKeepsAnsweringWithFlatMemory) {
   EXPECT_EQ(accepted_bad, 0);
 #ifndef GRAFT_SANITIZED_BUILD  // their quarantine and shadow memory grow with every allocation by design
   const int64_t at_end = resident_kb();
-  EXPECT_LE(at_end, after_warm_up * 105 / 100) << "RSS " << after_warm_up << " kB after the first "
-                                               << kRequests / 20 << " requests, " << at_end << " kB at the end";
+  EXPECT_LE(at_end, after_warm_up * 105 / 100) << "RSS " << after_warm_up << " kB after the first " << kRequests / 20
+                                               << " requests, " << at_end << " kB at the end";
 #else
   (void)after_warm_up;
 #endif
@@ -404,7 +526,9 @@ TEST(ServeCli, SigtermDuringLoadAnswersTheAdmittedAndExitsZero) {
                              " --port 0 2>$dir/log & pid=$!; "
                              "for i in $(seq 100); do grep -q 'on http' $dir/log && break; sleep 0.1; done; "
                              "port=$(sed -n 's/.*on http:.*:\\([0-9]*\\)$/\\1/p' $dir/log); "
-                             "for c in 1 2 3 4 5 6; do " + curl + " > $dir/curl$c & done; sleep 0.3; "
+                             "for c in 1 2 3 4 5 6; do " +
+                             curl +
+                             " > $dir/curl$c & done; sleep 0.3; "
                              "kill -TERM $pid; wait $pid; status=$?; wait; echo \"exit $status\"; cat $dir/curl*; "
                              "grep -c '/embed 200' $dir/log; cat $dir/log; rm -rf $dir";
   const auto result = test::run_command(script);

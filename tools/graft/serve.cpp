@@ -28,19 +28,21 @@ void run_serve(ServeCliOptions options) {
 
 void add_serve_command(CLI::App& app) {
   auto* command = app.add_subcommand(
-      "serve", "Serve a model over HTTP with text-embeddings-inference's API (/predict, /embed, /tokenize, /health, "
-               "/info, /metrics) until SIGTERM or SIGINT, which answers what was admitted before exiting");
+      "serve",
+      "Serve a model over HTTP with text-embeddings-inference's API (/predict, /embed, /v1/embeddings, "
+      "/rerank, /tokenize, /decode, /health, /info, /metrics) and graft's /fill_mask and /tag until SIGTERM or SIGINT, "
+      "which answers what was admitted before exiting");
   auto options = std::make_shared<ServeCliOptions>();
   ServeOptions& serve = options->serve;
   command->add_option("--model", options->model, "Model folder or Hub id ORG/NAME[@REVISION]")->required();
   command->add_option("--hostname", serve.hostname, "Address to listen on")->capture_default_str();
   command->add_option("--port", serve.port, "Port to listen on (0: any free one)")->capture_default_str();
-  command->add_option("--max-batch-tokens", serve.max_batch_tokens, "Most tokens in one batch")
-      ->capture_default_str();
+  command->add_option("--max-batch-tokens", serve.max_batch_tokens, "Most tokens in one batch")->capture_default_str();
   command->add_option("--max-batch-requests", serve.max_batch_requests, "Most requests in one batch (0: no limit)")
       ->capture_default_str();
-  command->add_option("--max-concurrent-requests", serve.max_concurrent_requests,
-                      "Requests admitted at once; more get 429 at once")
+  command
+      ->add_option("--max-concurrent-requests", serve.max_concurrent_requests,
+                   "Requests admitted at once; more get 429 at once")
       ->capture_default_str();
   command->add_option("--max-client-batch-size", serve.max_client_batch_size, "Most inputs in one request")
       ->capture_default_str();

@@ -27,6 +27,12 @@ class FillMaskPipeline : public Pipeline {
   // a text without a [MASK] token left is an error.
   std::vector<std::vector<std::vector<MaskFill>>> operator()(const std::vector<std::string>& texts);
 
+  // The same for encodings made beforehand within max_length() (as a server's threads make them), each with at
+  // least one mask (masks_in), and the top_k fills of every mask.
+  std::vector<std::vector<std::vector<MaskFill>>> fill(const std::vector<Encoding>& encodings, int64_t top_k);
+  // Where an encoding's [MASK] tokens are.
+  std::vector<int64_t> masks_in(const Encoding& encoding) const;
+
  private:
   FillMaskPipeline(std::unique_ptr<Model> model, Tokenizer tokenizer, FillMaskOptions options);
 

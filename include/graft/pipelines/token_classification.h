@@ -48,6 +48,10 @@ class TokenClassificationPipeline : public Pipeline {
   // prediction from the window in which it is most central (farthest from the window's edges; the
   // earlier window on a tie), where it has the most context on both sides.
   std::vector<TokenClassificationResult> operator()(const std::vector<std::string>& texts);
+  // The entities of texts[i] from encodings[i], its encoding made beforehand within max_length() (as a server's
+  // threads make it).
+  std::vector<TokenClassificationResult> tag(const std::vector<Encoding>& encodings,
+                                             const std::vector<std::string>& texts);
 
  private:
   TokenClassificationPipeline(std::unique_ptr<Model> model, Tokenizer tokenizer, TokenClassificationOptions options);
@@ -57,7 +61,7 @@ class TokenClassificationPipeline : public Pipeline {
     std::vector<int64_t> labels;
     std::vector<float> scores;
   };
-  std::vector<Prediction> predict_truncated(const std::vector<std::string>& texts);
+  std::vector<Prediction> predict(const std::vector<Encoding>& encodings);
   Prediction predict_windows(const std::string& text);
   TokenClassificationResult entities_of(const Prediction& prediction, const std::string& text) const;
 
