@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -65,6 +66,27 @@ std::vector<size_t> code_point_starts(const std::string& text) {
   }
   starts.push_back(text.size());
   return starts;
+}
+
+// Whether `given` is `expected`, in a time that depends on their lengths only, so that a client cannot find the
+// API key a byte at a time from how long a wrong guess takes to refuse.
+bool same_secret(const std::string& given, const std::string& expected) {
+  unsigned difference = given.size() == expected.size() ? 0U : 1U;
+  for (size_t i = 0; i < given.size(); ++i) {
+    difference |= static_cast<unsigned char>(given[i]) ^
+                  static_cast<unsigned char>(expected.empty() ? 0 : expected[i % expected.size()]);
+  }
+  return difference == 0;
+}
+
+// The route the metrics and the log name a POST to `path` by; any other path is "unknown", so that clients cannot
+// grow the metrics without bound.
+std::string route_of(const std::string& path) {
+  static const std::vector<std::string> routes = {"predict", "embed",     "rerank", "tokenize",
+                                                  "decode",  "fill_mask", "tag"};
+  if (path == "/v1/embeddings") return "embed";
+  const std::string name = path.empty() ? path : path.substr(1);
+  return std::find(routes.begin(), routes.end(), name) != routes.end() ? name : "unknown";
 }
 
 std::string dtype_name_of(const ServeOptions& options) {
@@ -479,7 +501,7 @@ json Server::State::info() const {
 
 void Server::State::authorize(const httplib::Request& request) const {
   if (options.api_key.empty()) return;
-  if (request.get_header_value("Authorization") != "Bearer " + options.api_key) {
+  if (!same_secret(request.get_header_value("Authorization"), "Bearer " + options.api_key)) {
     throw RequestError(401, "Unauthorized", "unauthorized");
   }
 }
@@ -616,12 +638,16 @@ Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(
   state.http.set_payload_max_length(static_cast<size_t>(state.options.payload_limit));
   // A body over the limit is refused by the library before any route runs: it gets TEI's body here. A body sent
   // as a form (curl -d without a Content-Type) the library caps at 8 KB whatever the limit.
-  state.http.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
+  // Logged and counted like the routes' own refusals.
+  state.http.set_error_handler([&state](const httplib::Request& request, httplib::Response& response) {
     if (response.status == 413 && response.body.empty()) {
       const bool form = request.get_header_value("Content-Type") == "application/x-www-form-urlencoded";
       const std::string message = form ? "a form body over 8 KB is refused: send it with Content-Type: application/json"
                                        : "the request body is larger than --payload-limit";
       response.set_content(json({{"error", message}, {"error_type", "validation"}}).dump(), "application/json");
+      const std::string route = route_of(request.path);
+      state.metrics.request(route, 413, "validation", {});
+      state.log(route, 413, {}, message);
     }
   });
   // The library listens with a backlog of 5 connections, and a burst of clients beyond it waits a second for
@@ -703,24 +729,30 @@ void serve_until_signalled(const ServeOptions& options) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Server server(options);
-  std::atomic<bool> signalled{false};
-  std::atomic<bool> woken{false};  // by listen() returning on its own, not by a signal from outside
+  std::atomic<bool> woken{false};  // by listen() having returned, not by a signal from outside
+  std::thread stopper;
+  // The first signal drains (Server::stop, in a thread of its own); a second one while it drains exits at once,
+  // as a user who presses Ctrl-C twice expects.
   std::thread waiter([&] {
-    int received = 0;
-    sigwait(&signals, &received);
-    signalled = true;
-    if (woken) return;
-    std::cerr << "graft serve: " << (received == SIGTERM ? "SIGTERM" : "SIGINT")
-              << ": answering what was admitted, then exiting\n";
-    server.stop();
-  });
-  // listen() returns after the waiter's stop(), or at once when it cannot bind: then the waiter is woken.
-  const auto wake_waiter = [&] {
-    if (!signalled) {
-      woken = true;
-      pthread_kill(waiter.native_handle(), SIGTERM);
+    for (int signals_received = 0;; ++signals_received) {
+      int received = 0;
+      sigwait(&signals, &received);
+      if (woken) return;
+      const char* name = received == SIGTERM ? "SIGTERM" : "SIGINT";
+      if (signals_received > 0) {
+        std::cerr << "graft serve: " << name << " again: exiting without answering what is still queued\n";
+        std::_Exit(1);
+      }
+      std::cerr << "graft serve: " << name << ": answering what was admitted, then exiting (again: at once)\n";
+      stopper = std::thread([&server] { server.stop(); });
     }
+  });
+  // listen() returns after the stopper's stop(), or at once when it cannot bind: then the waiter is woken.
+  const auto wake_waiter = [&] {
+    woken = true;
+    pthread_kill(waiter.native_handle(), SIGTERM);
     waiter.join();
+    if (stopper.joinable()) stopper.join();
   };
   try {
     server.listen();

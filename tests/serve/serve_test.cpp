@@ -423,8 +423,16 @@ TEST(Serve, BadRequestsGetTeiErrorsAndTheServerServesOn) {
   const Reply unauthorized = post(client, "/predict", R"({"inputs": "hello"})");
   EXPECT_EQ(unauthorized.status, 401);
   EXPECT_EQ(get(client, "/info").status, 401);
+  for (const char* wrong : {"Bearer secre", "Bearer secrets", "Bearer secreT", "secret", ""}) {
+    EXPECT_EQ(post(client, "/predict", R"({"inputs": "hello"})", {{"Authorization", wrong}}).status, 401) << wrong;
+  }
   EXPECT_EQ(get(client, "/health").status, 200);  // health and metrics need no key
-  EXPECT_EQ(client_of(client).Get("/metrics")->status, 200);
+  const auto metrics = client_of(client).Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  // The library's own refusals (the 3 MB body, the form) are counted with the route's: 10 validation errors.
+  EXPECT_NE(metrics->body.find("te_request_failure{method=\"predict\",err=\"validation\"} 10\n"), std::string::npos)
+      << metrics->body;
   good();
 }
 
@@ -535,6 +543,29 @@ TEST(ServeCli, SigtermDuringLoadAnswersTheAdmittedAndExitsZero) {
   const std::string expected = "exit 0\n200\n200\n200\n200\n200\n200\n6\n";  // the status, six answers, six logged
   EXPECT_EQ(result.output.substr(0, expected.size()), expected) << result.output;
   EXPECT_NE(result.output.find("SIGTERM: answering what was admitted"), std::string::npos) << result.output;
+}
+
+// A second SIGTERM while draining exits at once, non-zero, without waiting for what is queued.
+TEST(ServeCli, SecondSigtermExitsAtOnce) {
+  std::string sentence;
+  for (int i = 0; i < 120; ++i) sentence += "shares rose after the merger ";
+  const std::string body = json({{"inputs", std::vector<std::string>(32, sentence)}, {"truncate", true}}).dump();
+  const std::string curl =
+      "curl -s -o /dev/null -H 'Content-Type: application/json' -d '" + body + "' 127.0.0.1:$port/embed";
+  const std::string script = "dir=$(mktemp -d); " + test::cli_path() + " serve --model " + shipped_model() +
+                             " --port 0 2>$dir/log & pid=$!; "
+                             "for i in $(seq 100); do grep -q 'on http' $dir/log && break; sleep 0.1; done; "
+                             "port=$(sed -n 's/.*on http:.*:\\([0-9]*\\)$/\\1/p' $dir/log); "
+                             "for c in $(seq 24); do " +
+                             curl +
+                             " & done; sleep 0.3; kill -TERM $pid; sleep 0.2; kill -TERM $pid; "
+                             "wait $pid; echo \"exit $?\"; grep -c '/embed 200' $dir/log; cat $dir/log; rm -rf $dir";
+  const auto result = test::run_command(script);
+  EXPECT_EQ(result.output.substr(0, 7), "exit 1\n") << result.output;
+  const auto answered = std::stoi(result.output.substr(7));
+  EXPECT_LT(answered, 24) << "the drain ended before the second signal: the load is too light for this test";
+  EXPECT_NE(result.output.find("SIGTERM again: exiting without answering what is still queued"), std::string::npos)
+      << result.output;
 }
 
 }  // namespace
