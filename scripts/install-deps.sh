@@ -8,6 +8,7 @@ packages=(
   libutf8proc-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
   libdnnl-dev libopenblas-dev
   libcpp-httplib-dev wrk  # graft serve's HTTP, and the load generator of its benchmark
+  libopenmpi-dev openmpi-bin  # data-parallel training across processes (mpirun)
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-user  # the portable-binary test runs graft on emulated CPUs without AVX-512 and without AVX
   clang-14 libclang-rt-14-dev libomp-14-dev  # the libFuzzer targets (scripts/fuzz.sh)

@@ -6,8 +6,20 @@ namespace graft {
 
 Batch Batch::to(Device device) const {
   const auto moved = [device](const Tensor& tensor) { return tensor.numel() > 0 ? tensor.to(device) : tensor; };
-  return {moved(input_ids),      moved(attention_mask), moved(token_type_ids), moved(labels), moved(features),
-          moved(sequence_offsets)};
+  return {moved(input_ids), moved(attention_mask), moved(token_type_ids),
+          moved(labels),    moved(features),       moved(sequence_offsets)};
+}
+
+Batch shard_rows(const Batch& batch, int rank, int world) {
+  check(!batch.packed(), "data", "a packed batch cannot be split between ranks");
+  check(world > 0 && rank >= 0 && rank < world, "data",
+        "rank " + std::to_string(rank) + " is outside a world of " + std::to_string(world));
+  const int64_t rows = batch.rows();
+  const int64_t begin = rows * rank / world;
+  const int64_t end = rows * (rank + 1) / world;
+  const auto share = [&](const Tensor& tensor) { return tensor.numel() > 0 ? tensor.slice_rows(begin, end) : tensor; };
+  return {share(batch.input_ids), share(batch.attention_mask), share(batch.token_type_ids),
+          share(batch.labels),    share(batch.features),       Tensor()};
 }
 
 Tensor attention_mask_or_ones(const Batch& batch) {

@@ -326,18 +326,25 @@ void Model::set_class_weights(std::vector<float> weights) {
   class_weights_ = std::move(weights);
 }
 
+namespace {
+
+// problem_type "" inferred as transformers infers it.
+std::string resolved_problem(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& labels) {
+  if (task != TaskHead::SequenceClassification || !problem_type.empty()) return problem_type;
+  return num_labels == 1                ? "regression"
+         : labels.dtype() == DType::I64 ? "single_label_classification"
+                                        : "multi_label_classification";
+}
+
+}  // namespace
+
 Tensor task_loss(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& logits,
                  const Tensor& labels, Tensor* dlogits, std::span<const float> class_weights) {
   const int64_t classes = logits.dim(-1);
   const int64_t rows = logits.numel() / classes;
   check(task != TaskHead::QuestionAnswering, "model",
         "training a question-answering head is not supported yet (its logits work for inference)");
-  std::string problem = problem_type;
-  if (task == TaskHead::SequenceClassification && problem.empty()) {
-    problem = num_labels == 1                ? "regression"
-              : labels.dtype() == DType::I64 ? "single_label_classification"
-                                             : "multi_label_classification";
-  }
+  const std::string problem = resolved_problem(task, problem_type, num_labels, labels);
   if (problem == "regression") {
     const Tensor targets = labels.to(DType::F32);
     check(targets.numel() == logits.numel(), "model",
@@ -360,6 +367,24 @@ Tensor task_loss(TaskHead task, const std::string& problem_type, int64_t num_lab
     weights = Tensor::from_vector(values, {static_cast<int64_t>(values.size())}).to(logits.device());
   }
   return ops::cross_entropy(logits, ids, dlogits, weights, kIgnoreIndex);
+}
+
+double task_loss_denominator(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& labels,
+                             std::span<const float> class_weights) {
+  const std::string problem = resolved_problem(task, problem_type, num_labels, labels);
+  if (problem == "regression" || problem == "multi_label_classification") return static_cast<double>(labels.numel());
+  double denominator = 0.0;
+  for (const int64_t label : labels.to_int_vector()) {
+    if (label == kIgnoreIndex) continue;
+    const bool weighted = !class_weights.empty() && label >= 0 && label < static_cast<int64_t>(class_weights.size());
+    denominator += weighted ? class_weights[static_cast<size_t>(label)] : 1.0;
+  }
+  return denominator;
+}
+
+double Model::loss_denominator(const Batch& batch) const {
+  return task_loss_denominator(task_, config_.problem_type.value_or(""), config_.num_labels, batch.labels,
+                               class_weights_);
 }
 
 namespace {

@@ -1,32 +1,119 @@
 #include "graft/train/training_step.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "graft/core/error.h"
 #include "graft/io/safetensors.h"
 #include "graft/train/clipping.h"
 
 namespace graft {
+namespace {
+
+constexpr size_t kBucketFloats = 25 * 1024 * 1024 / sizeof(float);
+
+double forward_backward(TrainableModel& model, const Batch& batch) {
+  ForwardContext context;
+  const ModelOutput output = model.forward(batch.to(model.device()), context);
+  check(output.loss.numel() == 1, "train", "the model returned no loss: the batch needs labels");
+  model.backward(context);
+  return output.loss.item();
+}
+
+// One process: each micro-batch's gradient counts 1/n. Returns the mean loss.
+double accumulate(TrainableModel& model, const ParameterList& parameters, std::span<const Batch> micro_batches) {
+  double loss = 0.0;
+  for (const Batch& batch : micro_batches) loss += forward_backward(model, batch);
+  const auto count = static_cast<double>(micro_batches.size());
+  if (micro_batches.size() > 1) scale_grads(parameters, static_cast<float>(1.0 / count));
+  return loss / count;
+}
+
+// Several ranks: this rank's share of micro-batch m, whose mean loss is over d_m of the D_m counted labels of all
+// ranks, weighs w_m = d_m / D_m / n, so that the weighted sum over ranks and micro-batches is one process's mean of
+// micro-batch means. The gradients accumulate in place, so before each micro-batch they are rescaled to carry its
+// weight (they hold sum_{m' < m} w_m' g_m' / w_{m-1}); a share with nothing counted is skipped. Returns the loss,
+// summed over the ranks.
+double accumulate_shards(TrainableModel& model, const ParameterList& parameters, std::span<const Batch> micro_batches,
+                         Communicator& communicator) {
+  std::vector<Batch> shards;
+  std::vector<double> shares;
+  for (const Batch& batch : micro_batches) {
+    shards.push_back(shard_rows(batch, communicator.rank(), communicator.world_size()));
+    shares.push_back(shards.back().rows() > 0 ? model.loss_denominator(shards.back()) : 0.0);
+  }
+  std::vector<double> totals = shares;
+  communicator.all_reduce_sum(totals);
+  const auto count = static_cast<double>(micro_batches.size());
+  double loss = 0.0;
+  double carried = 0.0;  // the weight the gradients carry
+  for (size_t m = 0; m < shards.size(); ++m) {
+    check(totals[m] > 0.0, "train",
+          communicator.message_prefix() + "micro-batch " + std::to_string(m) + " has no labels to count on any rank");
+    if (shares[m] == 0.0) continue;
+    const double weight = shares[m] / totals[m] / count;
+    if (carried > 0.0 && carried != weight) scale_grads(parameters, static_cast<float>(carried / weight));
+    loss += weight * forward_backward(model, shards[m]);
+    carried = weight;
+  }
+  if (carried > 0.0) scale_grads(parameters, static_cast<float>(carried));
+  reduce_gradients(parameters, communicator);
+  std::vector<double> total{loss};
+  communicator.all_reduce_sum(total);
+  return total[0];
+}
+
+}  // namespace
 
 StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSchedule& schedule, int64_t step,
-                         std::span<const Batch> micro_batches, double max_grad_norm) {
+                         std::span<const Batch> micro_batches, double max_grad_norm, Communicator& communicator) {
   check(!micro_batches.empty(), "train", "a training step needs at least one batch");
   const ParameterList parameters = trainable_parameters(model);
   for (Parameter* parameter : parameters) parameter->zero_grad();
-  double loss = 0.0;
-  for (const Batch& batch : micro_batches) {
-    ForwardContext context;
-    const ModelOutput output = model.forward(batch.to(model.device()), context);
-    check(output.loss.numel() == 1, "train", "the model returned no loss: the batch needs labels");
-    loss += output.loss.item();
-    model.backward(context);
-  }
-  const auto count = static_cast<double>(micro_batches.size());
-  if (micro_batches.size() > 1) scale_grads(parameters, static_cast<float>(1.0 / count));
+  const double loss = communicator.world_size() > 1 ? accumulate_shards(model, parameters, micro_batches, communicator)
+                                                    : accumulate(model, parameters, micro_batches);
   const double norm =
       max_grad_norm > 0.0 ? clip_grad_norm(parameters, static_cast<float>(max_grad_norm)) : grad_norm(parameters);
   const double lr = schedule.lr_at(step);
   optimizer.set_lr(lr);
   optimizer.step();
-  return {loss / count, norm, lr};
+  return {loss, norm, lr};
+}
+
+void reduce_gradients(const ParameterList& parameters, Communicator& communicator) {
+  if (communicator.world_size() == 1) return;
+  std::vector<float> bucket;
+  std::vector<Parameter*> members;
+  const auto flush = [&] {
+    communicator.all_reduce_sum(bucket);
+    size_t offset = 0;
+    for (Parameter* parameter : members) {
+      float* grad = parameter->grad.data<float>();  // host-only: gradients live on the CPU
+      const auto size = static_cast<size_t>(parameter->grad.numel());
+      std::copy(bucket.begin() + static_cast<std::ptrdiff_t>(offset),
+                bucket.begin() + static_cast<std::ptrdiff_t>(offset + size), grad);
+      offset += size;
+    }
+    bucket.clear();
+    members.clear();
+  };
+  for (auto parameter = parameters.rbegin(); parameter != parameters.rend(); ++parameter) {
+    const Tensor& grad = (*parameter)->grad;
+    if (grad.numel() == 0) continue;
+    const float* values = grad.data<float>();  // host-only: gradients live on the CPU
+    bucket.insert(bucket.end(), values, values + grad.numel());
+    members.push_back(*parameter);
+    if (bucket.size() >= kBucketFloats) flush();
+  }
+  if (!members.empty()) flush();
+}
+
+void broadcast_parameters(const Module& model, Communicator& communicator) {
+  if (communicator.world_size() == 1) return;
+  for (Parameter* parameter : model.parameters()) {
+    float* values = parameter->value.data<float>();  // host-only: parameters live on the CPU
+    communicator.broadcast({values, static_cast<size_t>(parameter->value.numel())}, 0);
+  }
 }
 
 ParameterList trainable_parameters(const Module& model) {

@@ -42,6 +42,11 @@ probe refused pipelines graft/serve/server.h
 probe builds serve graft/serve/server.h
 probe refused serve graft/train/trainer.h
 probe builds train graft/train/trainer.h
+probe builds train graft/distributed/communicator.h
+probe builds distributed graft/distributed/communicator.h
+probe refused distributed graft/models/model.h
+probe refused distributed graft/train/training_step.h
+probe refused models graft/distributed/communicator.h
 probe refused train graft/pipelines/pipeline.h
 probe refused models io/hub_internal.h
 # A family is told apart from the others in its own file and the registry (models/family.h), nowhere else.

@@ -31,6 +31,10 @@ struct Batch {
   Batch to(Device device) const;
 };
 
+// Rank `rank` of `world`'s share of a padded batch: rows [rank B / world, (rank + 1) B / world), padded as the whole
+// batch is, so that each row is computed as it would be in one process (data-parallel training). May be empty.
+Batch shard_rows(const Batch& batch, int rank, int world);
+
 // The batch's attention mask as I64 [B, T], or ones (on the batch's device) when it has none. graft::Error for a
 // packed batch, which has no mask.
 Tensor attention_mask_or_ones(const Batch& batch);

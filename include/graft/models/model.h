@@ -55,6 +55,9 @@ class TrainableModel : public Module {
   virtual ModelOutput forward(const Batch& batch, ForwardContext& context) const = 0;
   // Back-propagates the loss of the forward that ran with `context` into the trainable parameters.
   virtual void backward(ForwardContext& context) = 0;
+  // What the batch's loss is a mean over (its counted labels, or their class weights): a data-parallel step weights
+  // each rank's loss by its share of this. By default the batch's rows.
+  virtual double loss_denominator(const Batch& batch) const { return static_cast<double>(batch.rows()); }
 };
 
 // The loss transformers computes for a head, and its gradient (when dlogits is given):
@@ -64,6 +67,10 @@ class TrainableModel : public Module {
 // F32 [1] tensor on the logits' device.
 Tensor task_loss(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& logits,
                  const Tensor& labels, Tensor* dlogits, std::span<const float> class_weights = {});
+// What task_loss's mean divides by: the labels' count for regression and multi-label, otherwise the labels not
+// ignored (-100), each counting its class weight.
+double task_loss_denominator(TaskHead task, const std::string& problem_type, int64_t num_labels, const Tensor& labels,
+                             std::span<const float> class_weights = {});
 
 class Model : public TrainableModel {
  public:
@@ -84,6 +91,7 @@ class Model : public TrainableModel {
   void backward(ForwardContext& context) override;
   // Back-propagates a given gradient of the logits instead.
   void backward(const Tensor& dlogits, ForwardContext& context);
+  double loss_denominator(const Batch& batch) const override;
 
   // config.json + model.safetensors, readable by transformers' from_pretrained; the weights stored as
   // F32, F16 or BF16 (config.json's "dtype" says which).

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "graft/distributed/communicator.h"
 #include "graft/models/model.h"
 #include "graft/train/optimizer.h"
 #include "graft/train/schedule.h"
@@ -19,12 +20,28 @@ struct StepResult {
 
 // micro_batches.size() > 1 is gradient accumulation: each micro-batch's gradient counts 1/n.
 // max_grad_norm <= 0 turns clipping off (the norm is still measured and reported).
+//
+// With several ranks, every rank passes the same (global) micro-batches and computes its share of their rows
+// (shard_rows); the gradients and the loss are summed over the ranks so that the step is the one a single process
+// takes on the whole batches, up to fp32 rounding: each rank's mean loss on a micro-batch counts its share of that
+// micro-batch's loss denominator (TrainableModel::loss_denominator), so that uneven counts of labels per rank (masked
+// LM) average as in one process (transformers' average_tokens_across_devices).
 StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSchedule& schedule, int64_t step,
-                         std::span<const Batch> micro_batches, double max_grad_norm);
+                         std::span<const Batch> micro_batches, double max_grad_norm,
+                         Communicator& communicator = single_process());
 inline StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSchedule& schedule, int64_t step,
-                                const Batch& batch, double max_grad_norm) {
-  return training_step(model, optimizer, schedule, step, std::span<const Batch>(&batch, 1), max_grad_norm);
+                                const Batch& batch, double max_grad_norm,
+                                Communicator& communicator = single_process()) {
+  return training_step(model, optimizer, schedule, step, std::span<const Batch>(&batch, 1), max_grad_norm,
+                       communicator);
 }
+
+// Sums the gradients of `parameters` over the ranks, in buckets of about 25 MB taken from the last parameter
+// backwards (the order backward produces them), as PyTorch's DistributedDataParallel does.
+void reduce_gradients(const ParameterList& parameters, Communicator& communicator);
+
+// Rank 0's values of every parameter on every rank: identical starting points.
+void broadcast_parameters(const Module& model, Communicator& communicator);
 
 // The parameters that train, in registration order.
 ParameterList trainable_parameters(const Module& model);
