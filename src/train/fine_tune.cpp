@@ -124,15 +124,24 @@ std::vector<float> class_weights_for(const std::string& spec, const std::vector<
 }
 
 FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<void(const std::string&)>& progress) {
-  const auto log = [&progress](const std::string& line) {
-    if (progress) progress(line);
+  Communicator& ranks = *request.communicator;
+  const bool first_rank = ranks.rank() == 0;
+  const auto log = [&progress, first_rank](const std::string& line) {
+    if (progress && first_rank) progress(line);
   };
   check(!request.output.empty(), "train", "--output is required");
   check(request.train_file.empty() != request.train_batches.empty(), "train",
         "give exactly one of --train FILE and --train-batches FILE.safetensors");
   check(!request.stages.empty(), "train", "no training stage");
   require_available(request.device);
-  prepare_output_folder(request.output, "train", "--output");
+  if (first_rank) prepare_output_folder(request.output, "train", "--output");
+  ranks.barrier();
+  if (ranks.world_size() > 1) {
+    const std::string batch = request.train_batches.empty() ? std::to_string(request.batch_size) : "pre-tokenized";
+    log("Data-parallel: " + std::to_string(ranks.world_size()) + " ranks, each computing its share of every global " +
+        "batch (" + batch + " x " + std::to_string(request.args.gradient_accumulation_steps) +
+        " accumulated), as one process would train on it");
+  }
   LoadOptions load;
   load.device = request.device;
   load.dropout = request.dropout;
@@ -201,6 +210,7 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
             << ", lr=" << args.learning_rate << " (" << trainable << " trainable weights)";
     log(started.str());
     Trainer trainer(*model, args);
+    trainer.communicator = request.communicator;
     trainer.save_alongside = [&tokenizer](const std::string& dir) { tokenizer.save_pretrained(dir); };
     trainer.on_log = [&log](const nlohmann::json& entry) {
       if (entry.contains("eval_loss")) log("  eval " + entry.dump());
@@ -231,6 +241,7 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
 
   nlohmann::json state = {{"log_history", history}};
   if (run.eval) state["eval"] = run.eval->report;
+  if (!first_rank) return run;
   write_folder_atomically(request.output, [&](const std::string& dir) {
     model->save_pretrained(dir);
     tokenizer.save_pretrained(dir);

@@ -213,6 +213,7 @@ void Trainer::log(Run& run, nlohmann::json entry) {
   entry["step"] = run.global_step;
   entry["epoch"] = std::round(run.epoch() * 1000.0) / 1000.0;
   run.history.push_back(entry);
+  if (communicator->rank() != 0) return;
   if (!args_.output_dir.empty()) {
     fs::create_directories(args_.output_dir);
     std::ofstream(args_.output_dir + "/log.jsonl", std::ios::app) << entry.dump() << '\n';
@@ -246,7 +247,7 @@ bool Trainer::evaluate_and_checkpoint(Run& run, const BatchSource* eval_data) {
   }
   if (!args_.output_dir.empty()) {
     if (improved) run.best_checkpoint = checkpoint_path(run.global_step);
-    save_checkpoint(run);
+    if (communicator->rank() == 0) save_checkpoint(run);
   }
   return improved;
 }
@@ -345,10 +346,13 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
   run.total_steps = args_.max_steps > 0 ? args_.max_steps : args_.epochs * run.steps_per_epoch;
   const LRSchedule schedule(parse_schedule(args_.lr_scheduler), args_.learning_rate,
                             warmup_steps_for(args_.warmup_steps, args_.warmup_ratio, run.total_steps), run.total_steps);
-  remove_unfinished_checkpoints(args_.output_dir);
-  if (resume && resume_from_latest(run)) {
+  const bool first_rank = communicator->rank() == 0;
+  if (first_rank) remove_unfinished_checkpoints(args_.output_dir);
+  communicator->barrier();
+  if (resume && resume_from_latest(run) && first_rank) {
     std::cerr << "Resuming from step " << run.global_step << " of " << run.total_steps << '\n';
   }
+  broadcast_parameters(model_, *communicator);
   auto* full = dynamic_cast<Model*>(&model_);
   check(!args_.gradual_unfreezing || full != nullptr, "trainer", "gradual unfreezing needs a Model");
   const auto* encoded = dynamic_cast<const EncodedSource*>(&train_data);
@@ -356,12 +360,14 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
   if (args_.cache_frozen_features && !args_.gradual_unfreezing && encoded != nullptr && can_cache_features(model_)) {
     const auto extraction_started = Clock::now();
     cached = std::make_unique<FeatureSource>(*full, *encoded);
-    std::cerr << "Encoder frozen: features of " << encoded->examples() << " examples computed once in "
-              << static_cast<int64_t>(seconds_since(extraction_started) * 1000.0)
-              << " ms; the head trains on them (cache_frozen_features)\n";
+    if (first_rank) {
+      std::cerr << "Encoder frozen: features of " << encoded->examples() << " examples computed once in "
+                << static_cast<int64_t>(seconds_since(extraction_started) * 1000.0)
+                << " ms; the head trains on them (cache_frozen_features)\n";
+    }
   }
   const BatchSource& batches = cached ? *cached : train_data;
-  ProgressBar progress(run.total_steps, args_.progress_bar);
+  ProgressBar progress(run.total_steps, args_.progress_bar && first_rank);
   model_.set_training(true);
   const int64_t examples_at_start = run.examples_seen;
   const int64_t first_step = run.global_step;
@@ -377,8 +383,8 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
       micro_batches.push_back(batches.batch(epoch, index % batches.batches_per_epoch()));
       run.examples_seen += micro_batches.back().rows();
     }
-    const StepResult step =
-        training_step(model_, *run.optimizer, schedule, run.global_step, micro_batches, args_.max_grad_norm);
+    const StepResult step = training_step(model_, *run.optimizer, schedule, run.global_step, micro_batches,
+                                          args_.max_grad_norm, *communicator);
     ++run.global_step;
     run.loss_sum += step.loss;
     run.loss_since_log += step.loss;
@@ -405,7 +411,8 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
   progress.finish();
   if (args_.eval_strategy == "no" && !args_.output_dir.empty()) evaluate_and_checkpoint(run, nullptr);
   if (args_.load_best_model_at_end && !run.best_checkpoint.empty() && run.has_best) {
-    load_weights(model_, run.best_checkpoint);
+    if (first_rank) load_weights(model_, run.best_checkpoint);  // rank 0 wrote it
+    broadcast_parameters(model_, *communicator);
   }
   model_.set_training(false);
 

@@ -2,7 +2,9 @@
 // transfer-learning workflow (head with the base frozen, then everything) on real data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -59,6 +61,78 @@ TEST(TrainCli, ReproducesGoldenTrajectoriesFromTheCommandLine) {
       }
     }
   }
+}
+
+// mpirun for ranks (Open MPI's, as CI installs it), or a skip that says why. Not under the sanitizers, which count
+// Open MPI's allocations at exit as leaks and fail the ranks.
+std::string mpirun_or_skip_reason() {
+#ifdef GRAFT_SANITIZED_BUILD
+  return "";
+#else
+  if (test::run_command("command -v mpirun").exit_code != 0) return "";
+  return "OMP_NUM_THREADS=1 mpirun -np 2 --oversubscribe --allow-run-as-root ";
+#endif
+}
+
+// `mpirun -np 2 graft train` on the golden recipe: the model one process trains (within fp32 rounding amplified by
+// AdamW: 1.7e-6 of a tensor's largest value measured), hence PyTorch's within the golden 1e-4; one output folder,
+// written by rank 0.
+TEST(TrainCli, MpirunTwoRanksTrainOneProcesssModel) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string mpirun = mpirun_or_skip_reason();
+  if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
+  const std::string folder = test::golden_dir() + "/distilbert_seqcls";
+  const std::string common = " train --no-progress --model " + folder + "/checkpoint --train-batches " + folder +
+                             "/train_batches.safetensors --max-steps 6 --scheduler linear --warmup-steps 2"
+                             " --weight-decay 0.01 --max-grad-norm 1 --lr 1e-3 --dropout 0 --eval-strategy no";
+  const std::string alone = temp_dir("mpi-alone");
+  const std::string ranks = temp_dir("mpi-ranks");
+  const auto one = test::run_command("OMP_NUM_THREADS=1 " + test::cli_path() + common + " --output " + alone);
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const auto two = test::run_command(mpirun + test::cli_path() + common + " --output " + ranks);
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_NE(two.output.find("Data-parallel: 2 ranks"), std::string::npos) << two.output;
+  size_t written = 0;
+  for (size_t at = two.output.find("written to"); at != std::string::npos; at = two.output.find("written to", at + 1)) {
+    ++written;
+  }
+  EXPECT_EQ(written, 1U) << "only rank 0 reports and writes: " << two.output;
+  const Checkpoint single = Checkpoint::open(alone);
+  const Checkpoint parallel = Checkpoint::open(ranks);
+  const SafetensorsFile expected = SafetensorsFile::open(folder + "/after_full_finetune.safetensors");
+  for (const auto& name : single.names()) {
+    const Tensor mine = parallel.load(name);
+    const Tensor reference = single.load(name);
+    double largest = 0.0;
+    for (const float value : reference.to_float_vector()) largest = std::max(largest, std::fabs(double{value}));
+    EXPECT_LE(test::max_abs_diff(mine, reference), 4e-6 * std::max(largest, 1e-30)) << name;
+    if (expected.contains(name)) {
+      EXPECT_LE(test::max_abs_diff(mine, expected.load(name)), 1e-4) << name;
+    }
+  }
+}
+
+// A rank killed mid-run: mpirun ends the other one and exits non-zero within seconds, saying which rank died.
+TEST(TrainCli, AKilledRankEndsTheRunWithinSeconds) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string mpirun = mpirun_or_skip_reason();
+  if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
+  const std::string folder = test::golden_dir() + "/distilbert_seqcls";
+  const std::string out = temp_dir("mpi-killed");
+  const std::string command = mpirun + test::cli_path() + " train --no-progress --model " + folder +
+                              "/checkpoint --train-batches " + folder +
+                              "/train_batches.safetensors --max-steps 100000 --eval-strategy no --output " + out;
+  // The newest graft process of this run is a rank (mpirun starts both before either trains).
+  const auto result = test::run_command("(" + command + ") > " + out + ".log 2>&1 & launcher=$!; sleep 3; " +
+                                        "pkill -KILL -n -f -- '--output " + out + "$'; start=$(date +%s); " +
+                                        "wait $launcher; status=$?; echo \"status $status after $(( $(date +%s) - "
+                                        "start )) s\"; cat " +
+                                        out + ".log");
+  EXPECT_EQ(result.output.find("status 0"), std::string::npos) << result.output;
+  const auto after = result.output.find(" after ");
+  ASSERT_NE(after, std::string::npos) << result.output;
+  EXPECT_LE(std::stoi(result.output.substr(after + 7)), 10) << result.output;
+  EXPECT_NE(result.output.find("signal 9"), std::string::npos) << result.output;
 }
 
 // Two stages with evaluation and checkpoints, once with the model on the CPU and once on the checked device

@@ -11,6 +11,7 @@
 #include "cli_common.h"
 #include "command.h"
 #include "graft/core/error.h"
+#include "graft/distributed/communicator.h"
 #include "graft/io/hub.h"
 #include "graft/train/fine_tune.h"
 
@@ -34,14 +35,28 @@ void run_train(TrainOptions& options) {
   const TrainingStage defaults{options.freeze, request.args.epochs, request.args.learning_rate};
   for (const auto& spec : options.stage_specs) request.stages.push_back(parse_training_stage(spec, defaults));
   if (request.stages.empty()) request.stages.push_back(defaults);
-  const FineTuneResult result = fine_tune(request, [](const std::string& line) { std::cerr << line << '\n'; });
+  // Under mpirun each process is a rank of one data-parallel run.
+  Communicator& ranks = world();
+  request.communicator = &ranks;
+  FineTuneResult result;
+  try {
+    result = fine_tune(request, [](const std::string& line) { std::cerr << line << '\n'; });
+  } catch (const Error& error) {
+    if (ranks.world_size() == 1) throw;
+    std::cerr << "graft: " << ranks.message_prefix() << error.what() << '\n';
+    ranks.abort(1);  // the other ranks would wait for this one in their next sum
+  }
+  if (ranks.rank() != 0) return;
   if (result.eval) std::cout << result.eval->table << '\n';
   std::cout << "Model, tokenizer, model card and logs written to " << request.output << '\n';
 }
 
 void add_train_command(CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
-  CLI::App* command = app.add_subcommand("train", "Fine-tune a model (transfer learning: freeze, then unfreeze)");
+  CLI::App* command = app.add_subcommand(
+      "train",
+      "Fine-tune a model (transfer learning: freeze, then unfreeze); under `mpirun -np N`, data-parallel "
+      "over N processes with the result of one");
   command->add_option("--model", options->request.model, "Base model folder or Hub id ORG/NAME[@REV]")->required();
   command->add_option("--train", options->request.train_file, "Labelled training data (CSV, TSV, JSON lines)");
   command->add_option("--train-batches", options->request.train_batches,

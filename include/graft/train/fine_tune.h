@@ -49,7 +49,10 @@ struct FineTuneRequest {
   std::string class_weights;          // class_weights_for's spec
   bool resume = false;                // continue from the newest checkpoint in output
   Device device = kCpu;               // where the model trains
-  TrainingArguments args;             // shared by the stages; each stage sets epochs, lr and output_dir
+  // The ranks of a data-parallel run (Trainer::communicator): each computes its share of every batch; rank 0
+  // alone reports progress and writes the output folder.
+  Communicator* communicator = &single_process();
+  TrainingArguments args;  // shared by the stages; each stage sets epochs, lr and output_dir
 };
 
 struct FineTuneResult {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "graft/data/batch_source.h"
+#include "graft/distributed/communicator.h"
 #include "graft/models/model.h"
 #include "graft/train/evaluate.h"
 #include "graft/train/optimizer.h"
@@ -83,6 +84,10 @@ class Trainer {
   // Called with each checkpoint's folder before it moves into place: the workflows save the tokenizer there,
   // so a checkpoint is a model folder that predict and evaluate load.
   std::function<void(const std::string& dir)> save_alongside;
+  // The ranks of a data-parallel run (training_step.h): every rank calls train() with the same data and takes
+  // its share of each batch; rank 0 alone writes log.jsonl and the checkpoints, calls on_log and shows the
+  // progress bar. A resumed run reads the checkpoint on every rank (a filesystem the ranks share).
+  Communicator* communicator = &single_process();
 
  private:
   struct Run;
