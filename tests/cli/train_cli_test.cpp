@@ -74,10 +74,10 @@ std::string mpirun_or_skip_reason() {
 #endif
 }
 
-// `mpirun -np 2 graft train` on the golden recipe: the model one process trains (within fp32 rounding amplified by
-// AdamW: 1.7e-6 of a tensor's largest value measured), hence PyTorch's within the golden 1e-4; one output folder,
-// written by rank 0.
-TEST(TrainCli, MpirunTwoRanksTrainOneProcesssModel) {
+// `mpirun -np 2 graft train` (and `graft train --nproc 2`) on the golden recipe: the model one process trains (within
+// fp32 rounding amplified by AdamW: 1.7e-6 of a tensor's largest value measured), hence PyTorch's within the golden
+// 1e-4; one output folder, written by rank 0.
+TEST(TrainCli, MpirunAndNprocTwoRanksTrainOneProcesssModel) {
   GRAFT_REQUIRE_GOLDEN();
   const std::string mpirun = mpirun_or_skip_reason();
   if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
@@ -97,10 +97,18 @@ TEST(TrainCli, MpirunTwoRanksTrainOneProcesssModel) {
     ++written;
   }
   EXPECT_EQ(written, 1U) << "only rank 0 reports and writes: " << two.output;
+  // --nproc 2 starts mpirun itself, with one thread per rank on this machine's cores.
+  const std::string launched = temp_dir("mpi-nproc");
+  const auto nproc = test::run_command(test::cli_path() + common + " --nproc 2 --output " + launched);
+  ASSERT_EQ(nproc.exit_code, 0) << nproc.output;
+  EXPECT_NE(nproc.output.find("--nproc 2: 2 ranks of"), std::string::npos) << nproc.output;
+  EXPECT_NE(nproc.output.find("Data-parallel: 2 ranks"), std::string::npos) << nproc.output;
   const Checkpoint single = Checkpoint::open(alone);
   const Checkpoint parallel = Checkpoint::open(ranks);
+  const Checkpoint started = Checkpoint::open(launched);
   const SafetensorsFile expected = SafetensorsFile::open(folder + "/after_full_finetune.safetensors");
   for (const auto& name : single.names()) {
+    EXPECT_EQ(test::max_abs_diff(started.load(name), parallel.load(name)), 0.0) << "--nproc vs mpirun: " << name;
     const Tensor mine = parallel.load(name);
     const Tensor reference = single.load(name);
     double largest = 0.0;
