@@ -21,8 +21,9 @@ class SingleProcess final : public Communicator {
   [[noreturn]] void abort(int code) override { std::exit(code); }
 };
 
-bool started_by_mpirun() {
-  return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMI_SIZE") != nullptr;
+// Open MPI's mpirun says the world's size to each process it starts.
+const char* mpirun_world_size() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE");
 }
 
 }  // namespace
@@ -37,10 +38,15 @@ Communicator& single_process() {
 }
 
 Communicator& world() {
-  if (!started_by_mpirun()) return single_process();
+  const char* size = mpirun_world_size();
+  if (size == nullptr) return single_process();
   Communicator* mpi = distributed::mpi_world();
   check(mpi != nullptr, "distributed",
         "this process was started by mpirun, but graft was built without MPI (install libopenmpi-dev and rebuild)");
+  // An MPI other than the one mpirun belongs to would make each process a world of its own, silently.
+  check(std::to_string(mpi->world_size()) == size, "distributed",
+        "mpirun started " + std::string(size) + " processes, but MPI sees a world of " +
+            std::to_string(mpi->world_size()) + ": graft was built against another MPI than this mpirun's");
   return *mpi;
 }
 

@@ -50,6 +50,12 @@ void EncoderWithHead::backward(const Tensor& dlogits, ForwardContext& context) {
   backward_from(dlogits, context.take<Saved>(this, "model"), context);
 }
 
+// The head's width only tells regression (one output) from the rest, and regression divides by every label as
+// multi-label does: 0 stands for "not one".
+double EncoderWithHead::loss_denominator(const Batch& batch) const {
+  return task_loss_denominator(TaskHead::SequenceClassification, problem_type_, 0, batch.labels);
+}
+
 Tensor EncoderWithHead::loss_and_gradient(const Tensor& logits, const Tensor& labels, Tensor* dlogits) const {
   // The head's output width is the number of labels (1: regression).
   return task_loss(TaskHead::SequenceClassification, problem_type_, logits.dim(-1), logits, labels, dlogits);

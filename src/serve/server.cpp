@@ -326,9 +326,11 @@ json Server::State::fill_mask(const json& body, RequestRecord& record) {
   serve::Job job{.kind = serve::JobKind::FillMask, .encodings = tokenize(request.inputs, request.truncate, record)};
   for (size_t i = 0; i < job.encodings.size(); ++i) {
     if (filler->masks_in(job.encodings[i]).empty()) {
-      throw validation_error(
-          422, "`inputs[" + std::to_string(i) + "]` has no " + tokenizer.id_to_token(tokenizer.mask_id()) + " token" +
-                   (request.truncate ? " within its first " + std::to_string(max_length()) + " tokens" : ""));
+      const std::string input = request.inputs.batch ? "`inputs[" + std::to_string(i) + "]`" : "`inputs`";
+      const bool truncated = request.truncate || options.auto_truncate;
+      throw validation_error(422,
+                             input + " has no " + tokenizer.id_to_token(tokenizer.mask_id()) + " token" +
+                                 (truncated ? " within its first " + std::to_string(max_length()) + " tokens" : ""));
     }
   }
   job.top_k = request.top_k;

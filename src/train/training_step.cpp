@@ -10,8 +10,6 @@
 namespace graft {
 namespace {
 
-constexpr size_t kBucketFloats = 25 * 1024 * 1024 / sizeof(float);
-
 double forward_backward(TrainableModel& model, const Batch& batch) {
   ForwardContext context;
   const ModelOutput output = model.forward(batch.to(model.device()), context);
@@ -32,8 +30,9 @@ double accumulate(TrainableModel& model, const ParameterList& parameters, std::s
 // Several ranks: this rank's share of micro-batch m, whose mean loss is over d_m of the D_m counted labels of all
 // ranks, weighs w_m = d_m / D_m / n, so that the weighted sum over ranks and micro-batches is one process's mean of
 // micro-batch means. The gradients accumulate in place, so before each micro-batch they are rescaled to carry its
-// weight (they hold sum_{m' < m} w_m' g_m' / w_{m-1}); a share with nothing counted is skipped. Returns the loss,
-// summed over the ranks.
+// weight (they hold the weighted sum so far divided by the weight of the last micro-batch computed); a share with
+// nothing counted is skipped, and a micro-batch with nothing counted on any rank adds nothing, as in one process
+// (whose cross-entropy over no label is 0). Returns the loss, summed over the ranks.
 double accumulate_shards(TrainableModel& model, const ParameterList& parameters, std::span<const Batch> micro_batches,
                          Communicator& communicator) {
   std::vector<Batch> shards;
@@ -48,8 +47,6 @@ double accumulate_shards(TrainableModel& model, const ParameterList& parameters,
   double loss = 0.0;
   double carried = 0.0;  // the weight the gradients carry
   for (size_t m = 0; m < shards.size(); ++m) {
-    check(totals[m] > 0.0, "train",
-          communicator.message_prefix() + "micro-batch " + std::to_string(m) + " has no labels to count on any rank");
     if (shares[m] == 0.0) continue;
     const double weight = shares[m] / totals[m] / count;
     if (carried > 0.0 && carried != weight) scale_grads(parameters, static_cast<float>(carried / weight));
@@ -80,8 +77,17 @@ StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSc
   return {loss, norm, lr};
 }
 
-void reduce_gradients(const ParameterList& parameters, Communicator& communicator) {
+void reduce_gradients(const ParameterList& parameters, Communicator& communicator, size_t bucket_bytes) {
   if (communicator.world_size() == 1) return;
+  // A rank that computed nothing this step (no rows, or nothing counted) holds no gradients yet: every rank must sum
+  // the same buckets, so a parameter with a gradient on any rank gets one (zeros) on all.
+  std::vector<float> present;
+  for (const Parameter* parameter : parameters) present.push_back(parameter->grad.numel() > 0 ? 1.0F : 0.0F);
+  communicator.all_reduce_sum(present);
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    if (present[i] > 0.0F) parameters[i]->ensure_grad();
+  }
+  const size_t bucket_floats = std::max<size_t>(1, bucket_bytes / sizeof(float));
   std::vector<float> bucket;
   std::vector<Parameter*> members;
   const auto flush = [&] {
@@ -103,7 +109,7 @@ void reduce_gradients(const ParameterList& parameters, Communicator& communicato
     const float* values = grad.data<float>();  // host-only: gradients live on the CPU
     bucket.insert(bucket.end(), values, values + grad.numel());
     members.push_back(*parameter);
-    if (bucket.size() >= kBucketFloats) flush();
+    if (bucket.size() >= bucket_floats) flush();
   }
   if (!members.empty()) flush();
 }

@@ -4,6 +4,8 @@
 // processes talking MPI, which tests the transport too.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -32,7 +34,6 @@ class ThreadWorld {
   template <typename T>
   void all_reduce_sum(int rank, std::span<T> values) {
     publish(rank, values);
-    std::vector<double> sums(values.size(), 0.0);
     std::vector<T> total(values.size(), T{0});
     for (const auto& slot : slots_) {
       for (size_t i = 0; i < values.size(); ++i) total[i] += static_cast<T>(slot[i]);
@@ -105,6 +106,11 @@ void on_every_rank(const std::function<void(Communicator&)>& body) {
   std::thread other([&] { body(second); });
   body(first);
   other.join();
+}
+
+// What the tests write into a tensor they made on the CPU.
+float* values_of(Tensor& tensor) {
+  return tensor.data<float>();
 }
 
 std::string golden(const std::string& name) {
@@ -194,7 +200,11 @@ TEST(DataParallel, SixGoldenStepsOnTwoRanksEqualOneProcessAndStayIdenticalAcross
     auto shared = Model::from_pretrained(folder + "/checkpoint");
     alone->set_training(true);
     shared->set_training(true);
+    if (rank > 0) {  // broadcast_parameters must undo this
+      for (Parameter* parameter : shared->parameters()) values_of(parameter->value)[0] += 1.0F;
+    }
     broadcast_parameters(*shared, communicator);
+    EXPECT_TRUE(identical_on_every_rank(*shared, communicator)) << "rank " << rank << " after the broadcast";
     const Recipe recipe;
     AdamW alone_optimizer(trainable_parameters(*alone), recipe.options);
     AdamW shared_optimizer(trainable_parameters(*shared), recipe.options);
@@ -237,6 +247,87 @@ TEST(DataParallel, MaskedLmWithUnevenLabelCountsPerRankGivesOneProcesssLossAndGr
     const StepResult many = gradient_step(*shared, {&batch, 1}, communicator);
     EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << "rank " << communicator.rank();
     expect_same_gradients(*shared, *alone, communicator.rank());
+  });
+}
+
+// The first step of a run on a 1-row batch: rank 0 gets no row and has no gradient yet, and still sums the same
+// buckets as rank 1 (and ends with the same parameters).
+TEST(DataParallel, ARankWithoutRowsStillTakesTheStep) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string folder = golden("distilbert_seqcls");
+  const Batch row = shard_rows(load_pretokenized_batches(folder + "/train_batches.safetensors")[0], 0, 4);
+  ASSERT_EQ(row.rows(), 1);
+  on_every_rank([&](Communicator& communicator) {
+    auto alone = Model::from_pretrained(folder + "/checkpoint");
+    auto shared = Model::from_pretrained(folder + "/checkpoint");
+    alone->set_training(true);
+    shared->set_training(true);
+    const StepResult one = gradient_step(*alone, {&row, 1}, single_process());
+    const StepResult many = gradient_step(*shared, {&row, 1}, communicator);
+    EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << "rank " << communicator.rank();
+    expect_same_gradients(*shared, *alone, communicator.rank());
+    EXPECT_TRUE(identical_on_every_rank(*shared, communicator));
+  });
+}
+
+// Masked LM where rank 0's row has no masked token, then a micro-batch with none on any rank (which adds nothing,
+// as in one process): rank 0 computes nothing at all.
+TEST(DataParallel, SharesAndMicroBatchesWithNothingToCountAreSkippedAsOneProcessWouldCountThem) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string folder = golden("distilbert_mlm");
+  const SafetensorsFile inputs = SafetensorsFile::open(folder + "/forward_backward.safetensors");
+  Batch first;
+  first.input_ids = inputs.load("input_ids", DType::I64);
+  first.attention_mask = inputs.load("attention_mask", DType::I64);
+  std::vector<int64_t> labels = inputs.load("labels", DType::I64).to_int_vector();
+  const int64_t tokens = first.input_ids.dim(1);
+  std::fill(labels.begin(), labels.begin() + tokens, -100);  // row 0: rank 0's share
+  first.labels = Tensor::from_vector(labels, first.input_ids.shape());
+  Batch nothing = first;
+  nothing.labels = Tensor::from_vector(std::vector<int64_t>(labels.size(), -100), first.input_ids.shape());
+  const std::vector<Batch> micro_batches = {first, nothing};
+  on_every_rank([&](Communicator& communicator) {
+    auto alone = Model::from_pretrained(folder + "/checkpoint");
+    auto shared = Model::from_pretrained(folder + "/checkpoint");
+    alone->set_training(true);
+    shared->set_training(true);
+    const StepResult one = gradient_step(*alone, micro_batches, single_process());
+    const StepResult many = gradient_step(*shared, micro_batches, communicator);
+    ASSERT_TRUE(std::isfinite(one.loss));
+    EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << "rank " << communicator.rank();
+    expect_same_gradients(*shared, *alone, communicator.rank());
+  });
+}
+
+// Buckets far smaller than the gradients (so that several flush, with offsets across parameters), and a parameter
+// with a gradient on rank 0 only.
+TEST(DataParallel, GradientBucketsSumEveryParameterOverTheRanks) {
+  on_every_rank([&](Communicator& communicator) {
+    std::vector<Parameter> storage(3);
+    const std::vector<int64_t> sizes = {5, 300, 7};
+    ParameterList parameters;
+    for (size_t p = 0; p < storage.size(); ++p) {
+      storage[p].value = Tensor::zeros({sizes[p]}, DType::F32, kCpu);
+      const bool computed = p != 2 || communicator.rank() == 0;
+      if (computed) {
+        storage[p].ensure_grad();
+        for (int64_t i = 0; i < sizes[p]; ++i) {
+          values_of(storage[p].grad)[i] = static_cast<float>((communicator.rank() + 1) * (i + 1) + 1000 * p);
+        }
+      }
+      parameters.push_back(&storage[p]);
+    }
+    reduce_gradients(parameters, communicator, 64);  // 16 floats a bucket
+    const int ranks = communicator.world_size();
+    for (size_t p = 0; p < storage.size(); ++p) {
+      ASSERT_EQ(storage[p].grad.numel(), sizes[p]) << "parameter " << p << " on rank " << communicator.rank();
+      const std::vector<float> summed = storage[p].grad.to_float_vector();
+      for (int64_t i = 0; i < sizes[p]; ++i) {
+        const double expected = p == 2 ? (i + 1) + 1000.0 * p
+                                       : (i + 1) * ranks * (ranks + 1) / 2.0 + 1000.0 * static_cast<double>(p) * ranks;
+        EXPECT_EQ(summed[static_cast<size_t>(i)], expected) << "parameter " << p << "[" << i << "]";
+      }
+    }
   });
 }
 

@@ -82,7 +82,7 @@ void run_train(TrainOptions& options) {
   FineTuneResult result;
   try {
     result = fine_tune(request, [](const std::string& line) { std::cerr << line << '\n'; });
-  } catch (const Error& error) {
+  } catch (const std::exception& error) {
     if (ranks.world_size() == 1) throw;
     std::cerr << "graft: " << ranks.message_prefix() << error.what() << '\n';
     ranks.abort(1);  // the other ranks would wait for this one in their next sum

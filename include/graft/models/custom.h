@@ -45,6 +45,7 @@ class EncoderWithHead : public TrainableModel {
   void backward(ForwardContext& context) override;
   // Back-propagates a given gradient of the logits instead.
   void backward(const Tensor& dlogits, ForwardContext& context);
+  double loss_denominator(const Batch& batch) const override;
 
   Model& base() { return *base_; }
   Sequential& head() { return *head_; }

@@ -23,7 +23,8 @@ struct StepResult {
 //
 // With several ranks, every rank passes the same (global) micro-batches and computes its share of their rows
 // (shard_rows); the gradients and the loss are summed over the ranks so that the step is the one a single process
-// takes on the whole batches, up to fp32 rounding: each rank's mean loss on a micro-batch counts its share of that
+// takes on the whole batches, up to fp32 rounding when dropout is off (each rank draws its own masks): each rank's
+// mean loss on a micro-batch counts its share of that
 // micro-batch's loss denominator (TrainableModel::loss_denominator), so that uneven counts of labels per rank (masked
 // LM) average as in one process (transformers' average_tokens_across_devices).
 StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSchedule& schedule, int64_t step,
@@ -36,9 +37,11 @@ inline StepResult training_step(TrainableModel& model, Optimizer& optimizer, con
                        communicator);
 }
 
-// Sums the gradients of `parameters` over the ranks, in buckets of about 25 MB taken from the last parameter
-// backwards (the order backward produces them), as PyTorch's DistributedDataParallel does.
-void reduce_gradients(const ParameterList& parameters, Communicator& communicator);
+// Sums the gradients of `parameters` over the ranks, in buckets of about `bucket_bytes` taken from the last parameter
+// backwards (the order backward produces them), as PyTorch's DistributedDataParallel does. Every rank must call
+// it (as every collective), so a rank that throws anywhere in a step must abort() the others.
+void reduce_gradients(const ParameterList& parameters, Communicator& communicator,
+                      size_t bucket_bytes = 25 * 1024 * 1024);
 
 // Rank 0's values of every parameter on every rank: identical starting points.
 void broadcast_parameters(const Module& model, Communicator& communicator);

@@ -25,21 +25,27 @@ void check_mpi(int status, const char* what) {
 
 class MpiWorld final : public Communicator {
  public:
+  // Only the thread that made the world (the main one, in graft's CLI) calls MPI: FUNNELED is enough.
   MpiWorld() {
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (initialized == 0) {
       int provided = 0;
       check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      if (provided < MPI_THREAD_FUNNELED) {
+        throw Error("[distributed] this MPI gives no thread support (MPI_THREAD_FUNNELED), which graft's threads need");
+      }
+      owns_mpi_ = true;
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
   }
+  // A host application that initialised MPI finalises it too.
   ~MpiWorld() override {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (finalized == 0) MPI_Finalize();
+    if (owns_mpi_ && finalized == 0) MPI_Finalize();
   }
   MpiWorld(const MpiWorld&) = delete;
   MpiWorld& operator=(const MpiWorld&) = delete;
@@ -83,6 +89,7 @@ class MpiWorld final : public Communicator {
 
   int rank_ = 0;
   int size_ = 1;
+  bool owns_mpi_ = false;
 };
 
 }  // namespace
