@@ -114,6 +114,8 @@ struct Trainer::Run {
   double loss_sum = 0.0;  // over the run, for the mean training loss
   double loss_since_log = 0.0;
   int64_t steps_since_log = 0;
+  double step_seconds_since_log = 0.0;
+  double communication_since_log = 0.0;  // seconds of those steps in the sums between ranks
   int64_t examples_seen = 0;
   double best_metric = 0.0;
   bool has_best = false;
@@ -383,21 +385,30 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
       micro_batches.push_back(batches.batch(epoch, index % batches.batches_per_epoch()));
       run.examples_seen += micro_batches.back().rows();
     }
+    const auto step_started = Clock::now();
     const StepResult step = training_step(model_, *run.optimizer, schedule, run.global_step, micro_batches,
                                           args_.max_grad_norm, *communicator);
+    run.step_seconds_since_log += seconds_since(step_started);
     ++run.global_step;
     run.loss_sum += step.loss;
     run.loss_since_log += step.loss;
+    run.communication_since_log += step.communication_seconds;
     ++run.steps_since_log;
     const double throughput = static_cast<double>(run.examples_seen - examples_at_start) / seconds_since(started);
     progress.update(run.global_step, step.loss, throughput, epoch + 1);
     if (run.global_step % std::max<int64_t>(args_.logging_steps, 1) == 0 || run.global_step == run.total_steps) {
-      log(run, {{"loss", run.loss_since_log / static_cast<double>(run.steps_since_log)},
-                {"grad_norm", step.grad_norm},
-                {"learning_rate", step.lr},
-                {"samples_per_second", throughput}});
+      nlohmann::json entry = {{"loss", run.loss_since_log / static_cast<double>(run.steps_since_log)},
+                              {"grad_norm", step.grad_norm},
+                              {"learning_rate", step.lr},
+                              {"samples_per_second", throughput}};
+      if (communicator->world_size() > 1) {  // the share of the steps the ranks spent summing
+        entry["communication_share"] = run.communication_since_log / run.step_seconds_since_log;
+      }
+      log(run, entry);
       run.loss_since_log = 0.0;
       run.steps_since_log = 0;
+      run.communication_since_log = 0.0;
+      run.step_seconds_since_log = 0.0;
     }
     const bool epoch_done = run.global_step % run.steps_per_epoch == 0;
     const bool evaluate_now = (args_.eval_strategy == "epoch" && epoch_done) ||

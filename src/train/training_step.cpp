@@ -1,6 +1,7 @@
 #include "graft/train/training_step.h"
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include "graft/core/error.h"
@@ -34,7 +35,12 @@ double accumulate(TrainableModel& model, const ParameterList& parameters, std::s
 // nothing counted is skipped, and a micro-batch with nothing counted on any rank adds nothing, as in one process
 // (whose cross-entropy over no label is 0). Returns the loss, summed over the ranks.
 double accumulate_shards(TrainableModel& model, const ParameterList& parameters, std::span<const Batch> micro_batches,
-                         Communicator& communicator) {
+                         Communicator& communicator, double& communication_seconds) {
+  const auto timed = [&communication_seconds](const auto& exchange) {
+    const auto started = std::chrono::steady_clock::now();
+    exchange();
+    communication_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   std::vector<Batch> shards;
   std::vector<double> shares;
   for (const Batch& batch : micro_batches) {
@@ -42,7 +48,7 @@ double accumulate_shards(TrainableModel& model, const ParameterList& parameters,
     shares.push_back(shards.back().rows() > 0 ? model.loss_denominator(shards.back()) : 0.0);
   }
   std::vector<double> totals = shares;
-  communicator.all_reduce_sum(totals);
+  timed([&] { communicator.all_reduce_sum(totals); });
   const auto count = static_cast<double>(micro_batches.size());
   double loss = 0.0;
   double carried = 0.0;  // the weight the gradients carry
@@ -54,9 +60,11 @@ double accumulate_shards(TrainableModel& model, const ParameterList& parameters,
     carried = weight;
   }
   if (carried > 0.0) scale_grads(parameters, static_cast<float>(carried));
-  reduce_gradients(parameters, communicator);
   std::vector<double> total{loss};
-  communicator.all_reduce_sum(total);
+  timed([&] {
+    reduce_gradients(parameters, communicator);
+    communicator.all_reduce_sum(total);
+  });
   return total[0];
 }
 
@@ -67,14 +75,16 @@ StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSc
   check(!micro_batches.empty(), "train", "a training step needs at least one batch");
   const ParameterList parameters = trainable_parameters(model);
   for (Parameter* parameter : parameters) parameter->zero_grad();
-  const double loss = communicator.world_size() > 1 ? accumulate_shards(model, parameters, micro_batches, communicator)
-                                                    : accumulate(model, parameters, micro_batches);
+  double communication_seconds = 0.0;
+  const double loss = communicator.world_size() > 1
+                          ? accumulate_shards(model, parameters, micro_batches, communicator, communication_seconds)
+                          : accumulate(model, parameters, micro_batches);
   const double norm =
       max_grad_norm > 0.0 ? clip_grad_norm(parameters, static_cast<float>(max_grad_norm)) : grad_norm(parameters);
   const double lr = schedule.lr_at(step);
   optimizer.set_lr(lr);
   optimizer.step();
-  return {loss, norm, lr};
+  return {loss, norm, lr, communication_seconds};
 }
 
 void reduce_gradients(const ParameterList& parameters, Communicator& communicator, size_t bucket_bytes) {

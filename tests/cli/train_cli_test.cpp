@@ -7,6 +7,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "graft/io/checkpoint.h"
 #include "graft/io/file.h"
@@ -97,6 +99,11 @@ TEST(TrainCli, MpirunAndNprocTwoRanksTrainOneProcesssModel) {
     ++written;
   }
   EXPECT_EQ(written, 1U) << "only rank 0 reports and writes: " << two.output;
+  std::ifstream log(ranks + "/stage-1/log.jsonl");
+  const auto logged = nlohmann::json::parse(std::string(std::istreambuf_iterator<char>(log), {}));
+  ASSERT_TRUE(logged.contains("communication_share")) << logged;
+  EXPECT_GT(logged["communication_share"].get<double>(), 0.0);
+  EXPECT_LT(logged["communication_share"].get<double>(), 1.0);
   // --nproc 2 starts mpirun itself, with one thread per rank on this machine's cores.
   const std::string launched = temp_dir("mpi-nproc");
   const auto nproc = test::run_command(test::cli_path() + common + " --nproc 2 --output " + launched);

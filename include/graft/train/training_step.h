@@ -16,6 +16,7 @@ struct StepResult {
   double loss;       // mean over the micro-batches
   double grad_norm;  // before clipping
   double lr;
+  double communication_seconds = 0.0;  // in the sums between ranks (0 for one process)
 };
 
 // micro_batches.size() > 1 is gradient accumulation: each micro-batch's gradient counts 1/n.
