@@ -65,6 +65,8 @@ TEST(TrainCli, ReproducesGoldenTrajectoriesFromTheCommandLine) {
   }
 }
 
+std::string four_rows(const std::string& path);
+
 // mpirun for ranks (Open MPI's, as CI installs it), or a skip that says why. Not under the sanitizers, which count
 // Open MPI's allocations at exit as leaks and fail the ranks.
 std::string mpirun_or_skip_reason() {
@@ -127,27 +129,39 @@ TEST(TrainCli, MpirunAndNprocTwoRanksTrainOneProcesssModel) {
   }
 }
 
-// A rank killed mid-run: mpirun ends the other one and exits non-zero within seconds, saying which rank died.
-TEST(TrainCli, AKilledRankEndsTheRunWithinSeconds) {
-  GRAFT_REQUIRE_GOLDEN();
+// A rank killed mid-run: mpirun ends the other one and exits non-zero within seconds, saying which rank died; then
+// `--resume` continues from the last checkpoint on both ranks and finishes.
+TEST(TrainCli, AKilledRankEndsTheRunWithinSecondsAndResumeContinues) {
   const std::string mpirun = mpirun_or_skip_reason();
   if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
-  const std::string folder = test::golden_dir() + "/distilbert_seqcls";
   const std::string out = temp_dir("mpi-killed");
-  const std::string command = mpirun + test::cli_path() + " train --no-progress --model " + folder +
-                              "/checkpoint --train-batches " + folder +
-                              "/train_batches.safetensors --max-steps 100000 --eval-strategy no --output " + out;
-  // The newest graft process of this run is a rank (mpirun starts both before either trains).
-  const auto result = test::run_command("(" + command + ") > " + out + ".log 2>&1 & launcher=$!; sleep 3; " +
-                                        "pkill -KILL -n -f -- '--output " + out + "$'; start=$(date +%s); " +
-                                        "wait $launcher; status=$?; echo \"status $status after $(( $(date +%s) - "
-                                        "start )) s\"; cat " +
-                                        out + ".log");
-  EXPECT_EQ(result.output.find("status 0"), std::string::npos) << result.output;
-  const auto after = result.output.find(" after ");
-  ASSERT_NE(after, std::string::npos) << result.output;
-  EXPECT_LE(std::stoi(result.output.substr(after + 7)), 10) << result.output;
-  EXPECT_NE(result.output.find("signal 9"), std::string::npos) << result.output;
+  // An epoch of two steps, each ending with a checkpoint, for far longer than the test waits.
+  const std::string command = mpirun + test::cli_path() + " train --no-progress --model " + test::fixtures_dir() +
+                              "/tiny-distilbert --train " + four_rows(out + "-data.csv") + " --eval " + out +
+                              "-data.csv --batch-size 2 --epochs 100000 --output " + out;
+  // The newest graft process of the run is a rank (mpirun starts both before either trains).
+  const auto killed =
+      test::run_command("(" + command + ") > " + out + ".log 2>&1 & launcher=$!; " + "for i in $(seq 600); do ls " +
+                        out + "/stage-1 2>/dev/null | grep -q checkpoint- && break; sleep 0.1; done; " +
+                        "pkill -KILL -n -f -- '--output " + out + "$'; start=$(date +%s); wait $launcher; status=$?; " +
+                        "echo \"status $status after $(( $(date +%s) - start )) s\"; cat " + out + ".log");
+  EXPECT_EQ(killed.output.find("status 0"), std::string::npos) << killed.output;
+  const auto after = killed.output.find(" after ");
+  ASSERT_NE(after, std::string::npos) << killed.output;
+  EXPECT_LE(std::stoi(killed.output.substr(after + 7)), 10) << killed.output;
+  EXPECT_NE(killed.output.find("signal 9"), std::string::npos) << killed.output;
+
+  int64_t last = 0;
+  for (const auto& entry : fs::directory_iterator(out + "/stage-1")) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("checkpoint-", 0) == 0) last = std::max<int64_t>(last, std::stoll(name.substr(11)));
+  }
+  ASSERT_GT(last, 0) << "no checkpoint before the kill";
+  const auto resumed = test::run_command(command + " --resume --max-steps " + std::to_string(last + 4));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("Resuming from step " + std::to_string(last)), std::string::npos) << resumed.output;
+  EXPECT_NO_THROW(Model::from_pretrained(out));
+  fs::remove_all(out);
 }
 
 // Two stages with evaluation and checkpoints, once with the model on the CPU and once on the checked device
