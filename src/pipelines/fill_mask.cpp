@@ -4,6 +4,15 @@
 #include "pipelines/pipeline_support.h"
 
 namespace graft {
+nlohmann::json fills_json(std::span<const MaskFill> fills) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const MaskFill& fill : fills) {
+    list.push_back(
+        {{"score", fill.score}, {"token", fill.token}, {"token_str", fill.token_str}, {"sequence", fill.sequence}});
+  }
+  return list;
+}
+
 FillMaskPipeline FillMaskPipeline::from_pretrained(const std::string& dir, FillMaskOptions options) {
   auto model = pipelines::load_model(dir, options);
   Tokenizer tokenizer = Tokenizer::from_pretrained(dir);

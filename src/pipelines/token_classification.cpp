@@ -79,6 +79,29 @@ std::vector<EntityGroup> group_entities(const std::vector<TokenEntity>& tokens, 
   return groups;
 }
 
+nlohmann::json entities_json(const TokenClassificationResult& result, bool grouped) {
+  nlohmann::json list = nlohmann::json::array();
+  if (grouped) {
+    for (const EntityGroup& group : result.groups) {
+      list.push_back({{"entity_group", group.entity_group},
+                      {"score", group.score},
+                      {"word", group.word},
+                      {"start", group.start},
+                      {"end", group.end}});
+    }
+    return list;
+  }
+  for (const TokenEntity& piece : result.entities) {
+    list.push_back({{"entity", piece.entity},
+                    {"score", piece.score},
+                    {"index", piece.index},
+                    {"word", piece.word},
+                    {"start", piece.start},
+                    {"end", piece.end}});
+  }
+  return list;
+}
+
 TokenClassificationPipeline TokenClassificationPipeline::from_pretrained(const std::string& dir,
                                                                          TokenClassificationOptions options) {
   auto model = pipelines::load_model(dir, options);

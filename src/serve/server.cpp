@@ -338,15 +338,9 @@ json Server::State::fill_mask(const json& body, RequestRecord& record) {
   json answers = json::array();
   for (const auto& masks : result.fills) {
     json per_mask = json::array();
-    for (const auto& fills : masks) {
-      json ranked = json::array();
-      for (size_t k = 0; k < fills.size() && static_cast<int64_t>(k) < request.top_k; ++k) {
-        ranked.push_back({{"score", fills[k].score},
-                          {"token", fills[k].token},
-                          {"token_str", fills[k].token_str},
-                          {"sequence", fills[k].sequence}});
-      }
-      per_mask.push_back(std::move(ranked));
+    for (const auto& fills : masks) {  // the batch's largest top_k: this request's first ones
+      const auto kept = std::min(fills.size(), static_cast<size_t>(request.top_k));
+      per_mask.push_back(fills_json(std::span<const MaskFill>(fills).first(kept)));
     }
     answers.push_back(masks.size() == 1 ? per_mask[0] : per_mask);
   }
@@ -363,26 +357,7 @@ json Server::State::tag(const json& body, RequestRecord& record) {
   const serve::JobResult result = infer(std::move(job), record);
   json answers = json::array();
   for (const TokenClassificationResult& entities : result.entities) {
-    json found = json::array();
-    if (request.grouped) {
-      for (const EntityGroup& group : entities.groups) {
-        found.push_back({{"entity_group", group.entity_group},
-                         {"score", group.score},
-                         {"word", group.word},
-                         {"start", group.start},
-                         {"end", group.end}});
-      }
-    } else {
-      for (const TokenEntity& piece : entities.entities) {
-        found.push_back({{"entity", piece.entity},
-                         {"score", piece.score},
-                         {"index", piece.index},
-                         {"word", piece.word},
-                         {"start", piece.start},
-                         {"end", piece.end}});
-      }
-    }
-    answers.push_back(std::move(found));
+    answers.push_back(entities_json(entities, request.grouped));
   }
   return request.inputs.batch ? answers : answers[0];
 }

@@ -15,15 +15,6 @@ struct FillMaskCommandOptions {
   int64_t top_k = 5;
 };
 
-nlohmann::json fills_json(const std::vector<MaskFill>& fills) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& fill : fills) {
-    list.push_back(
-        {{"token", fill.token}, {"token_str", fill.token_str}, {"score", fill.score}, {"sequence", fill.sequence}});
-  }
-  return list;
-}
-
 void run_fill_mask(const FillMaskCommandOptions& options) {
   const auto texts = read_inputs(options.common);
   FillMaskOptions pipeline_settings;

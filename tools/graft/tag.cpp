@@ -19,29 +19,6 @@ std::string span_line(const std::string& word, const std::string& label, float s
   return word + "\t" + label + "\t" + format_score(score) + "\t" + std::to_string(start) + "\t" + std::to_string(end);
 }
 
-nlohmann::json entities_json(const TokenClassificationResult& result, bool grouped) {
-  nlohmann::json list = nlohmann::json::array();
-  if (grouped) {
-    for (const auto& group : result.groups) {
-      list.push_back({{"entity_group", group.entity_group},
-                      {"score", group.score},
-                      {"word", group.word},
-                      {"start", group.start},
-                      {"end", group.end}});
-    }
-    return list;
-  }
-  for (const auto& entity : result.entities) {
-    list.push_back({{"entity", entity.entity},
-                    {"score", entity.score},
-                    {"index", entity.index},
-                    {"word", entity.word},
-                    {"start", entity.start},
-                    {"end", entity.end}});
-  }
-  return list;
-}
-
 std::vector<std::string> entity_lines(const TokenClassificationResult& result, bool grouped) {
   std::vector<std::string> lines;
   if (grouped) {

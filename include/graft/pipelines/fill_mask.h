@@ -1,5 +1,7 @@
 #pragma once
 // Masked-language-model predictions for every [MASK] of a text, as transformers' FillMaskPipeline.
+#include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,9 @@ struct MaskFill {
   float score = 0.0F;     // softmax probability over the vocabulary
   std::string sequence;   // the text decoded with this token in place of the mask (other masks dropped)
 };
+
+// One mask's fills as transformers' fill-mask pipeline gives them: [{"score", "token", "token_str", "sequence"}].
+nlohmann::json fills_json(std::span<const MaskFill> fills);
 
 class FillMaskPipeline : public Pipeline {
  public:

@@ -2,6 +2,7 @@
 // Per-token labels (named entities, parts of speech), as transformers' TokenClassificationPipeline with
 // aggregation_strategy "none" (tokens) and "simple" (groups).
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ struct TokenClassificationResult {
   std::vector<EntityGroup> groups;    // aggregation "simple"
   bool operator==(const TokenClassificationResult&) const = default;
 };
+
+// A text's result as transformers' token-classification pipeline gives it: the groups
+// [{"entity_group", "score", "word", "start", "end"}] (aggregation "simple"), or the word pieces
+// [{"entity", "score", "index", "word", "start", "end"}] (aggregation "none").
+nlohmann::json entities_json(const TokenClassificationResult& result, bool grouped);
 
 class TokenClassificationPipeline : public Pipeline {
  public:
