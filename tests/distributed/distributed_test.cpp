@@ -158,7 +158,6 @@ struct Recipe {
   }
 };
 
-// A step at learning rate 0 that leaves each parameter's gradient (unclipped) to compare.
 Tensor gradient_of(const Model& model, const std::string& name) {
   for (const auto& [parameter_name, parameter] : model.named_parameters()) {
     if (parameter_name == name) return parameter->grad;
@@ -182,6 +181,24 @@ void expect_same_gradients(const Model& actual, const Model& expected, int rank)
   }
 }
 
+// The checkpoint's model in training mode (the goldens' configs set dropout to 0).
+std::unique_ptr<Model> training_copy(const std::string& checkpoint) {
+  auto model = Model::from_pretrained(checkpoint);
+  model->set_training(true);
+  return model;
+}
+
+// The golden masked-LM batch: 3 rows of 24 tokens, with 5, 5 and 6 masked.
+Batch golden_masked_lm_batch(const std::string& folder) {
+  const SafetensorsFile inputs = SafetensorsFile::open(folder + "/forward_backward.safetensors");
+  Batch batch;
+  batch.input_ids = inputs.load("input_ids", DType::I64);
+  batch.attention_mask = inputs.load("attention_mask", DType::I64);
+  batch.labels = inputs.load("labels", DType::I64);
+  return batch;
+}
+
+// A step at learning rate 0 that leaves each parameter's gradient (unclipped) to compare.
 StepResult gradient_step(Model& model, std::span<const Batch> batches, Communicator& communicator) {
   AdamWOptions options;
   options.lr = 0.0;
@@ -190,16 +207,28 @@ StepResult gradient_step(Model& model, std::span<const Batch> batches, Communica
   return training_step(model, optimizer, still, 0, batches, 0.0, communicator);
 }
 
+// One process's gradient step on the whole batches and this rank's share of it, each on a fresh copy of the
+// checkpoint: the same (finite) loss and gradients. Returns this rank's model.
+std::unique_ptr<Model> expect_one_processs_step(const std::string& checkpoint, std::span<const Batch> batches,
+                                                Communicator& communicator) {
+  auto alone = training_copy(checkpoint);
+  auto shared = training_copy(checkpoint);
+  const StepResult one = gradient_step(*alone, batches, single_process());
+  const StepResult many = gradient_step(*shared, batches, communicator);
+  EXPECT_TRUE(std::isfinite(one.loss));
+  EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << "rank " << communicator.rank();
+  expect_same_gradients(*shared, *alone, communicator.rank());
+  return shared;
+}
+
 TEST(DataParallel, SixGoldenStepsOnTwoRanksEqualOneProcessAndStayIdenticalAcrossRanks) {
   GRAFT_REQUIRE_GOLDEN();
   const std::string folder = golden("distilbert_seqcls");
   const auto batches = load_pretokenized_batches(folder + "/train_batches.safetensors");  // 4, 5 and 3 rows
   on_every_rank([&](Communicator& communicator) {
     const int rank = communicator.rank();
-    auto alone = Model::from_pretrained(folder + "/checkpoint");
-    auto shared = Model::from_pretrained(folder + "/checkpoint");
-    alone->set_training(true);
-    shared->set_training(true);
+    auto alone = training_copy(folder + "/checkpoint");
+    auto shared = training_copy(folder + "/checkpoint");
     if (rank > 0) {  // broadcast_parameters must undo this
       for (Parameter* parameter : shared->parameters()) values_of(parameter->value)[0] += 1.0F;
     }
@@ -233,20 +262,9 @@ TEST(DataParallel, SixGoldenStepsOnTwoRanksEqualOneProcessAndStayIdenticalAcross
 TEST(DataParallel, MaskedLmWithUnevenLabelCountsPerRankGivesOneProcesssLossAndGradients) {
   GRAFT_REQUIRE_GOLDEN();
   const std::string folder = golden("distilbert_mlm");
-  const SafetensorsFile inputs = SafetensorsFile::open(folder + "/forward_backward.safetensors");
-  Batch batch;
-  batch.input_ids = inputs.load("input_ids", DType::I64);
-  batch.attention_mask = inputs.load("attention_mask", DType::I64);
-  batch.labels = inputs.load("labels", DType::I64);
+  const Batch batch = golden_masked_lm_batch(folder);
   on_every_rank([&](Communicator& communicator) {
-    auto alone = Model::from_pretrained(folder + "/checkpoint");
-    auto shared = Model::from_pretrained(folder + "/checkpoint");
-    alone->set_training(true);
-    shared->set_training(true);
-    const StepResult one = gradient_step(*alone, {&batch, 1}, single_process());
-    const StepResult many = gradient_step(*shared, {&batch, 1}, communicator);
-    EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << "rank " << communicator.rank();
-    expect_same_gradients(*shared, *alone, communicator.rank());
+    expect_one_processs_step(folder + "/checkpoint", {&batch, 1}, communicator);
   });
 }
 
@@ -258,14 +276,7 @@ TEST(DataParallel, ARankWithoutRowsStillTakesTheStep) {
   const Batch row = shard_rows(load_pretokenized_batches(folder + "/train_batches.safetensors")[0], 0, 4);
   ASSERT_EQ(row.rows(), 1);
   on_every_rank([&](Communicator& communicator) {
-    auto alone = Model::from_pretrained(folder + "/checkpoint");
-    auto shared = Model::from_pretrained(folder + "/checkpoint");
-    alone->set_training(true);
-    shared->set_training(true);
-    const StepResult one = gradient_step(*alone, {&row, 1}, single_process());
-    const StepResult many = gradient_step(*shared, {&row, 1}, communicator);
-    EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << "rank " << communicator.rank();
-    expect_same_gradients(*shared, *alone, communicator.rank());
+    const auto shared = expect_one_processs_step(folder + "/checkpoint", {&row, 1}, communicator);
     EXPECT_TRUE(identical_on_every_rank(*shared, communicator));
   });
 }
@@ -275,11 +286,8 @@ TEST(DataParallel, ARankWithoutRowsStillTakesTheStep) {
 TEST(DataParallel, SharesAndMicroBatchesWithNothingToCountAreSkippedAsOneProcessWouldCountThem) {
   GRAFT_REQUIRE_GOLDEN();
   const std::string folder = golden("distilbert_mlm");
-  const SafetensorsFile inputs = SafetensorsFile::open(folder + "/forward_backward.safetensors");
-  Batch first;
-  first.input_ids = inputs.load("input_ids", DType::I64);
-  first.attention_mask = inputs.load("attention_mask", DType::I64);
-  std::vector<int64_t> labels = inputs.load("labels", DType::I64).to_int_vector();
+  Batch first = golden_masked_lm_batch(folder);
+  std::vector<int64_t> labels = first.labels.to_int_vector();
   const int64_t tokens = first.input_ids.dim(1);
   std::fill(labels.begin(), labels.begin() + tokens, -100);  // row 0: rank 0's share
   first.labels = Tensor::from_vector(labels, first.input_ids.shape());
@@ -287,15 +295,7 @@ TEST(DataParallel, SharesAndMicroBatchesWithNothingToCountAreSkippedAsOneProcess
   nothing.labels = Tensor::from_vector(std::vector<int64_t>(labels.size(), -100), first.input_ids.shape());
   const std::vector<Batch> micro_batches = {first, nothing};
   on_every_rank([&](Communicator& communicator) {
-    auto alone = Model::from_pretrained(folder + "/checkpoint");
-    auto shared = Model::from_pretrained(folder + "/checkpoint");
-    alone->set_training(true);
-    shared->set_training(true);
-    const StepResult one = gradient_step(*alone, micro_batches, single_process());
-    const StepResult many = gradient_step(*shared, micro_batches, communicator);
-    ASSERT_TRUE(std::isfinite(one.loss));
-    EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << "rank " << communicator.rank();
-    expect_same_gradients(*shared, *alone, communicator.rank());
+    expect_one_processs_step(folder + "/checkpoint", micro_batches, communicator);
   });
 }
 
@@ -337,14 +337,7 @@ TEST(DataParallel, AccumulatingTwoMicroBatchesOnTwoRanksEqualsOneProcess) {
   const auto batches = load_pretokenized_batches(folder + "/train_batches.safetensors");
   const std::vector<Batch> micro_batches = {batches[1], batches[2]};  // 5 rows (2 and 3 per rank), then 3 (1 and 2)
   on_every_rank([&](Communicator& communicator) {
-    auto alone = Model::from_pretrained(folder + "/checkpoint");
-    auto shared = Model::from_pretrained(folder + "/checkpoint");
-    alone->set_training(true);
-    shared->set_training(true);
-    const StepResult one = gradient_step(*alone, micro_batches, single_process());
-    const StepResult many = gradient_step(*shared, micro_batches, communicator);
-    EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << "rank " << communicator.rank();
-    expect_same_gradients(*shared, *alone, communicator.rank());
+    expect_one_processs_step(folder + "/checkpoint", micro_batches, communicator);
   });
 }
 

@@ -2,8 +2,6 @@
 // The processes of a data-parallel run and what they exchange: sums of gradient buckets and loss counts, the
 // parameters broadcast from rank 0, barriers. One process (the default) is a communicator of one; under mpirun
 // graft talks MPI (Open MPI, Debian's), a communication engine of its own it never grows.
-#include <cstdint>
-#include <memory>
 #include <span>
 #include <string>
 
