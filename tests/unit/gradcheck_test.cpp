@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <utility>
 
 #include "graft/core/parallel.h"
 #include "graft/core/random.h"
@@ -38,14 +39,16 @@ double weighted_sum(const Tensor& y, const Tensor& r) {
 void expect_gradient(Tensor& variable, const Tensor& analytic, const std::function<double()>& loss,
                      const std::string& what) {
   ASSERT_EQ(variable.numel(), analytic.numel()) << what;
-  float* values = variable.data<float>();
+  // Each write through a fresh access, which moves the tensor's version: a pointer kept from before a product
+  // writes behind the back of the forms made from the tensor (core/tensor.h), such as a packed weight.
+  const auto set = [&variable](int64_t i, float value) { variable.data<float>()[i] = value; };
   for (int64_t i = 0; i < variable.numel(); ++i) {
-    const float saved = values[i];
-    values[i] = saved + kStep;
+    const float saved = std::as_const(variable).data<float>()[i];
+    set(i, saved + kStep);
     const double up = loss();
-    values[i] = saved - kStep;
+    set(i, saved - kStep);
     const double down = loss();
-    values[i] = saved;
+    set(i, saved);
     const double numeric = (up - down) / (2.0 * kStep);
     const double exact = analytic.data<float>()[i];
     EXPECT_NEAR(exact, numeric, kAbsoluteTolerance + kRelativeTolerance * std::fabs(numeric))

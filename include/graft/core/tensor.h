@@ -90,7 +90,8 @@ class Tensor {
 
   // Counts the accesses that may have written the values: every non-const data<T>() and raw_data(), fill() and
   // zero(), through this tensor or any other sharing its storage. A cache of a form derived from a tensor (the
-  // bf16 copy of a weight, ops.cpp) keeps the version it was made from and is stale once the count moves.
+  // bf16 copy of a weight, ops.cpp) keeps the version it was made from and is stale once the count moves. A
+  // write through a pointer kept from an access before the form was made is not counted: access again.
   uint64_t version() const { return version_ ? version_->load(std::memory_order_acquire) : 0; }
   // The storage's identity for such caches: its address is not reused while a weak reference to it lives, as
   // a data pointer is (the allocator hands freed blocks out again).

@@ -29,9 +29,21 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, f
           const float* row_bias = nullptr, const uint16_t* b_bf16 = nullptr);
 
 // out[N,O] = in[N,I] * weight[O,I]^T + bias[O]   [nn.Linear]
-// weight_bf16 (may be null): the weight rounded to bf16 (round_to_bf16), for BF16 products.
+// weight_bf16 (may be null): the weight rounded to bf16 (round_to_bf16), for BF16 products. packed_weight (may
+// be null): the weight packed for this precision (pack_linear_weight), which the product reads instead of it.
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
-                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16);
+                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16,
+                    const void* packed_weight);
+
+// A weight [out_features, in_features] in the layout that the GEMM of in * weight^T reads fastest on this CPU
+// (rounded to bf16 for BF16 products), for linear_forward: made once per version of the weight instead of on
+// every call. The packed form's size in bytes, 0 where there is none (the GEMM reads the stored layout, or
+// small fp32 weights: sgemm's). The product gives the numbers of the one on the stored weight, bit for bit.
+int64_t packed_linear_weight_bytes(int64_t in_features, int64_t out_features, DType precision);
+void pack_linear_weight(void* packed, const float* weight, int64_t in_features, int64_t out_features, DType precision);
+// linear_forward with a packed weight; false (nothing written) where the product cannot read it.
+bool linear_with_packed_weight(float* out, const float* in, const void* packed_weight, const float* bias, int64_t rows,
+                               int64_t in_features, int64_t out_features, DType precision);
 // dinput may be null (nothing below needs it); dweight/dbias may be null (frozen).
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
                      const float* weight, int64_t rows, int64_t in_features, int64_t out_features, DType precision,

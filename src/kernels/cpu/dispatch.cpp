@@ -78,8 +78,10 @@ std::string describe_backend() {
 }
 
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
-                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16) {
-  kernel_table().linear_forward(out, in, weight, bias, rows, in_features, out_features, precision, weight_bf16);
+                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16,
+                    const void* packed_weight) {
+  kernel_table().linear_forward(out, in, weight, bias, rows, in_features, out_features, precision, weight_bf16,
+                                packed_weight);
 }
 
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
@@ -166,8 +168,7 @@ void quantize_rows_int8(int8_t* out, float* scales, const float* in, int64_t row
 void linear_forward_int8(float* out, const int8_t* in, const float* in_scales, const int8_t* weight,
                          const float* weight_scales, const float* bias, int64_t rows, int64_t in_features,
                          int64_t out_features) {
-  kernel_table().linear_forward_int8(out, in, in_scales, weight, weight_scales, bias, rows, in_features,
-                                     out_features);
+  kernel_table().linear_forward_int8(out, in, in_scales, weight, weight_scales, bias, rows, in_features, out_features);
 }
 
 }  // namespace graft::kernels

@@ -75,7 +75,12 @@ void linear_forward_int8(float* out, const int8_t* in, const float* in_scales, c
 }
 
 void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
-                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16) {
+                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16,
+                    const void* packed_weight) {
+  if (packed_weight != nullptr &&
+      linear_with_packed_weight(out, in, packed_weight, bias, rows, in_features, out_features, precision)) {
+    return;
+  }
   gemm(false, true, rows, out_features, in_features, 1.0F, in, in_features, weight, in_features, 0.0F, out,
        out_features, precision, bias, weight_bf16);
 }

@@ -1,0 +1,143 @@
+// Packed weights (kernels.h's pack_linear_weight, ops.cpp's cache of weight forms): a layer's forward product
+// reads its weight in the layout the GEMM chose, made once per version of the weight, and gives the numbers of
+// the product that reads the stored weight.
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graft/core/allocator.h"
+#include "graft/core/grad_mode.h"
+#include "graft/core/random.h"
+#include "graft/kernels/kernels.h"
+#include "graft/ops/ops.h"
+#include "test_support.h"
+
+namespace graft {
+namespace {
+
+Tensor random_tensor(Shape shape, uint64_t seed) {
+  Tensor t = Tensor::empty(std::move(shape));
+  Generator generator(seed);
+  init_normal(t, 1.0F, generator);
+  return t;
+}
+
+// x W^T + b by the GEMM on the stored weight, past every cache.
+Tensor unpacked_product(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision) {
+  const int64_t rows = x.dim(0), in = weight.dim(1), out = weight.dim(0);
+  Tensor y = Tensor::empty({rows, out});
+  kernels::gemm(false, true, rows, out, in, 1.0F, x.data<float>(), in, weight.data<float>(), in, 0.0F, y.data<float>(),
+                out, precision, bias.data<float>());
+  return y;
+}
+
+// Why a test cannot run here: no packed layout for the weight on this CPU.
+std::optional<std::string> no_packed_layout(int64_t in, int64_t out, DType precision) {
+  if (kernels::packed_linear_weight_bytes(in, out, precision) > 0) return std::nullopt;
+  return "no packed " + std::string(dtype_name(precision)) + " layout for " + std::to_string(out) + " x " +
+         std::to_string(in) + " on " + kernels::describe_backend();
+}
+
+// ops.cpp's cache of weight forms forgets the forms of dead weights when it is next used: here, by the bf16
+// copy of a small weight (in training, so that it is not packed).
+void forget_dead_weights_forms() {
+  ops::linear(Tensor::zeros({1, 8}), Tensor::zeros({4, 8}), Tensor::zeros({4}), DType::BF16);
+}
+
+class PackedWeight : public testing::TestWithParam<DType> {};
+
+// distilbert-base's three weight shapes, from one row to more than the 256 up to which an fp32 product is the
+// primitive's: the packed product is the unpacked one bit for bit, so that inference gives training's numbers.
+TEST_P(PackedWeight, TheForwardProductIsTheUnpackedOneAtEveryRowCount) {
+  const DType precision = GetParam();
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{768, 768}, {768, 3072}, {3072, 768}};
+  for (const auto& [in, out] : shapes) {
+    if (const auto reason = no_packed_layout(in, out, precision)) GTEST_SKIP() << *reason;
+    const Tensor weight = random_tensor({out, in}, 1);
+    const Tensor bias = random_tensor({out}, 2);
+    std::vector<uint8_t> packed(kernels::packed_linear_weight_bytes(in, out, precision));
+    kernels::pack_linear_weight(packed.data(), weight.data<float>(), in, out, precision);
+    for (const int64_t rows : {1, 7, 32, 300}) {
+      const Tensor x = random_tensor({rows, in}, 3 + rows);
+      Tensor y = Tensor::empty({rows, out});
+      kernels::linear_forward(y.data<float>(), x.data<float>(), weight.data<float>(), bias.data<float>(), rows, in, out,
+                              precision, nullptr, packed.data());
+      EXPECT_EQ(test::max_abs_diff(y, unpacked_product(x, weight, bias, precision)), 0.0)
+          << out << " x " << in << ", " << rows << " rows";
+    }
+  }
+}
+
+// The packed form is made once per version of the weight: after a write in place, an optimizer step, and for a
+// new weight that the allocator places where a freed one was, the product is the one of the weight as it is now.
+TEST_P(PackedWeight, FollowsEveryChangeOfTheWeight) {
+  const DType precision = GetParam();
+  if (const auto reason = no_packed_layout(768, 128, precision)) GTEST_SKIP() << *reason;
+  const NoGradGuard inference;
+  const Tensor x = random_tensor({5, 768}, 11);
+  const Tensor bias = random_tensor({128}, 12);
+  const auto expect_current = [&](const Tensor& weight, const std::string& after) {
+    EXPECT_EQ(test::max_abs_diff(ops::linear(x, weight, bias, precision), unpacked_product(x, weight, bias, precision)),
+              0.0)
+        << "after " << after;
+  };
+  Tensor weight = random_tensor({128, 768}, 13);
+  expect_current(weight, "the first product");
+  weight.data<float>()[5] = 40.0F;
+  expect_current(weight, "a write in place");
+  Tensor exp_avg = Tensor::zeros({128, 768});
+  Tensor exp_avg_sq = Tensor::zeros({128, 768});
+  ops::adamw_update(weight, random_tensor({128, 768}, 14), exp_avg, exp_avg_sq,
+                    {1.0F, 0.1F, true, 0.999F, 0.001F, 0.0316F, 1e-8F, -0.5F});
+  expect_current(weight, "an optimizer step");
+  for (uint64_t seed = 15; seed < 19; ++seed) {
+    weight = random_tensor({128, 768}, seed);
+    expect_current(weight, "a new weight, seed " + std::to_string(seed));
+  }
+}
+
+// Inference keeps one packed copy per weight, made by its first product and dropped with the weight; training
+// (grad mode on) keeps none: its weights change every step.
+TEST_P(PackedWeight, InferenceKeepsOneCopyPerWeightAndTrainingNone) {
+  const DType precision = GetParam();
+  if (const auto reason = no_packed_layout(1024, 1024, precision)) GTEST_SKIP() << *reason;
+  const auto packed_bytes = static_cast<int64_t>(kernels::packed_linear_weight_bytes(1024, 1024, precision));
+  const Tensor x = random_tensor({3, 1024}, 21);
+  const Tensor bias = Tensor::zeros({1024});
+  const auto live = [] { return static_cast<int64_t>(allocator_stats().live_bytes); };
+  forget_dead_weights_forms();  // those of the tests before
+  const int64_t before = live();
+  {
+    const Tensor weight = random_tensor({1024, 1024}, 22);  // 4 MiB, so the allocator counts it and its forms
+    const int64_t with_weight = live();
+    ops::linear(x, weight, bias, precision);
+    EXPECT_EQ(live() - with_weight, precision == DType::BF16 ? 1024 * 1024 * 2 : 0)  // BF16: the backward's copy
+        << "training";
+    const int64_t trained = live();
+    {
+      const NoGradGuard inference;
+      ops::linear(x, weight, bias, precision);
+      EXPECT_EQ(live() - trained, packed_bytes) << "the first product in inference";
+      ops::linear(x, weight, bias, precision);
+      EXPECT_EQ(live() - trained, packed_bytes) << "the second product in inference";
+    }
+  }
+  forget_dead_weights_forms();
+  EXPECT_EQ(live() - before, 0) << "after the weight was freed";
+}
+
+// Small fp32 weights are sgemm's, which reads them as stored.
+TEST(PackedWeights, NoneForSmallFp32Weights) {
+  EXPECT_EQ(kernels::packed_linear_weight_bytes(37, 19, DType::F32), 0);
+  EXPECT_EQ(kernels::packed_linear_weight_bytes(255, 256, DType::F32), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, PackedWeight, testing::Values(DType::F32, DType::BF16),
+                         [](const testing::TestParamInfo<DType>& precision) {
+                           return std::string(dtype_name(precision.param));
+                         });
+
+}  // namespace
+}  // namespace graft
