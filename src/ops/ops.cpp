@@ -96,7 +96,7 @@ kernels::DropoutMask dropout_of(const Tensor& keep, float keep_scale) {
 // weight (core/tensor.h): once for inference, once per optimizer step in training. A bf16 copy, which rounding
 // the weight in every product made three times a step (forward, and the backward's dinput and dweight); the
 // weight packed for the forward product, which the GEMM otherwise packs on every call.
-enum class WeightForm { Bf16Copy, PackedF32, PackedBf16 };
+enum class WeightForm { Bf16Copy, PackedF32, PackedBf16, PackedInt8 };
 
 class WeightFormCache {
  public:
@@ -149,17 +149,22 @@ std::shared_ptr<const void> bf16_weight(const Tensor& weight, DType precision, c
   });
 }
 
-// The weight packed for the forward product at this precision, in inference (under NoGradGuard); none where
-// the backend has no packed form. Not in training: there the weight changes every step, and packing it (a
-// copy as large as the weight, made again each step) gained 1% of a step where it gains 10-25% of inference.
+// The weight packed for the forward product at this precision (I8 for an int8 weight), in inference: under
+// NoGradGuard, and always for an int8 weight, which is never trained (Linear::quantize_int8). None where the
+// backend has no packed form. Not in training: there the weight changes every step, and packing it (a copy as
+// large as the weight, made again each step) gained 1% of a step where it gains 10-25% of inference.
 std::shared_ptr<const void> packed_weight(const Tensor& weight, DType precision, const Backend& backend) {
-  if (grad_enabled() || weight.ndim() != 2) return nullptr;  // the backend's linear_forward says what is wrong
-  expect_dtype(weight, DType::F32, "linear", "weight");
+  const bool int8 = precision == DType::I8;
+  if ((grad_enabled() && !int8) || weight.ndim() != 2) return nullptr;  // the op says what is wrong
+  expect_dtype(weight, int8 ? DType::I8 : DType::F32, int8 ? "linear_int8" : "linear", "weight");
+  const void* values = weight.raw_data();
   const int64_t bytes = backend.packed_linear_weight_bytes(weight.dim(1), weight.dim(0), precision);
   if (bytes == 0) return nullptr;
-  const WeightForm form = precision == DType::BF16 ? WeightForm::PackedBf16 : WeightForm::PackedF32;
+  const WeightForm form = int8                       ? WeightForm::PackedInt8
+                          : precision == DType::BF16 ? WeightForm::PackedBf16
+                                                     : WeightForm::PackedF32;
   return weight_forms().get(weight, form, static_cast<size_t>(bytes), [&](void* packed) {
-    backend.pack_linear_weight(packed, f32(weight), weight.dim(1), weight.dim(0), precision);
+    backend.pack_linear_weight(packed, values, weight.dim(1), weight.dim(0), precision);
   });
 }
 
@@ -207,8 +212,9 @@ Tensor linear_int8(const Tensor& x, const Tensor& weight, const Tensor& weight_s
   expect_dtype(weight_scale, DType::F32, "linear_int8", "weight_scale");
   Tensor y = Tensor::empty(with_last(x.shape(), weight.dim(0)), DType::F32, x.device());
   const QuantizedRows input = quantize_rows_int8(x);
+  const std::shared_ptr<const void> packed = packed_weight(weight, DType::I8, backend);
   backend.linear_forward_int8(f32(y), i8(input.values), f32(input.scales), i8(weight), f32(weight_scale), f32(bias),
-                              rows_of(x), weight.dim(1), weight.dim(0));
+                              rows_of(x), weight.dim(1), weight.dim(0), packed.get());
   return y;
 }
 

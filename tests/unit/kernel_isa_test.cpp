@@ -91,7 +91,7 @@ Outputs run_every_kernel(const KernelTable& k) {
   k.quantize_rows_int8(quantized_x.data(), x_scales.data(), x.data(), kRows, kIn);
   std::vector<float> y_int8(kRows * kOut);
   k.linear_forward_int8(y_int8.data(), quantized_x.data(), x_scales.data(), quantized.data(), scales.data(),
-                        bias.data(), kRows, kIn, kOut);
+                        bias.data(), kRows, kIn, kOut, nullptr);
   keep(std::vector<float>(quantized.begin(), quantized.end()));
   keep(std::vector<float>(quantized_x.begin(), quantized_x.end()));
   for (const auto& values : {scales, x_scales, y_int8}) keep(values);

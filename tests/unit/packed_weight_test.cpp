@@ -3,6 +3,8 @@
 // the product that reads the stored weight.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -132,6 +134,60 @@ TEST_P(PackedWeight, InferenceKeepsOneCopyPerWeightAndTrainingNone) {
 TEST(PackedWeights, NoneForSmallFp32Weights) {
   EXPECT_EQ(kernels::packed_linear_weight_bytes(37, 19, DType::F32), 0);
   EXPECT_EQ(kernels::packed_linear_weight_bytes(255, 256, DType::F32), 0);
+}
+
+std::vector<int8_t> random_int8(int64_t count, uint64_t seed) {
+  const Tensor values = random_tensor({count}, seed);
+  std::vector<int8_t> out(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    out[i] = static_cast<int8_t>(std::clamp(std::lrint(values.data<float>()[i] * 60.0F), -127L, 127L));
+  }
+  return out;
+}
+
+// int8 sums are exact: the packed product (whose packed form carries the weight's column sums that VNNI's s8 x s8
+// product needs) is the unpacked one, here on distilbert-base's shapes, on widths no block divides, and with
+// every product at the int8 extremes.
+TEST(PackedInt8Weight, TheProductIsTheUnpackedOneAtEveryRowCount) {
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{768, 768}, {768, 3072}, {3072, 768}, {37, 19}, {5, 130}};
+  for (const auto& [in, out] : shapes) {
+    if (const auto reason = no_packed_layout(in, out, DType::I8)) GTEST_SKIP() << *reason;
+    std::vector<int8_t> weight = random_int8(in * out, 31);
+    std::fill_n(weight.begin(), in, int8_t{-127});  // a column of the product at the extremes
+    std::vector<uint8_t> packed(kernels::packed_linear_weight_bytes(in, out, DType::I8));
+    kernels::pack_linear_weight(packed.data(), weight.data(), in, out, DType::I8);
+    for (const int64_t rows : {1, 7, 32, 300}) {
+      std::vector<int8_t> x = random_int8(rows * in, 32 + rows);
+      std::fill_n(x.begin(), in, int8_t{127});
+      std::vector<int32_t> expected(rows * out), actual(rows * out);
+      kernels::gemm_int8(rows, out, in, x.data(), weight.data(), expected.data());
+      kernels::gemm_int8(rows, out, in, x.data(), weight.data(), actual.data(), packed.data());
+      EXPECT_EQ(actual, expected) << out << " x " << in << ", " << rows << " rows";
+      EXPECT_EQ(actual[0], -127 * 127 * in) << out << " x " << in << ", " << rows << " rows";
+    }
+  }
+}
+
+// An int8 weight is never trained (Linear::quantize_int8), so its packed copy is made in grad mode too: once,
+// by its first product, and dropped with the weight.
+TEST(PackedInt8Weight, OneCopyPerWeightInEveryGradMode) {
+  if (const auto reason = no_packed_layout(1024, 1024, DType::I8)) GTEST_SKIP() << *reason;
+  const auto packed_bytes = static_cast<int64_t>(kernels::packed_linear_weight_bytes(1024, 1024, DType::I8));
+  const Tensor x = random_tensor({3, 1024}, 41);
+  const auto live = [] { return static_cast<int64_t>(allocator_stats().live_bytes); };
+  forget_dead_weights_forms();  // those of the tests before
+  const int64_t before = live();
+  {
+    const ops::QuantizedRows weight = ops::quantize_rows_int8(random_tensor({1024, 1024}, 42));
+    const int64_t with_weight = live();
+    ops::linear_int8(x, weight.values, weight.scales, Tensor());  // 3 rows: below the allocator's count
+    EXPECT_EQ(live() - with_weight, packed_bytes) << "the first product, in grad mode";
+    const NoGradGuard inference;
+    ops::linear_int8(x, weight.values, weight.scales, Tensor());
+    EXPECT_EQ(live() - with_weight, packed_bytes) << "the second product, in inference";
+  }
+  forget_dead_weights_forms();
+  EXPECT_EQ(live() - before, 0) << "after the weight was freed";
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, PackedWeight, testing::Values(DType::F32, DType::BF16),

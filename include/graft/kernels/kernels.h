@@ -36,11 +36,12 @@ void linear_forward(float* out, const float* in, const float* weight, const floa
                     const void* packed_weight);
 
 // A weight [out_features, in_features] in the layout that the GEMM of in * weight^T reads fastest on this CPU
-// (rounded to bf16 for BF16 products), for linear_forward: made once per version of the weight instead of on
-// every call. The packed form's size in bytes, 0 where there is none (the GEMM reads the stored layout, or
-// small fp32 weights: sgemm's). The product gives the numbers of the one on the stored weight, bit for bit.
+// (rounded to bf16 for BF16 products), for linear_forward (precision F32 or BF16, an F32 weight) and
+// linear_forward_int8 (precision I8, an I8 weight): made once per version of the weight instead of on every
+// call. The packed form's size in bytes, 0 where there is none (the GEMM reads the stored layout, or small fp32
+// weights: sgemm's). The product gives the numbers of the one on the stored weight, bit for bit.
 int64_t packed_linear_weight_bytes(int64_t in_features, int64_t out_features, DType precision);
-void pack_linear_weight(void* packed, const float* weight, int64_t in_features, int64_t out_features, DType precision);
+void pack_linear_weight(void* packed, const void* weight, int64_t in_features, int64_t out_features, DType precision);
 // linear_forward with a packed weight; false (nothing written) where the product cannot read it.
 bool linear_with_packed_weight(float* out, const float* in, const void* packed_weight, const float* bias, int64_t rows,
                                int64_t in_features, int64_t out_features, DType precision);
@@ -57,15 +58,17 @@ void linear_backward(float* dinput, float* dweight, float* dbias, const float* d
 void quantize_rows_int8(int8_t* out, float* scales, const float* in, int64_t rows, int64_t columns);
 
 // C[M,N] = A[M,K] B[N,K]^T in int32 (row-major, packed): exact with VNNI or AMX, and on other CPUs while the
-// sums stay below 2^24 in magnitude (gemm.cpp says why).
-void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b, int32_t* c);
+// sums stay below 2^24 in magnitude (gemm.cpp says why). packed_b (may be null): B packed by
+// pack_linear_weight(..., I8), which the product reads instead of b where it can.
+void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b, int32_t* c,
+               const void* packed_b = nullptr);
 
 // out[N,O] = (in[N,I] * weight[O,I]^T) * in_scales[N] * weight_scales[O] + bias[O], the sums exact in int32:
 // the input quantised per row as it comes, the weight per output channel beforehand (quantize_rows_int8)
-// [W8A8 dynamic]
+// [W8A8 dynamic]. packed_weight (may be null): the weight packed by pack_linear_weight(..., I8).
 void linear_forward_int8(float* out, const int8_t* in, const float* in_scales, const int8_t* weight,
                          const float* weight_scales, const float* bias, int64_t rows, int64_t in_features,
-                         int64_t out_features);
+                         int64_t out_features, const void* packed_weight);
 
 // out[i] = in[i] rounded to bf16, to nearest even (NaN stays NaN)   [tensor.to(torch.bfloat16)]
 void round_to_bf16(uint16_t* out, const float* in, int64_t count);

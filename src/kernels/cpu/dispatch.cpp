@@ -167,8 +167,9 @@ void quantize_rows_int8(int8_t* out, float* scales, const float* in, int64_t row
 
 void linear_forward_int8(float* out, const int8_t* in, const float* in_scales, const int8_t* weight,
                          const float* weight_scales, const float* bias, int64_t rows, int64_t in_features,
-                         int64_t out_features) {
-  kernel_table().linear_forward_int8(out, in, in_scales, weight, weight_scales, bias, rows, in_features, out_features);
+                         int64_t out_features, const void* packed_weight) {
+  kernel_table().linear_forward_int8(out, in, in_scales, weight, weight_scales, bias, rows, in_features, out_features,
+                                     packed_weight);
 }
 
 }  // namespace graft::kernels

@@ -60,8 +60,8 @@ void quantize_rows_int8(int8_t* out, float* scales, const float* in, int64_t row
 
 void linear_forward_int8(float* out, const int8_t* in, const float* in_scales, const int8_t* weight,
                          const float* weight_scales, const float* bias, int64_t rows, int64_t in_features,
-                         int64_t out_features) {
-  gemm_int8(rows, out_features, in_features, in, weight, reinterpret_cast<int32_t*>(out));
+                         int64_t out_features, const void* packed_weight) {
+  gemm_int8(rows, out_features, in_features, in, weight, reinterpret_cast<int32_t*>(out), packed_weight);
   parallel_for(0, rows, 4, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       float* row = out + r * out_features;
