@@ -3,6 +3,9 @@
 #include "graft/core/allocator.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <vector>
 
 #include "graft/core/tensor.h"
 
@@ -81,6 +84,31 @@ TEST(Allocator, ReleaseFreesTheCache) {
   EXPECT_GT(allocator_stats().cached_bytes, 0U);
   release_cached_memory();
   EXPECT_EQ(allocator_stats().cached_bytes, 0U);
+}
+
+// The activations of one sentence through distilbert-base are 96 KiB (32 x 768 floats) and 384 KiB (32 x 3072):
+// from the system allocator, glibc gave their pages back whenever a forward's frees left enough free at the top
+// of its heap, and the next forward faulted them in again, about 960 pages a forward (a tenth of its time).
+// From the cache, a loop of such forwards faults in none after the first.
+TEST(Allocator, ALoopOfOneSentenceForwardsFaultsInNoPagesAfterTheFirst) {
+  release_cached_memory();
+  const auto forward = [] {
+    std::vector<Tensor> activations;
+    for (int layer = 0; layer < 6; ++layer) {
+      for (const int64_t floats : {32 * 768, 32 * 3072, 32 * 768, 32 * 768}) {
+        activations.push_back(Tensor::full({floats}, 1.0F));  // written, as a layer's output is
+      }
+    }
+  };
+  const auto page_faults = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+  };
+  forward();
+  const long before = page_faults();
+  for (int pass = 0; pass < 20; ++pass) forward();
+  EXPECT_LT(page_faults() - before, 20) << "page faults in 20 forwards after the first";
 }
 
 TEST(Allocator, SmallTensorsBypassTheCache) {

@@ -8,6 +8,9 @@
 // included, by the peak evicted blocks the next layer asked for again: inference on distilbert-base at b32 x 128
 // took 800,000 page faults in five forwards, 418,000 with this bound; a bound of 1.5 times the peak took
 // 114,000 but raised a Financial PhraseBank epoch's peak RSS from 4.4 GB to 4.9 GB, where this bound gave 4.3.)
+// The cache starts at 64 KiB, not at glibc's mmap threshold: one sentence's activations (96 and 384 KiB in
+// distilbert-base) from malloc had their pages given back by glibc's heap trimming after every forward and
+// faulted in again, 960 a forward, a tenth of the 10 ms it takes on a 2-core Zen 5.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,7 +20,7 @@
 
 namespace graft {
 
-inline constexpr size_t kCachedBlockBytes = size_t{1} << 20;
+inline constexpr size_t kCachedBlockBytes = size_t{1} << 16;
 
 // 64-byte aligned memory of at least `bytes` on `device`, freed (or cached) when the last owner lets go. The
 // host allocator serves the CPU and the checked device; CUDA memory needs a build with CUDA.
