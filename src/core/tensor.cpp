@@ -125,6 +125,7 @@ Tensor Tensor::view_of(std::shared_ptr<const void> owner, const void* data, Shap
   tensor.storage_ = std::const_pointer_cast<void>(std::move(owner));
   tensor.version_ = std::make_shared<std::atomic<uint64_t>>(0);
   tensor.data_ = const_cast<void*>(data);
+  tensor.borrowed_ = true;
   return tensor;
 }
 

@@ -100,9 +100,17 @@ Tensor LayerNorm::backward(const Tensor& dy, ForwardContext& context) {
 }
 
 Tensor ActivationLayer::forward(const Tensor& x, ForwardContext& context) const {
-  Tensor y = ops::activation(activation_, x);
-  context.save(this, activation_ == Activation::Tanh ? y : x);
-  return y;
+  return forward(Tensor(x), context);
+}
+
+Tensor ActivationLayer::forward(Tensor&& x, ForwardContext& context) const {
+  if (activation_ == Activation::Tanh) {  // its backward reads the output
+    Tensor y = ops::activation(activation_, std::move(x));
+    context.save(this, y);
+    return y;
+  }
+  context.save(this, x);  // before the op: kept (in training), x is not donated, and the backward reads it as it was
+  return ops::activation(activation_, std::move(x));
 }
 
 Tensor ActivationLayer::backward(const Tensor& dy, ForwardContext& context) {

@@ -96,6 +96,9 @@ class Tensor {
   // The storage's identity for such caches: its address is not reused while a weak reference to it lives, as
   // a data pointer is (the allocator hands freed blocks out again).
   std::weak_ptr<const void> storage_identity() const { return version_; }
+  // Whether an op handed this tensor by value may write its result into its storage (mlx's buffer donation):
+  // graft allocated the storage and no other tensor shares it, so the caller moved its last reference in.
+  bool donatable() const { return !borrowed_ && storage_ != nullptr && storage_.use_count() == 1; }
 
   // Same storage, new shape (one dimension may be -1).
   Tensor reshape(Shape shape) const;
@@ -128,6 +131,7 @@ class Tensor {
   void* data_ = nullptr;
   Shape shape_;
   int64_t numel_ = 0;
+  bool borrowed_ = false;  // view_of: the memory is another owner's, read-only
   DType dtype_ = DType::F32;
   Device device_ = kCpu;
 };

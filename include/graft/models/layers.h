@@ -67,6 +67,8 @@ class ActivationLayer : public Layer {
  public:
   explicit ActivationLayer(Activation activation) : activation_(activation) {}
   Tensor forward(const Tensor& x, ForwardContext& context) const override;
+  // In inference, the output takes a donatable x's storage (ops::activation).
+  Tensor forward(Tensor&& x, ForwardContext& context) const;
   Tensor backward(const Tensor& dy, ForwardContext& context) override;
 
  private:

@@ -39,7 +39,8 @@ LayerNormOutput layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& b
 Tensor layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                            const Tensor& gamma, Tensor* dgamma, Tensor* dbeta);
 
-Tensor activation(Activation activation, const Tensor& x);
+// x by value: a tensor moved in whose storage is nobody else's (Tensor::donatable) receives the result.
+Tensor activation(Activation activation, Tensor x);
 // `saved` is the forward's output for Tanh, its input otherwise.
 Tensor activation_backward(Activation activation, const Tensor& dy, const Tensor& saved);
 
@@ -72,7 +73,8 @@ std::vector<int64_t> sequence_lengths(const Tensor& offsets, int64_t tokens, con
 Tensor attention_packed(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& offsets, int64_t heads,
                         DType precision);
 
-Tensor add(const Tensor& a, const Tensor& b);
+// a by value, as activation's x.
+Tensor add(Tensor a, const Tensor& b);
 void add_inplace(Tensor& y, const Tensor& x);
 
 // hidden[:, 0] of [B, T, D] -> [B, D], and its backward (zeros but at the first tokens).
