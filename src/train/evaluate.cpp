@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
+#include <utility>
 
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
@@ -13,17 +15,63 @@ int64_t argmax(const float* values, int64_t count) {
   return static_cast<int64_t>(std::max_element(values, values + count) - values);
 }
 
-// Predicted and true classes of every counted row (label != -100) of logits [..., C].
-void collect_classes(const Tensor& logits, const Tensor& labels, std::vector<int64_t>& truth,
-                     std::vector<int64_t>& predicted) {
-  const int64_t classes = logits.dim(-1);
-  const int64_t rows = logits.numel() / classes;
-  const auto ids = labels.to_int_vector();
-  for (int64_t r = 0; r < rows; ++r) {
-    if (ids[static_cast<size_t>(r)] == -100) continue;
-    truth.push_back(ids[static_cast<size_t>(r)]);
-    predicted.push_back(argmax(logits.data<float>() + r * classes, classes));  // host-only: a CPU copy
+// What the metrics read of a batch, one value per label: the predicted class (the logits' argmax) of a counted
+// integer label (0 for an ignored one, -100), the logit for float labels and one-wide logits (regression,
+// multi-label).
+std::vector<float> predictions(const Tensor& logits, const Tensor& labels) {
+  const Tensor host = logits.to(kCpu);
+  const float* values = host.data<float>();  // host-only: a CPU copy
+  if (labels.dtype() != DType::I64 || host.dim(-1) == 1) {
+    check(host.numel() == labels.numel(), "evaluate",
+          "logits " + shape_string(host.shape()) + " do not match the labels " + shape_string(labels.shape()));
+    return {values, values + host.numel()};
   }
+  const int64_t classes = host.dim(-1);
+  check(host.numel() == labels.numel() * classes, "evaluate",
+        "logits " + shape_string(host.shape()) + " do not match the labels " + shape_string(labels.shape()));
+  const std::vector<int64_t> ids = labels.to_int_vector();
+  std::vector<float> classes_predicted(ids.size(), 0.0F);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] != -100)
+      classes_predicted[i] = static_cast<float>(argmax(values + static_cast<int64_t>(i) * classes, classes));
+  }
+  return classes_predicted;
+}
+
+// A batch as the metrics read it: its labels and, one per label, the predictions of every rank's rows.
+struct EvaluatedBatch {
+  Tensor labels;
+  std::vector<float> predicted;
+};
+
+// This rank's share of `batch`: its predictions where one process would have them and zeros elsewhere, summed
+// over the ranks (x + 0 is x, so every rank gets one process's values); and {loss x denominator, denominator}
+// of its rows (one process: {loss, 1}), and the logits' width (0 without rows).
+struct Share {
+  EvaluatedBatch batch;
+  double weighted_loss = 0.0, denominator = 0.0;
+  int64_t classes = 0;
+};
+
+Share evaluate_share(TrainableModel& model, const Batch& batch, Communicator& communicator) {
+  const int rank = communicator.rank(), world = communicator.world_size();
+  const int64_t rows = batch.rows();
+  const int64_t labels_per_row = rows > 0 ? batch.labels.numel() / rows : 0;
+  Share share{{batch.labels, std::vector<float>(static_cast<size_t>(batch.labels.numel()), 0.0F)}};
+  const Batch mine = world == 1 ? batch : shard_rows(batch, rank, world);
+  if (mine.rows() > 0) {
+    ForwardContext nothing_kept;  // under NoGradGuard
+    const ModelOutput output = model.forward(mine.to(model.device()), nothing_kept);
+    check(output.loss.numel() == 1, "evaluate", "the evaluation data has no labels");
+    const double denominator = world == 1 ? 1.0 : model.loss_denominator(mine);
+    share.weighted_loss = static_cast<double>(output.loss.item()) * denominator;
+    share.denominator = denominator;
+    share.classes = output.logits.dim(-1);
+    const std::vector<float> predicted = predictions(output.logits, mine.labels);
+    std::copy(predicted.begin(), predicted.end(), share.batch.predicted.begin() + rows * rank / world * labels_per_row);
+  }
+  communicator.all_reduce_sum(std::span<float>(share.batch.predicted));
+  return share;
 }
 
 std::vector<std::string> names_or_numbers(const std::vector<std::string>& names, int64_t count) {
@@ -44,54 +92,69 @@ double EvalResult::metric(const std::string& name) const {
 }
 
 EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead task, const std::string& problem_type,
-                    const std::vector<std::string>& label_names) {
+                    const std::vector<std::string>& label_names, Communicator& communicator) {
   const bool was_training = model.training();
   model.set_training(false);
   const NoGradGuard no_grad;
   EvalResult result;
+  std::vector<EvaluatedBatch> batches;
+  std::vector<int64_t> batch_rows;
+  std::vector<double> sums;  // per batch {loss x denominator, denominator}, then {classes, ranks with rows}
+  int64_t classes_here = 0;  // the logits' width, where this rank computed rows
+  for (int64_t index = 0; index < data.batches_per_epoch(); ++index) {
+    const Batch batch = data.batch(0, index);
+    check(batch.labels.numel() > 0, "evaluate", "the evaluation data has no labels");
+    Share share = evaluate_share(model, batch, communicator);
+    batches.push_back(std::move(share.batch));
+    batch_rows.push_back(batch.rows());
+    sums.insert(sums.end(), {share.weighted_loss, share.denominator});
+    result.examples += batch.rows();
+    classes_here = std::max(classes_here, share.classes);
+  }
+  sums.insert(sums.end(), {static_cast<double>(classes_here), classes_here > 0 ? 1.0 : 0.0});
+  model.set_training(was_training);
+  check(result.examples > 0, "evaluate", "the evaluation data is empty");
+  communicator.all_reduce_sum(std::span<double>(sums));
   double loss_sum = 0.0;
+  for (size_t b = 0; b < batches.size(); ++b) {  // a batch with nothing to count adds nothing
+    if (sums[2 * b + 1] > 0.0) loss_sum += sums[2 * b] / sums[2 * b + 1] * static_cast<double>(batch_rows[b]);
+  }
+  result.loss = loss_sum / static_cast<double>(result.examples);
+  const double ranks_with_rows = sums.back();
+  const auto classes = static_cast<int64_t>(ranks_with_rows > 0.0 ? sums[sums.size() - 2] / ranks_with_rows : 0.0);
+  std::string problem = problem_type;
+  if (problem.empty() && task == TaskHead::SequenceClassification) {
+    problem = classes == 1                                   ? "regression"
+              : batches.front().labels.dtype() == DType::I64 ? "single_label_classification"
+                                                             : "multi_label_classification";
+  }
   std::vector<int64_t> truth, predicted;
   std::vector<double> targets, outputs;
   std::vector<std::vector<int64_t>> multi_truth, multi_predicted;
-  int64_t classes = 0;
-  std::string problem = problem_type;
-  for (int64_t index = 0; index < data.batches_per_epoch(); ++index) {
-    const Batch batch = data.batch(0, index);
-    ForwardContext nothing_kept;  // under NoGradGuard
-    ModelOutput output = model.forward(batch.to(model.device()), nothing_kept);
-    output.logits = output.logits.to(kCpu);
-    const int64_t rows = batch.input_ids.dim(0);
-    check(output.loss.numel() == 1, "evaluate", "the evaluation data has no labels");
-    loss_sum += static_cast<double>(output.loss.item()) * static_cast<double>(rows);
-    result.examples += rows;
-    classes = output.logits.dim(-1);
-    if (problem.empty() && task == TaskHead::SequenceClassification) {
-      problem = classes == 1                         ? "regression"
-                : batch.labels.dtype() == DType::I64 ? "single_label_classification"
-                                                     : "multi_label_classification";
-    }
+  for (const EvaluatedBatch& batch : batches) {
     if (problem == "regression") {
       for (float v : batch.labels.to_float_vector()) targets.push_back(v);
-      for (float v : output.logits.to_float_vector()) outputs.push_back(v);
+      for (float v : batch.predicted) outputs.push_back(v);
     } else if (problem == "multi_label_classification") {
       const auto values = batch.labels.to_float_vector();
-      const auto logits = output.logits.to_float_vector();
-      for (int64_t r = 0; r < rows; ++r) {
+      for (size_t row = 0; row < values.size(); row += static_cast<size_t>(classes)) {
         std::vector<int64_t> row_truth, row_predicted;
-        for (int64_t c = 0; c < classes; ++c) {
-          row_truth.push_back(values[static_cast<size_t>(r * classes + c)] > 0.5F);
-          row_predicted.push_back(logits[static_cast<size_t>(r * classes + c)] > 0.0F);  // sigmoid > 0.5
+        for (size_t c = row; c < row + static_cast<size_t>(classes); ++c) {
+          row_truth.push_back(values[c] > 0.5F);
+          row_predicted.push_back(batch.predicted[c] > 0.0F);  // sigmoid > 0.5
         }
         multi_truth.push_back(row_truth);
         multi_predicted.push_back(row_predicted);
       }
     } else {
-      collect_classes(output.logits, batch.labels, truth, predicted);
+      const auto ids = batch.labels.to_int_vector();
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] == -100) continue;
+        truth.push_back(ids[i]);
+        predicted.push_back(static_cast<int64_t>(batch.predicted[i]));
+      }
     }
   }
-  model.set_training(was_training);
-  check(result.examples > 0, "evaluate", "the evaluation data is empty");
-  result.loss = loss_sum / static_cast<double>(result.examples);
   const auto names = names_or_numbers(label_names, classes);
   if (problem == "regression") {
     const RegressionReport report = regression_report(targets, outputs);

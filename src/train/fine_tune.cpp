@@ -233,7 +233,11 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
     if (result.best_eval) run.eval = result.best_eval;
   }
   apply_freeze_spec(*model, "none");
-  if (data.eval) run.eval = Trainer(*model, request.args).evaluate(*data.eval);
+  if (data.eval) {
+    Trainer evaluator(*model, request.args);
+    evaluator.communicator = request.communicator;
+    run.eval = evaluator.evaluate(*data.eval);
+  }
   if (run.eval) {
     card.eval_results = run.eval->report;
     card.eval_table = run.eval->table;

@@ -225,7 +225,7 @@ void Trainer::log(Run& run, nlohmann::json entry) {
 
 EvalResult Trainer::evaluate(const BatchSource& data) {
   const AutocastGuard autocast(matmul_dtype(args_.bf16));
-  return graft::evaluate(model_, data, task_, problem_type_, label_names_);
+  return graft::evaluate(model_, data, task_, problem_type_, label_names_, *communicator);
 }
 
 bool Trainer::evaluate_and_checkpoint(Run& run, const BatchSource* eval_data) {

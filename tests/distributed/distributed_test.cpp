@@ -16,6 +16,7 @@
 #include "graft/distributed/communicator.h"
 #include "graft/io/safetensors.h"
 #include "graft/models/model.h"
+#include "graft/train/evaluate.h"
 #include "graft/train/optimizer.h"
 #include "graft/train/schedule.h"
 #include "graft/train/training_step.h"
@@ -188,8 +189,8 @@ std::unique_ptr<Model> training_copy(const std::string& checkpoint) {
   return model;
 }
 
-// The golden masked-LM batch: 3 rows of 24 tokens, with 5, 5 and 6 masked.
-Batch golden_masked_lm_batch(const std::string& folder) {
+// The batch of a golden folder's forward and backward (masked LM: 3 rows of 24 tokens, with 5, 5 and 6 masked).
+Batch golden_forward_batch(const std::string& folder) {
   const SafetensorsFile inputs = SafetensorsFile::open(folder + "/forward_backward.safetensors");
   Batch batch;
   batch.input_ids = inputs.load("input_ids", DType::I64);
@@ -262,7 +263,7 @@ TEST(DataParallel, SixGoldenStepsOnTwoRanksEqualOneProcessAndStayIdenticalAcross
 TEST(DataParallel, MaskedLmWithUnevenLabelCountsPerRankGivesOneProcesssLossAndGradients) {
   GRAFT_REQUIRE_GOLDEN();
   const std::string folder = golden("distilbert_mlm");
-  const Batch batch = golden_masked_lm_batch(folder);
+  const Batch batch = golden_forward_batch(folder);
   on_every_rank([&](Communicator& communicator) {
     expect_one_processs_step(folder + "/checkpoint", {&batch, 1}, communicator);
   });
@@ -286,7 +287,7 @@ TEST(DataParallel, ARankWithoutRowsStillTakesTheStep) {
 TEST(DataParallel, SharesAndMicroBatchesWithNothingToCountAreSkippedAsOneProcessWouldCountThem) {
   GRAFT_REQUIRE_GOLDEN();
   const std::string folder = golden("distilbert_mlm");
-  Batch first = golden_masked_lm_batch(folder);
+  Batch first = golden_forward_batch(folder);
   std::vector<int64_t> labels = first.labels.to_int_vector();
   const int64_t tokens = first.input_ids.dim(1);
   std::fill(labels.begin(), labels.begin() + tokens, -100);  // row 0: rank 0's share
@@ -342,6 +343,79 @@ TEST(DataParallel, AccumulatingTwoMicroBatchesOnTwoRanksEqualsOneProcess) {
 }
 
 // Under mpirun the ranks are MPI's, as Open MPI numbers them.
+// A model that counts the rows it computes.
+class RowCounting : public TrainableModel {
+ public:
+  explicit RowCounting(Model& model) : model_(model) { register_module("", model); }
+  ModelOutput forward(const Batch& batch, ForwardContext& context) const override {
+    rows_computed += batch.rows();
+    return model_.forward(batch, context);
+  }
+  void backward(ForwardContext& context) override { model_.backward(context); }
+  double loss_denominator(const Batch& batch) const override { return model_.loss_denominator(batch); }
+  mutable int64_t rows_computed = 0;
+
+ private:
+  Model& model_;
+};
+
+// Evaluation split between the ranks reports one process's numbers on every rank: the same metrics and report,
+// the loss within 1e-6 relative (its sums associate differently); and each rank computes its share of the rows.
+void expect_one_processs_evaluation(const std::string& checkpoint, const std::vector<Batch>& batches,
+                                    Communicator& communicator) {
+  const auto model = Model::from_pretrained(checkpoint);
+  RowCounting counted(*model);
+  const PretokenizedSource data(batches);
+  const EvalResult one = evaluate(*model, data, model->task(), "", {}, single_process());
+  const EvalResult many = evaluate(counted, data, model->task(), "", {}, communicator);
+  const std::string where = checkpoint + ", rank " + std::to_string(communicator.rank());
+  int64_t share = 0;
+  for (const Batch& batch : batches) share += shard_rows(batch, communicator.rank(), communicator.world_size()).rows();
+  EXPECT_EQ(counted.rows_computed, share) << where;
+  EXPECT_LT(counted.rows_computed, one.examples) << where;
+  EXPECT_EQ(many.examples, one.examples) << where;
+  EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << where;
+  ASSERT_EQ(many.metrics.size(), one.metrics.size()) << where;
+  for (const auto& [name, value] : one.metrics) {
+    if (name == "perplexity") {
+      EXPECT_NEAR(many.metric(name), value, 1e-6 * value) << where;
+    } else {
+      EXPECT_EQ(many.metric(name), value) << where << ": " << name;
+    }
+  }
+  nlohmann::json many_report = many.report, one_report = one.report;
+  for (const char* key : {"loss", "perplexity"}) many_report.erase(key), one_report.erase(key);
+  EXPECT_EQ(many_report, one_report) << where;
+  std::vector<double> losses(static_cast<size_t>(communicator.world_size()), 0.0);
+  losses[static_cast<size_t>(communicator.rank())] = many.loss;
+  communicator.all_reduce_sum(std::span<double>(losses));
+  for (const double loss : losses) EXPECT_EQ(loss, many.loss) << where << ": the ranks' losses differ";
+}
+
+// Sequence classification on the golden batches (4, 5 and 3 rows) and a batch of one row, where rank 0 computes
+// nothing; the same batches with multi-label targets; token classification; masked LM with 5 and 11 masked
+// tokens on the two ranks.
+TEST(DataParallel, EvaluationSplitBetweenTheRanksReportsOneProcesssNumbersOnEveryTask) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string seqcls = golden("distilbert_seqcls");
+  std::vector<Batch> classified = load_pretokenized_batches(seqcls + "/train_batches.safetensors");
+  classified.push_back(shard_rows(classified[0], 0, 4));
+  std::vector<Batch> multi_label = classified;
+  for (Batch& batch : multi_label) {
+    std::vector<float> targets(static_cast<size_t>(batch.rows() * 3));
+    for (size_t i = 0; i < targets.size(); ++i) targets[i] = static_cast<float>((i * 7 + i / 3) % 2);
+    batch.labels = Tensor::from_vector(targets, {batch.rows(), 3});
+  }
+  const std::vector<Batch> tagged = {golden_forward_batch(golden("distilbert_tokcls"))};
+  const std::vector<Batch> masked = {golden_forward_batch(golden("distilbert_mlm"))};
+  on_every_rank([&](Communicator& communicator) {
+    expect_one_processs_evaluation(seqcls + "/checkpoint", classified, communicator);
+    expect_one_processs_evaluation(seqcls + "/checkpoint", multi_label, communicator);
+    expect_one_processs_evaluation(golden("distilbert_tokcls") + "/checkpoint", tagged, communicator);
+    expect_one_processs_evaluation(golden("distilbert_mlm") + "/checkpoint", masked, communicator);
+  });
+}
+
 TEST(DataParallel, MpirunsRanksAreMpisWorld) {
   const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
   if (size == nullptr) GTEST_SKIP() << "not started by mpirun: the ranks are threads";

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "graft/data/batch_source.h"
+#include "graft/distributed/communicator.h"
 #include "graft/models/model.h"
 #include "graft/train/metrics.h"
 
@@ -26,8 +27,10 @@ struct EvalResult {
 };
 
 // Runs the model in evaluation mode (no dropout) over every batch of epoch 0; restores the mode after.
-// problem_type "" is inferred from the labels as transformers does.
+// problem_type "" is inferred from the labels as transformers does. With several ranks, every rank passes the
+// same data and computes its share of each batch's rows (shard_rows); the predictions are summed into every
+// rank's copy of the batch, so each rank reports one process's metrics, and the loss within rounding of it.
 EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead task, const std::string& problem_type,
-                    const std::vector<std::string>& label_names);
+                    const std::vector<std::string>& label_names, Communicator& communicator = single_process());
 
 }  // namespace graft
