@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "graft/core/error.h"
+#include "graft/core/random.h"
 
 namespace graft::test {
 
@@ -65,6 +66,13 @@ double max_abs_diff(const Tensor& actual, const Tensor& expected) {
     if (!(diff <= worst)) worst = diff;  // NaN propagates as the worst
   }
   return worst;
+}
+
+Tensor random_tensor(Shape shape, uint64_t seed, float std) {
+  Tensor tensor = Tensor::empty(std::move(shape));
+  Generator generator(seed);
+  init_normal(tensor, std, generator);
+  return tensor;
 }
 
 double max_abs(const Tensor& tensor) {

@@ -26,6 +26,9 @@ LoadOptions on_test_device();
 // The same for a graft command: " --device NAME", or nothing on the CPU.
 std::string device_option();
 
+// F32 values drawn from N(0, std^2) by a Generator seeded with `seed`.
+Tensor random_tensor(Shape shape, uint64_t seed, float std = 1.0F);
+
 // Largest |a - b| over all elements; shapes must match.
 double max_abs_diff(const Tensor& actual, const Tensor& expected);
 double max_abs(const Tensor& tensor);

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "graft/core/error.h"
-#include "graft/core/random.h"
 #include "graft/kernels/kernels.h"
 #include "graft/models/encoder.h"
 #include "graft/models/layers.h"
@@ -19,12 +18,7 @@
 namespace graft {
 namespace {
 
-Tensor random_tensor(Shape shape, uint64_t seed) {
-  Tensor t = Tensor::empty(std::move(shape));
-  Generator generator(seed);
-  init_normal(t, 1.0F, generator);
-  return t;
-}
+using test::random_tensor;
 
 Tensor rounded_to_bf16(const Tensor& t) {
   Tensor rounded = t.clone();

@@ -9,7 +9,6 @@
 #include <map>
 
 #include "graft/core/error.h"
-#include "graft/core/random.h"
 #include "graft/io/safetensors.h"
 #include "graft/models/custom.h"
 #include "graft/ops/ops.h"
@@ -195,12 +194,7 @@ void expect_gradient(Tensor& variable, const Tensor& analytic, const std::functi
   }
 }
 
-Tensor random_tensor(Shape shape, uint64_t seed) {
-  Tensor tensor = Tensor::empty(std::move(shape));
-  Generator generator(seed);
-  init_normal(tensor, 1.0F, generator);
-  return tensor;
-}
+using test::random_tensor;
 
 TEST(MeanPool, AveragesTheUnmaskedTokensAndItsBackwardMatchesFiniteDifferences) {
   Tensor hidden = random_tensor({3, 4, 5}, 1);

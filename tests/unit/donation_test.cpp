@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "graft/core/grad_mode.h"
-#include "graft/core/random.h"
 #include "graft/models/layers.h"
 #include "graft/ops/ops.h"
 #include "test_support.h"
@@ -16,12 +15,7 @@
 namespace graft {
 namespace {
 
-Tensor random_tensor(Shape shape, uint64_t seed) {
-  Tensor t = Tensor::empty(std::move(shape));
-  Generator generator(seed);
-  init_normal(t, 1.0F, generator);
-  return t;
-}
+using test::random_tensor;
 
 const void* address_of(const Tensor& tensor) {
   return tensor.raw_data();

@@ -22,12 +22,7 @@ constexpr float kStep = 1e-2F;
 constexpr double kAbsoluteTolerance = 2e-3;
 constexpr double kRelativeTolerance = 1e-2;
 
-Tensor random_tensor(Shape shape, uint64_t seed, float std = 1.0F) {
-  Tensor t = Tensor::empty(std::move(shape));
-  Generator generator(seed);
-  init_normal(t, std, generator);
-  return t;
-}
+using test::random_tensor;
 
 double weighted_sum(const Tensor& y, const Tensor& r) {
   double total = 0.0;

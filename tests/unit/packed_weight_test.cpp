@@ -11,7 +11,6 @@
 
 #include "graft/core/allocator.h"
 #include "graft/core/grad_mode.h"
-#include "graft/core/random.h"
 #include "graft/kernels/kernels.h"
 #include "graft/ops/ops.h"
 #include "test_support.h"
@@ -19,12 +18,7 @@
 namespace graft {
 namespace {
 
-Tensor random_tensor(Shape shape, uint64_t seed) {
-  Tensor t = Tensor::empty(std::move(shape));
-  Generator generator(seed);
-  init_normal(t, 1.0F, generator);
-  return t;
-}
+using test::random_tensor;
 
 // x W^T + b by the GEMM on the stored weight, past every cache.
 Tensor unpacked_product(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision) {
