@@ -89,8 +89,8 @@ TEST(Allocator, ReleaseFreesTheCache) {
 // The activations of one sentence through distilbert-base are 96 KiB (32 x 768 floats) and 384 KiB (32 x 3072):
 // from the system allocator, glibc gave their pages back whenever a forward's frees left enough free at the top
 // of its heap, and the next forward faulted them in again, about 960 pages a forward (a tenth of its time).
-// From the cache, a loop of such forwards faults in none after the first.
-TEST(Allocator, ALoopOfOneSentenceForwardsFaultsInNoPagesAfterTheFirst) {
+// From the cache, a loop of such forwards faults in none of them after the first.
+TEST(Allocator, ALoopOfOneSentenceForwardsFaultsInNoneOfItsBuffersAfterTheFirst) {
   release_cached_memory();
   const auto forward = [] {
     std::vector<Tensor> activations;
@@ -108,7 +108,9 @@ TEST(Allocator, ALoopOfOneSentenceForwardsFaultsInNoPagesAfterTheFirst) {
   forward();
   const long before = page_faults();
   for (int pass = 0; pass < 20; ++pass) forward();
-  EXPECT_LT(page_faults() - before, 20) << "page faults in 20 forwards after the first";
+  // The buffers span about 1,000 pages a forward. What faults remain is the test's own small allocations, which
+  // a sanitizer's allocator places afresh (AddressSanitizer: 6 a forward).
+  EXPECT_LT(page_faults() - before, 20 * 20) << "page faults in 20 forwards after the first";
 }
 
 TEST(Allocator, SmallTensorsBypassTheCache) {
