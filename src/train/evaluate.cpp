@@ -21,14 +21,11 @@ int64_t argmax(const float* values, int64_t count) {
 std::vector<float> predictions(const Tensor& logits, const Tensor& labels) {
   const Tensor host = logits.to(kCpu);
   const float* values = host.data<float>();  // host-only: a CPU copy
-  if (labels.dtype() != DType::I64 || host.dim(-1) == 1) {
-    check(host.numel() == labels.numel(), "evaluate",
-          "logits " + shape_string(host.shape()) + " do not match the labels " + shape_string(labels.shape()));
-    return {values, values + host.numel()};
-  }
   const int64_t classes = host.dim(-1);
-  check(host.numel() == labels.numel() * classes, "evaluate",
+  const bool class_ids = labels.dtype() == DType::I64 && classes > 1;
+  check(host.numel() == labels.numel() * (class_ids ? classes : 1), "evaluate",
         "logits " + shape_string(host.shape()) + " do not match the labels " + shape_string(labels.shape()));
+  if (!class_ids) return {values, values + host.numel()};
   const std::vector<int64_t> ids = labels.to_int_vector();
   std::vector<float> classes_predicted(ids.size(), 0.0F);
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -38,8 +35,9 @@ std::vector<float> predictions(const Tensor& logits, const Tensor& labels) {
   return classes_predicted;
 }
 
-// A batch as the metrics read it: its labels and, one per label, the predictions of every rank's rows.
+// A batch as the metrics read it: its rows, its labels and, one per label, the predictions of every rank's rows.
 struct EvaluatedBatch {
+  int64_t rows;
   Tensor labels;
   std::vector<float> predicted;
 };
@@ -57,7 +55,7 @@ Share evaluate_share(TrainableModel& model, const Batch& batch, Communicator& co
   const int rank = communicator.rank(), world = communicator.world_size();
   const int64_t rows = batch.rows();
   const int64_t labels_per_row = rows > 0 ? batch.labels.numel() / rows : 0;
-  Share share{{batch.labels, std::vector<float>(static_cast<size_t>(batch.labels.numel()), 0.0F)}};
+  Share share{{rows, batch.labels, std::vector<float>(static_cast<size_t>(batch.labels.numel()), 0.0F)}};
   const Batch mine = world == 1 ? batch : shard_rows(batch, rank, world);
   if (mine.rows() > 0) {
     ForwardContext nothing_kept;  // under NoGradGuard
@@ -98,17 +96,15 @@ EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead tas
   const NoGradGuard no_grad;
   EvalResult result;
   std::vector<EvaluatedBatch> batches;
-  std::vector<int64_t> batch_rows;
   std::vector<double> sums;  // per batch {loss x denominator, denominator}, then {classes, ranks with rows}
   int64_t classes_here = 0;  // the logits' width, where this rank computed rows
   for (int64_t index = 0; index < data.batches_per_epoch(); ++index) {
     const Batch batch = data.batch(0, index);
     check(batch.labels.numel() > 0, "evaluate", "the evaluation data has no labels");
     Share share = evaluate_share(model, batch, communicator);
-    batches.push_back(std::move(share.batch));
-    batch_rows.push_back(batch.rows());
-    sums.insert(sums.end(), {share.weighted_loss, share.denominator});
     result.examples += batch.rows();
+    batches.push_back(std::move(share.batch));
+    sums.insert(sums.end(), {share.weighted_loss, share.denominator});
     classes_here = std::max(classes_here, share.classes);
   }
   sums.insert(sums.end(), {static_cast<double>(classes_here), classes_here > 0 ? 1.0 : 0.0});
@@ -117,7 +113,7 @@ EvalResult evaluate(TrainableModel& model, const BatchSource& data, TaskHead tas
   communicator.all_reduce_sum(std::span<double>(sums));
   double loss_sum = 0.0;
   for (size_t b = 0; b < batches.size(); ++b) {  // a batch with nothing to count adds nothing
-    if (sums[2 * b + 1] > 0.0) loss_sum += sums[2 * b] / sums[2 * b + 1] * static_cast<double>(batch_rows[b]);
+    if (sums[2 * b + 1] > 0.0) loss_sum += sums[2 * b] / sums[2 * b + 1] * static_cast<double>(batches[b].rows);
   }
   result.loss = loss_sum / static_cast<double>(result.examples);
   const double ranks_with_rows = sums.back();
