@@ -64,6 +64,11 @@ int64_t InferenceQueue::queued() const {
   return static_cast<int64_t>(queue_.size());
 }
 
+int64_t InferenceQueue::admitted() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return admitted_;
+}
+
 // The queued jobs in order while the batch stays within the budget; the first one always, however large.
 std::vector<InferenceQueue::Entry> InferenceQueue::next_batch(std::unique_lock<std::mutex>& lock) {
   wake_worker_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

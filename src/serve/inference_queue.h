@@ -87,6 +87,7 @@ class InferenceQueue {
   void drain();
   bool draining() const;
   int64_t queued() const;
+  int64_t admitted() const;  // admitted requests that have not given their slot back
 
  private:
   struct Entry {

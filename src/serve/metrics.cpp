@@ -76,7 +76,7 @@ void Metrics::batch(int64_t requests, int64_t tokens) {
   batch_tokens_.observe(static_cast<double>(tokens));
 }
 
-std::string Metrics::prometheus(int64_t queue_size) const {
+std::string Metrics::prometheus(int64_t queue_size, int64_t admitted) const {
   const std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
   write_counter(out, "te_request_count", "Requests received, by route");
@@ -89,10 +89,15 @@ std::string Metrics::prometheus(int64_t queue_size) const {
   }
   write_counter(out, "te_request_failure", "Requests answered with an error, by route and error type");
   for (const auto& [key, count] : failures_) {
-    out += "te_request_failure{method=\"" + key.first + "\",err=\"" + key.second + "\"} " + std::to_string(count) +
-           "\n";
+    out +=
+        "te_request_failure{method=\"" + key.first + "\",err=\"" + key.second + "\"} " + std::to_string(count) + "\n";
   }
   out += "# TYPE te_queue_size gauge\nte_queue_size " + std::to_string(queue_size) + "\n";
+  // Not one of TEI's: how many requests hold an admission slot (--max-concurrent-requests bounds it).
+  out +=
+      "# HELP graft_requests_admitted Requests admitted and not yet answered\n"
+      "# TYPE graft_requests_admitted gauge\ngraft_requests_admitted " +
+      std::to_string(admitted) + "\n";
   batch_size_.write(out, "te_batch_next_size");
   batch_tokens_.write(out, "te_batch_next_tokens");
   tokenization_.write(out, "te_request_tokenization_duration");

@@ -33,12 +33,13 @@ class Metrics {
   // A finished request: its route ("predict"), its status and, for an error, TEI's error_type.
   void request(const std::string& route, int status, const std::string& error_type, const RequestTimes& times);
   void batch(int64_t requests, int64_t tokens);
-  std::string prometheus(int64_t queue_size) const;
+  // queue_size: jobs waiting for a batch; admitted: requests in flight, from admission to their answer.
+  std::string prometheus(int64_t queue_size, int64_t admitted) const;
 
  private:
   mutable std::mutex mutex_;
-  std::map<std::string, int64_t> requests_;                    // by route
-  std::map<std::string, int64_t> successes_;                   // by route
+  std::map<std::string, int64_t> requests_;                          // by route
+  std::map<std::string, int64_t> successes_;                         // by route
   std::map<std::pair<std::string, std::string>, int64_t> failures_;  // by route and error type
   Histogram batch_size_, batch_tokens_, tokenization_, queue_, inference_, total_;
 };

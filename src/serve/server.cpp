@@ -610,7 +610,8 @@ Server::Server(ServeOptions options) : state_(std::make_unique<State>(std::move(
     }
   });
   state.http.Get("/metrics", [&state](const httplib::Request&, httplib::Response& response) {
-    response.set_content(state.metrics.prometheus(state.queue->queued()), "text/plain; version=0.0.4");
+    response.set_content(state.metrics.prometheus(state.queue->queued(), state.queue->admitted()),
+                         "text/plain; version=0.0.4");
   });
   state.http.set_payload_max_length(static_cast<size_t>(state.options.payload_limit));
   // A body over the limit is refused by the library before any route runs: it gets TEI's body here. A body sent

@@ -91,6 +91,27 @@ Reply get(int port, const std::string& path, const httplib::Headers& headers = {
   return {result->status, json::parse(result->body, nullptr, false)};
 }
 
+// Waits (up to a minute, for the sanitizers on a loaded machine) until `/metrics` counts `requests` admitted:
+// a fixed sleep let a long request arrive after the stop it was meant to outlast (a flaky ThreadSanitizer run).
+bool wait_until_admitted(int port, int requests) {
+  const std::string gauge = "\ngraft_requests_admitted " + std::to_string(requests) + "\n";
+  httplib::Client client = client_of(port);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto metrics = client.Get("/metrics");
+    if (metrics && metrics->body.find(gauge) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+// Long enough that the checks made while it runs finish first: 16 inputs truncated to 512 tokens.
+std::string slow_embed_body() {
+  std::string sentence;
+  for (int i = 0; i < 120; ++i) sentence += "profits fell sharply in the third quarter ";
+  return json({{"inputs", std::vector<std::string>(16, sentence)}, {"truncate", true}}).dump();
+}
+
 TEST(Serve, PredictEmbedAndTokenizeGiveTheOfflinePipelinesAnswers) {
   const RunningServer running(options_for(tiny_distilbert()));
   const int client = running.port();
@@ -442,21 +463,13 @@ TEST(Serve, BeyondMaxConcurrentRequestsIsRefusedAtOnceAndTheAdmittedAreAnswered)
   options.max_concurrent_requests = 1;
   const RunningServer running(options);
   const int client = running.port();
-  std::string sentence;
-  for (int i = 0; i < 120; ++i) sentence += "the market rallied on strong earnings ";
-  const std::string slow_body = json({{"inputs", std::vector<std::string>(8, sentence)}, {"truncate", true}}).dump();
+  const std::string slow_body = slow_embed_body();
   auto slow = std::async(std::launch::async, [&] { return post(client, "/embed", slow_body).status; });
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  int refused = 0;
-  for (int i = 0; i < 5; ++i) {
-    const Reply reply = post(client, "/embed", R"({"inputs": "hello"})");
-    if (reply.status == 429) {
-      ++refused;
-      EXPECT_EQ(reply.body["error_type"], "overloaded");
-    }
-  }
+  ASSERT_TRUE(wait_until_admitted(client, 1)) << "the long request was not admitted within a minute";
+  const Reply refused = post(client, "/embed", R"({"inputs": "hello"})");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(refused.body["error_type"], "overloaded");
   EXPECT_EQ(slow.get(), 200);
-  EXPECT_GE(refused, 1) << "the long request ran under 150 ms: nothing was refused";
   EXPECT_EQ(post(client, "/embed", R"({"inputs": "hello"})").status, 200);
 }
 
@@ -464,14 +477,12 @@ TEST(Serve, BeyondMaxConcurrentRequestsIsRefusedAtOnceAndTheAdmittedAreAnswered)
 TEST(Serve, StopAnswersWhatWasAdmittedWhileHealthSays503) {
   auto running = std::make_unique<RunningServer>(options_for(shipped_model()));
   const int client = running->port();
-  std::string sentence;
-  for (int i = 0; i < 120; ++i) sentence += "profits fell sharply in the third quarter ";
-  const std::string slow_body = json({{"inputs", std::vector<std::string>(16, sentence)}, {"truncate", true}}).dump();
+  const std::string slow_body = slow_embed_body();
   auto slow = std::async(std::launch::async, [&] { return post(client, "/embed", slow_body).status; });
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  ASSERT_TRUE(wait_until_admitted(client, 1)) << "the long request was not admitted within a minute";
   auto stopping = std::async(std::launch::async, [&] { running->server().stop(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const Reply health = get(client, "/health");
+  Reply health = get(client, "/health");
+  while (health.status == 200) health = get(client, "/health");  // until stop() has begun draining
   const Reply refused = post(client, "/embed", R"({"inputs": "hello"})");
   EXPECT_EQ(slow.get(), 200);
   stopping.get();

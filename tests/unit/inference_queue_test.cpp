@@ -113,8 +113,10 @@ TEST(InferenceQueue, AdmitsUpToTheBoundAndDrainWaitsForTheAdmitted) {
   std::optional<AdmissionSlot> a = test.queue.admit();
   std::optional<AdmissionSlot> b = test.queue.admit();
   ASSERT_TRUE(a && b);
+  EXPECT_EQ(test.queue.admitted(), 2);
   EXPECT_FALSE(test.queue.admit());  // the third: refused at once
   a.reset();
+  EXPECT_EQ(test.queue.admitted(), 1);
   std::optional<AdmissionSlot> c = test.queue.admit();
   EXPECT_TRUE(c);  // a slot given back is taken again
   auto drained = std::async(std::launch::async, [&] { test.queue.drain(); });
