@@ -1,12 +1,19 @@
-// The elementwise and row kernels of a distilbert-base layer at b32 x 128 (4096 rows of 768 or 3072 channels),
-// in GB/s of memory read and written, next to the machine's own limit measured the same way: BM_Copy, the same
-// bytes copied by the same threads. These kernels do a few operations per byte, so the copy's rate is the
-// ceiling they can approach. Run: build/bench/kernels_bench (threads: OMP_NUM_THREADS, default all cores).
+// The kernels of a distilbert-base layer, each next to the machine's own limit measured the same way.
+// - Elementwise and row kernels at b32 x 128 (4096 rows of 768 or 3072 channels), in GB/s of memory read and
+//   written, next to BM_Copy: the same bytes copied by the same threads. These do a few operations per byte,
+//   so the copy's rate is the ceiling they can approach.
+// - The layer products (x W^T with the weight packed as inference packs it) at one sentence (32 rows) and a
+//   batch (4096 rows), in GFLOP/s, next to BM_PeakFma: independent fused multiply-adds from registers on the
+//   same threads, the most fp32 arithmetic the cores can do (bf16 dot products do twice as much per
+//   instruction where the CPU has them).
+// Run: build/bench/kernels_bench (threads: OMP_NUM_THREADS, default all cores).
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <cstring>
 #include <vector>
 
+#include "graft/core/allocator.h"
 #include "graft/core/parallel.h"
 #include "graft/kernels/kernels.h"
 
@@ -96,6 +103,92 @@ void BM_RoundToBf16(benchmark::State& state) {
                           [count](uint16_t* out, const float* in) { graft::kernels::round_to_bf16(out, in, count); });
 }
 
+void set_flops(benchmark::State& state, double flops) {
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+constexpr int64_t kFmaRounds = 1 << 20;
+constexpr int kAccumulators = 12;  // enough independent chains to hide the FMA latency on two ports
+
+// kAccumulators chains of fused multiply-adds (GCC vectors: a * b + c contracts to an FMA), inlined
+// into a caller compiled for the vector width; returns their sum, so that the compiler keeps the loop.
+using Floats16 = float __attribute__((vector_size(64)));
+using Floats8 = float __attribute__((vector_size(32)));
+
+template <typename Vector>
+[[gnu::always_inline]] inline float fma_rounds() {
+  constexpr int kLanes = sizeof(Vector) / sizeof(float);
+  const Vector factor = Vector{} + 0.999F;
+  std::array<Vector, kAccumulators> accumulators;
+  accumulators.fill(factor);
+  for (int64_t round = 0; round < kFmaRounds; ++round) {
+    for (Vector& accumulator : accumulators) accumulator = accumulator * factor + factor;
+  }
+  float total = 0.0F;
+  for (const Vector& accumulator : accumulators) {
+    for (int lane = 0; lane < kLanes; ++lane) total += accumulator[lane];
+  }
+  return total;
+}
+
+__attribute__((target("avx512f"))) float fma_rounds_avx512() {
+  return fma_rounds<Floats16>();
+}
+__attribute__((target("avx2,fma"))) float fma_rounds_avx2() {
+  return fma_rounds<Floats8>();
+}
+
+// The ceiling of the products: fp32 FMAs in the widest vectors this CPU has, one chain set per thread.
+void BM_PeakFma(benchmark::State& state) {
+  const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
+  const int threads = graft::num_threads();
+  std::vector<float> sums(static_cast<size_t>(threads));
+  for (auto _ : state) {
+    graft::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t)
+        sums[static_cast<size_t>(t)] = avx512 ? fma_rounds_avx512() : fma_rounds_avx2();
+    });
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.SetLabel(avx512 ? "avx512" : "avx2");
+  set_flops(state, 2.0 * (avx512 ? 16 : 8) * kAccumulators * static_cast<double>(kFmaRounds) * threads);
+}
+
+// out[rows, out] = in[rows, in] W[out, in]^T + b, W packed once as inference packs it (ops::linear under
+// NoGradGuard).
+void BM_LinearForward(benchmark::State& state) {
+  const int64_t rows = state.range(0), in_features = state.range(1), out_features = state.range(2);
+  const graft::DType precision = state.range(3) == 16 ? graft::DType::BF16 : graft::DType::F32;
+  const std::vector<float> in = values(rows * in_features), weight = values(out_features * in_features),
+                           bias = values(out_features);
+  std::vector<float> out(static_cast<size_t>(rows * out_features));
+  const int64_t packed_bytes = graft::kernels::packed_linear_weight_bytes(in_features, out_features, precision);
+  const std::shared_ptr<void> packed =
+      packed_bytes > 0 ? graft::allocate_storage(static_cast<size_t>(packed_bytes)) : nullptr;
+  if (packed != nullptr) {
+    graft::kernels::pack_linear_weight(packed.get(), weight.data(), in_features, out_features, precision);
+  }
+  for (auto _ : state) {
+    graft::kernels::linear_forward(out.data(), in.data(), weight.data(), bias.data(), rows, in_features, out_features,
+                                   precision, nullptr, packed.get());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetLabel(packed != nullptr ? "packed" : "stored");
+  set_flops(state, 2.0 * static_cast<double>(rows * in_features * out_features));
+}
+
+// {rows, in, out, precision bits}: QKV/out projections, FFN up and down; one sentence and a b32 x 128 batch.
+void product_shapes(benchmark::internal::Benchmark* bench) {
+  for (const int64_t bits : {32, 16}) {
+    for (const int64_t rows : {32, 4096}) {
+      bench->Args({rows, 768, 768, bits});
+      bench->Args({rows, 768, 3072, bits});
+      bench->Args({rows, 3072, 768, bits});
+    }
+  }
+  bench->ArgNames({"rows", "in", "out", "bits"})->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
 void channel_shapes(benchmark::internal::Benchmark* bench) {
   bench->Arg(768)->Arg(3072)->ArgName("channels")->UseRealTime()->Unit(benchmark::kMillisecond);
 }
@@ -106,6 +199,8 @@ BENCHMARK(BM_LayerNormBackward)->Arg(768)->ArgName("channels")->UseRealTime()->U
 BENCHMARK(BM_Gelu)->Arg(3072)->ArgName("channels")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SoftmaxRows)->Arg(128)->ArgName("tokens")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RoundToBf16)->Apply(channel_shapes);
+BENCHMARK(BM_PeakFma)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LinearForward)->Apply(product_shapes);
 
 }  // namespace
 
