@@ -28,6 +28,9 @@ namespace {
 // One cache line, and what AVX-512 loads want.
 constexpr size_t kAlignment = 64;
 
+// How far above the peak live plus cached bytes may go before cached blocks are evicted: a sixteenth of it.
+constexpr size_t kPeakSlackDivisor = 16;
+
 void* aligned_or_throw(size_t bytes) {
   void* memory = std::aligned_alloc(kAlignment, bytes);
   if (memory == nullptr) throw Error("[tensor] out of memory allocating " + std::to_string(bytes) + " bytes");
@@ -56,8 +59,9 @@ class BlockCache {
       return note_live(block);
     }
     // Before growing, cached blocks that did not fit go back to the system until live and cached bytes are
-    // within the peak: the fresh block may take the total above it by its own size, no more.
-    while (!blocks_.empty() && stats_.live_bytes + stats_.cached_bytes > stats_.peak_bytes) {
+    // within the bound: the fresh block may take the total above it by its own size, no more.
+    const size_t bound = stats_.peak_bytes + stats_.peak_bytes / kPeakSlackDivisor;
+    while (!blocks_.empty() && stats_.live_bytes + stats_.cached_bytes > bound) {
       evict_least_recently_returned();
     }
     void* memory = std::aligned_alloc(kAlignment, bytes);

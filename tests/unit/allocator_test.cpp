@@ -1,5 +1,5 @@
-// The tensor allocator's cache of large blocks: reuse, its bound (the peak of live bytes plus the request), and
-// release.
+// The tensor allocator's cache of large blocks: reuse, its bound (the peak of live bytes and a sixteenth, plus the
+// request), and release.
 #include "graft/core/allocator.h"
 
 #include <gtest/gtest.h>
@@ -77,6 +77,23 @@ TEST(Allocator, OverTheBoundTheLeastRecentlyReturnedBlocksGoFirst) {
   const Tensor again = Tensor::empty({4 * kLargeFloats});
   EXPECT_EQ(allocator_stats().reused, before.reused + 1);
   EXPECT_EQ(allocator_stats().fresh, before.fresh);
+}
+
+// A loop whose phases ask for different sizes: 64 MiB (the peak), 4, 64 again, then 32, each freed before the
+// next. With the bound at exactly the peak, every pass evicted two cached blocks it was about to ask for and
+// fetched them afresh (a bf16 training step of distilbert-base: 21 blocks, 200 MB of page faults a step); a
+// sixteenth above the peak holds all three sizes from the second pass on.
+TEST(Allocator, ALoopWhosePhasesAskForDifferentSizesFetchesNothingAfterItsFirstPass) {
+  release_cached_memory();
+  constexpr int64_t kMebiFloats = int64_t{1} << 18;
+  const auto pass = [] {
+    for (const int64_t mebibytes : {64, 4, 64, 32}) const Tensor phase = Tensor::empty({mebibytes * kMebiFloats});
+  };
+  pass();
+  const AllocatorStats before = allocator_stats();
+  for (int i = 0; i < 5; ++i) pass();
+  EXPECT_EQ(allocator_stats().fresh, before.fresh);
+  EXPECT_EQ(allocator_stats().reused, before.reused + 5 * 4);
 }
 
 TEST(Allocator, ReleaseFreesTheCache) {
