@@ -169,8 +169,8 @@ void BM_LinearForward(benchmark::State& state) {
     graft::kernels::pack_linear_weight(packed.get(), weight.data(), in_features, out_features, precision);
   }
   for (auto _ : state) {
-    graft::kernels::linear_forward(out.data(), in.data(), weight.data(), bias.data(), rows, in_features, out_features,
-                                   precision, nullptr, packed.get());
+    graft::kernels::linear_forward(out.data(), in.data(), nullptr, weight.data(), bias.data(), rows, in_features,
+                                   out_features, precision, nullptr, packed.get());
     benchmark::DoNotOptimize(out.data());
   }
   state.SetLabel(packed != nullptr ? "packed" : "stored");

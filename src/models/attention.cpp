@@ -60,8 +60,9 @@ std::vector<Tensor> SelfAttention::backward(const Tensor& dcontext, ForwardConte
 
 Tensor attend(const SelfAttention& core, const Linear& q, const Linear& k, const Linear& v, const Tensor& x,
               const TokenLayout& layout, bool training, ForwardContext& context, Tensor* probabilities) {
-  return core.forward(q.forward(x, context), k.forward(x, context), v.forward(x, context), layout, training, context,
-                      probabilities);
+  const Tensor input = q.input_for_product(x);  // one rounding for the three products
+  return core.forward(q.forward(input, context), k.forward(input, context), v.forward(input, context), layout, training,
+                      context, probabilities);
 }
 
 Tensor attend_backward(const SelfAttention& core, Linear& q, Linear& k, Linear& v, const Tensor& dcontext,

@@ -16,8 +16,8 @@ Tensor* grad_or_null(Parameter& parameter) {
   return &parameter.grad;
 }
 
-// What a product's backward needs: its input, and the precision it multiplied in (core/autocast.h), which its
-// backward multiplies in too.
+// What a product's backward needs: its input (rounded to BF16 for a BF16 product), and the precision it
+// multiplied in (core/autocast.h), which its backward multiplies in too.
 struct ProductSaved {
   Tensor input;
   DType precision;
@@ -30,6 +30,10 @@ struct LayerNormSaved {
 void check_features(const Tensor& x, int64_t features, const char* layer) {
   check(x.ndim() > 0 && x.dim(-1) == features, layer,
         "input " + shape_string(x.shape()) + " does not end in " + std::to_string(features) + " features");
+}
+
+Tensor rounded_for(DType precision, const Tensor& x) {
+  return precision == DType::BF16 && x.dtype() == DType::F32 ? ops::round_to_bf16(x) : x;
 }
 
 }  // namespace
@@ -61,12 +65,17 @@ void Linear::quantize_int8() {
   register_parameter("weight_scale", weight_scale);
 }
 
+Tensor Linear::input_for_product(const Tensor& x) const {
+  return quantized_int8() ? x : rounded_for(autocast_dtype(), x);
+}
+
 Tensor Linear::forward(const Tensor& x, ForwardContext& context) const {
   check_features(x, in_features(), "linear");
   if (quantized_int8()) return ops::linear_int8(x, weight.value, weight_scale.value, bias.value);
   const DType precision = autocast_dtype();
-  context.save(this, ProductSaved{x, precision});
-  return ops::linear(x, weight.value, bias.value, precision);
+  const Tensor input = rounded_for(precision, x);
+  context.save(this, ProductSaved{input, precision});
+  return ops::linear(input, weight.value, bias.value, precision);
 }
 
 Tensor Linear::backward(const Tensor& dy, ForwardContext& context) {
@@ -164,8 +173,9 @@ TiedLinear::TiedLinear(Parameter& shared_weight) : weight_(shared_weight) {
 Tensor TiedLinear::forward(const Tensor& x, ForwardContext& context) const {
   check_features(x, weight_.value.dim(1), "tied_linear");
   const DType precision = autocast_dtype();
-  context.save(this, ProductSaved{x, precision});
-  return ops::linear(x, weight_.value, bias.value, precision);
+  const Tensor input = rounded_for(precision, x);
+  context.save(this, ProductSaved{input, precision});
+  return ops::linear(input, weight_.value, bias.value, precision);
 }
 
 Tensor TiedLinear::backward(const Tensor& dy, ForwardContext& context) {

@@ -168,6 +168,20 @@ std::shared_ptr<const void> packed_weight(const Tensor& weight, DType precision,
   });
 }
 
+// A product's input as the backend reads it: F32 values, or BF16 ones already rounded for a BF16 product.
+struct ProductInput {
+  const float* values;
+  const uint16_t* bf16;
+};
+
+ProductInput product_input(const Tensor& x, DType precision, const char* op) {
+  if (x.dtype() != DType::BF16) return {f32(x), nullptr};
+  check(
+      precision == DType::BF16, "op",
+      std::string(op) + ": a BF16 input is for a BF16 product, not an " + std::string(dtype_name(precision)) + " one");
+  return {nullptr, static_cast<const uint16_t*>(address(x, DType::BF16))};
+}
+
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision) {
@@ -175,8 +189,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType p
   Tensor y = Tensor::empty(with_last(x.shape(), weight.dim(0)), DType::F32, x.device());
   const std::shared_ptr<const void> packed = packed_weight(weight, precision, backend);
   const std::shared_ptr<const void> weight_bf16 = packed != nullptr ? nullptr : bf16_weight(weight, precision, backend);
-  backend.linear_forward(f32(y), f32(x), f32(weight), f32(bias), rows_of(x), weight.dim(1), weight.dim(0), precision,
-                         static_cast<const uint16_t*>(weight_bf16.get()), packed.get());
+  const ProductInput input = product_input(x, precision, "linear");
+  backend.linear_forward(f32(y), input.values, input.bf16, f32(weight), f32(bias), rows_of(x), weight.dim(1),
+                         weight.dim(0), precision, static_cast<const uint16_t*>(weight_bf16.get()), packed.get());
   return y;
 }
 
@@ -185,9 +200,17 @@ Tensor linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, 
   const Backend& backend = backend_of("linear_backward", {&dy, &x, &weight, dweight, dbias});
   Tensor dx = Tensor::empty(x.shape(), DType::F32, x.device());
   const std::shared_ptr<const void> weight_bf16 = bf16_weight(weight, precision, backend);
-  backend.linear_backward(f32(dx), f32(dweight), f32(dbias), f32(dy), f32(x), f32(weight), rows_of(x), weight.dim(1),
-                          weight.dim(0), precision, static_cast<const uint16_t*>(weight_bf16.get()));
+  const ProductInput input = product_input(x, precision, "linear_backward");
+  backend.linear_backward(f32(dx), f32(dweight), f32(dbias), f32(dy), input.values, input.bf16, f32(weight), rows_of(x),
+                          weight.dim(1), weight.dim(0), precision, static_cast<const uint16_t*>(weight_bf16.get()));
   return dx;
+}
+
+Tensor round_to_bf16(const Tensor& x) {
+  const Backend& backend = backend_of("round_to_bf16", {&x});
+  Tensor rounded = Tensor::empty(x.shape(), DType::BF16, x.device());
+  if (x.numel() > 0) backend.round_to_bf16(static_cast<uint16_t*>(rounded.raw_data()), f32(x), x.numel());
+  return rounded;
 }
 
 QuantizedRows quantize_rows_int8(const Tensor& x) {

@@ -139,6 +139,41 @@ TEST(Bf16Layers, LinearMultipliesRoundedOperandsForwardAndBackward) {
   EXPECT_LT(fp32_gap, 2e-2);
 }
 
+// Layers that read one input round it once (Linear::input_for_product) and hand the products the BF16 tensor;
+// the products, forward and backward, are then exactly those of the F32 input rounded inside them.
+TEST(Bf16Layers, AnInputRoundedBeforehandGivesExactlyTheProductsOfTheF32Input) {
+  const Tensor x = random_tensor({3, 5, 48}, 21);
+  const Tensor weight = random_tensor({24, 48}, 22);
+  const Tensor bias = random_tensor({24}, 23);
+  const Tensor dy = random_tensor({3, 5, 24}, 24);
+  const Tensor rounded = ops::round_to_bf16(x);
+  ASSERT_EQ(rounded.dtype(), DType::BF16);
+  EXPECT_EQ(test::max_abs_diff(rounded.to(DType::F32), rounded_to_bf16(x)), 0.0);
+  EXPECT_EQ(
+      test::max_abs_diff(ops::linear(rounded, weight, bias, DType::BF16), ops::linear(x, weight, bias, DType::BF16)),
+      0.0);
+  Tensor dweight = Tensor::zeros({24, 48});
+  Tensor dbias = Tensor::zeros({24});
+  Tensor expected_dweight = Tensor::zeros({24, 48});
+  Tensor expected_dbias = Tensor::zeros({24});
+  const Tensor dx = ops::linear_backward(dy, rounded, weight, &dweight, &dbias, DType::BF16);
+  const Tensor expected_dx = ops::linear_backward(dy, x, weight, &expected_dweight, &expected_dbias, DType::BF16);
+  EXPECT_EQ(dx.dtype(), DType::F32);
+  EXPECT_EQ(test::max_abs_diff(dx, expected_dx), 0.0);
+  EXPECT_EQ(test::max_abs_diff(dweight, expected_dweight), 0.0);
+  EXPECT_EQ(test::max_abs_diff(dbias, expected_dbias), 0.0);
+}
+
+TEST(Bf16Layers, ABf16InputToAnFp32ProductIsAnError) {
+  const Tensor rounded = ops::round_to_bf16(random_tensor({2, 48}, 25));
+  try {
+    ops::linear(rounded, random_tensor({24, 48}, 26), Tensor(), DType::F32);
+    FAIL() << "a BF16 input was multiplied in F32";
+  } catch (const Error& error) {
+    EXPECT_STREQ(error.what(), "[op] linear: a BF16 input is for a BF16 product, not an F32 one");
+  }
+}
+
 // A bf16 product multiplies by a bf16 copy of the weight made once per version of the weight (ops.cpp): after
 // any write to the weight, in place or by an optimizer step, and for a new weight that the allocator places
 // where a freed one was, the product is the one of the weight as it is now.

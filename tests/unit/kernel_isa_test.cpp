@@ -74,12 +74,12 @@ Outputs run_every_kernel(const KernelTable& k) {
   name = "linear";
   for (const DType precision : {DType::F32, DType::BF16}) {
     std::vector<float> y(kRows * kOut);
-    k.linear_forward(y.data(), x.data(), w.data(), bias.data(), kRows, kIn, kOut, precision, nullptr, nullptr);
+    k.linear_forward(y.data(), x.data(), nullptr, w.data(), bias.data(), kRows, kIn, kOut, precision, nullptr, nullptr);
     std::vector<float> dx(kRows * kIn);
     std::vector<float> dw(kOut * kIn, 0.5F);
     std::vector<float> db(kOut, 0.25F);
-    k.linear_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), kRows, kIn, kOut, precision,
-                      nullptr);
+    k.linear_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), nullptr, w.data(), kRows, kIn, kOut,
+                      precision, nullptr);
     for (const auto& values : {y, dx, dw, db}) keep(values);
   }
   name = "int8";

@@ -58,8 +58,8 @@ TEST_P(PackedWeight, TheForwardProductIsTheUnpackedOneAtEveryRowCount) {
     for (const int64_t rows : {1, 7, 32, 300}) {
       const Tensor x = random_tensor({rows, in}, 3 + rows);
       Tensor y = Tensor::empty({rows, out});
-      kernels::linear_forward(y.data<float>(), x.data<float>(), weight.data<float>(), bias.data<float>(), rows, in, out,
-                              precision, nullptr, packed.data());
+      kernels::linear_forward(y.data<float>(), x.data<float>(), nullptr, weight.data<float>(), bias.data<float>(), rows,
+                              in, out, precision, nullptr, packed.data());
       EXPECT_EQ(test::max_abs_diff(y, unpacked_product(x, weight, bias, precision)), 0.0)
           << out << " x " << in << ", " << rows << " rows";
     }

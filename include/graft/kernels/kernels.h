@@ -22,18 +22,21 @@ namespace graft::kernels {
 std::string describe_backend();
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C (+ row_bias[N] on every row, when given; alpha must be 1 then),
-// op = transpose when the flag is set. Row-major. b_bf16, when given, is B's stored matrix already rounded to
-// bf16 and packed (leading dimension: its columns), which a BF16 product multiplies by instead of rounding B.
+// op = transpose when the flag is set. Row-major. b_bf16 (a_bf16), when given, is B's (A's) stored matrix
+// already rounded to bf16 and packed (leading dimension: its columns), which a BF16 product multiplies by instead
+// of rounding B (A) again.
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision,
-          const float* row_bias = nullptr, const uint16_t* b_bf16 = nullptr);
+          const float* row_bias = nullptr, const uint16_t* b_bf16 = nullptr, const uint16_t* a_bf16 = nullptr);
 
 // out[N,O] = in[N,I] * weight[O,I]^T + bias[O]   [nn.Linear]
-// weight_bf16 (may be null): the weight rounded to bf16 (round_to_bf16), for BF16 products. packed_weight (may
-// be null): the weight packed for this precision (pack_linear_weight), which the product reads instead of it.
-void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
-                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16,
-                    const void* packed_weight);
+// in_bf16 (may be null; only for BF16 products): the input already rounded to bf16 (round_to_bf16), which the
+// product reads instead of rounding `in` (which may then be null). weight_bf16 (may be null): the weight rounded
+// to bf16, for BF16 products. packed_weight (may be null): the weight packed for this precision
+// (pack_linear_weight), which the product reads instead of it.
+void linear_forward(float* out, const float* in, const uint16_t* in_bf16, const float* weight, const float* bias,
+                    int64_t rows, int64_t in_features, int64_t out_features, DType precision,
+                    const uint16_t* weight_bf16, const void* packed_weight);
 
 // A weight [out_features, in_features] in the layout that the GEMM of in * weight^T reads fastest on this CPU
 // (rounded to bf16 for BF16 products), for linear_forward (precision F32 or BF16, an F32 weight) and
@@ -43,12 +46,14 @@ void linear_forward(float* out, const float* in, const float* weight, const floa
 int64_t packed_linear_weight_bytes(int64_t in_features, int64_t out_features, DType precision);
 void pack_linear_weight(void* packed, const void* weight, int64_t in_features, int64_t out_features, DType precision);
 // linear_forward with a packed weight; false (nothing written) where the product cannot read it.
-bool linear_with_packed_weight(float* out, const float* in, const void* packed_weight, const float* bias, int64_t rows,
-                               int64_t in_features, int64_t out_features, DType precision);
-// dinput may be null (nothing below needs it); dweight/dbias may be null (frozen).
+bool linear_with_packed_weight(float* out, const float* in, const uint16_t* in_bf16, const void* packed_weight,
+                               const float* bias, int64_t rows, int64_t in_features, int64_t out_features,
+                               DType precision);
+// dinput may be null (nothing below needs it); dweight/dbias may be null (frozen). in/in_bf16 as for
+// linear_forward.
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
-                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features, DType precision,
-                     const uint16_t* weight_bf16);
+                     const uint16_t* in_bf16, const float* weight, int64_t rows, int64_t in_features,
+                     int64_t out_features, DType precision, const uint16_t* weight_bf16);
 
 // Dynamic int8 quantisation, symmetric (zero point 0) per row: scales[r] = max |in[r, :]| / 127, out[r, c] =
 // in[r, c] * (127 / max |in[r, :]|) rounded to nearest even (within [-127, 127]). A row of zeros (or of values

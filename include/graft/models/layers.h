@@ -33,8 +33,12 @@ class Layer : public Module {
 class Linear : public Layer {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  // x may be BF16: input_for_product's rounding, which several layers reading one input share.
   Tensor forward(const Tensor& x, ForwardContext& context) const override;
   Tensor backward(const Tensor& dy, ForwardContext& context) override;
+  // x as this layer's product reads it: rounded to bf16 when it multiplies in bf16 (core/autocast.h), which the
+  // backward then keeps in place of x (half the bytes, and no second rounding); x itself otherwise.
+  Tensor input_for_product(const Tensor& x) const;
   int64_t in_features() const { return weight.value.dim(1); }
   int64_t out_features() const { return weight.value.dim(0); }
 

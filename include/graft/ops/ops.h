@@ -18,6 +18,8 @@
 namespace graft::ops {
 
 // y[..., O] = x[..., I] W[O, I]^T + b[O] (bias may be undefined), multiplied in `precision` (core/autocast.h).
+// For a BF16 product x may be BF16, rounded beforehand (round_to_bf16): then several products read one rounding
+// of it, and a backward keeps half the bytes.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision);
 Tensor linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, Tensor* dweight, Tensor* dbias,
                        DType precision);
@@ -28,6 +30,9 @@ struct QuantizedRows {
   Tensor values, scales;
 };
 QuantizedRows quantize_rows_int8(const Tensor& x);
+
+// x (F32) rounded to BF16, to nearest even   [x.to(torch.bfloat16)]
+Tensor round_to_bf16(const Tensor& x);
 // y[..., O] = x[..., I] W[O, I]^T + b[O] with W quantised per output channel (weight I8 [O, I], weight_scale F32
 // [O, 1]) and x quantised per row as it comes, summed exactly in int32: inference only.
 Tensor linear_int8(const Tensor& x, const Tensor& weight, const Tensor& weight_scale, const Tensor& bias);

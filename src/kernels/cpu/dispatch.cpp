@@ -77,18 +77,18 @@ std::string describe_backend() {
          ": " + onednn_isa_name(dnnl_get_effective_cpu_isa());
 }
 
-void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
-                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16,
-                    const void* packed_weight) {
-  kernel_table().linear_forward(out, in, weight, bias, rows, in_features, out_features, precision, weight_bf16,
+void linear_forward(float* out, const float* in, const uint16_t* in_bf16, const float* weight, const float* bias,
+                    int64_t rows, int64_t in_features, int64_t out_features, DType precision,
+                    const uint16_t* weight_bf16, const void* packed_weight) {
+  kernel_table().linear_forward(out, in, in_bf16, weight, bias, rows, in_features, out_features, precision, weight_bf16,
                                 packed_weight);
 }
 
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
-                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features, DType precision,
-                     const uint16_t* weight_bf16) {
-  kernel_table().linear_backward(dinput, dweight, dbias, dout, in, weight, rows, in_features, out_features, precision,
-                                 weight_bf16);
+                     const uint16_t* in_bf16, const float* weight, int64_t rows, int64_t in_features,
+                     int64_t out_features, DType precision, const uint16_t* weight_bf16) {
+  kernel_table().linear_backward(dinput, dweight, dbias, dout, in, in_bf16, weight, rows, in_features, out_features,
+                                 precision, weight_bf16);
 }
 
 void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma, const float* beta,

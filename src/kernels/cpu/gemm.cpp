@@ -249,12 +249,23 @@ std::shared_ptr<void> rounded_copy(const Operand& operand, Round round) {
   return storage;
 }
 
+// A packed bf16 matrix widened to fp32: the values that rounding its fp32 source gives, exactly.
+std::shared_ptr<void> widened_copy(const uint16_t* values, int64_t count) {
+  std::shared_ptr<void> storage = allocate_storage(static_cast<size_t>(count) * sizeof(float));
+  auto* widened = static_cast<float*>(storage.get());
+  parallel_for(0, count, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) widened[i] = bfloat16_to_float(values[i]);
+  });
+  return storage;
+}
+
 bool cpu_multiplies_bf16() {
   const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
   return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }
 
-void bf16_gemm(MatmulKey key, const float* a, const float* b, const uint16_t* b_bf16, const float* bias, float* c) {
+void bf16_gemm(MatmulKey key, const float* a, const uint16_t* a_bf16, const float* b, const uint16_t* b_bf16,
+               const float* bias, float* c) {
   const Operand a_operand = stored_operand(a, key.transpose_a, key.m, key.k, key.lda);
   const Operand b_operand = stored_operand(b, key.transpose_b, key.k, key.n, key.ldb);
   key.lda = a_operand.columns;  // the rounded copies are packed
@@ -263,14 +274,18 @@ void bf16_gemm(MatmulKey key, const float* a, const float* b, const uint16_t* b_
   if (native) {
     key.operands = memory::data_type::bf16;
     const auto bf16 = [](const float value) { return float_to_bfloat16(value); };
-    const std::shared_ptr<void> a16 = rounded_copy<uint16_t>(a_operand, bf16);
+    const std::shared_ptr<void> a16 = a_bf16 == nullptr ? rounded_copy<uint16_t>(a_operand, bf16) : nullptr;
     const std::shared_ptr<void> b16 = b_bf16 == nullptr ? rounded_copy<uint16_t>(b_operand, bf16) : nullptr;
-    if (run_matmul(key, a16.get(), b_bf16 != nullptr ? b_bf16 : b16.get(), bias, c)) return;
+    if (run_matmul(key, a_bf16 != nullptr ? a_bf16 : a16.get(), b_bf16 != nullptr ? b_bf16 : b16.get(), bias, c)) {
+      return;
+    }
     key.operands = memory::data_type::f32;
   }
   const auto round = [](const float value) { return bfloat16_to_float(float_to_bfloat16(value)); };
-  const std::shared_ptr<void> a_rounded = rounded_copy<float>(a_operand, round);
-  const std::shared_ptr<void> b_rounded = rounded_copy<float>(b_operand, round);
+  const std::shared_ptr<void> a_rounded = a_bf16 != nullptr ? widened_copy(a_bf16, a_operand.rows * a_operand.columns)
+                                                            : rounded_copy<float>(a_operand, round);
+  const std::shared_ptr<void> b_rounded = b_bf16 != nullptr ? widened_copy(b_bf16, b_operand.rows * b_operand.columns)
+                                                            : rounded_copy<float>(b_operand, round);
   fp32_gemm(key, static_cast<const float*>(a_rounded.get()), static_cast<const float*>(b_rounded.get()), bias, c);
 }
 
@@ -413,17 +428,19 @@ void pack_linear_weight(void* packed, const void* weight, int64_t in_features, i
   thread_stream().wait();
 }
 
-bool linear_with_packed_weight(float* out, const float* in, const void* packed_weight, const float* bias, int64_t rows,
-                               int64_t in_features, int64_t out_features, DType precision) {
+bool linear_with_packed_weight(float* out, const float* in, const uint16_t* in_bf16, const void* packed_weight,
+                               const float* bias, int64_t rows, int64_t in_features, int64_t out_features,
+                               DType precision) {
   const std::optional<memory::data_type> operands = packed_operand_type(precision);
   if (!operands) return false;
   if (rows == 0 || out_features == 0) return true;
   const MatmulKey key = packed_linear_key(rows, in_features, out_features, *operands, bias != nullptr);
   if (*operands == memory::data_type::f32)
     return primitive_wins_in_fp32(key) && run_matmul(key, in, packed_weight, bias, out);
+  if (in_bf16 != nullptr) return run_matmul(key, in_bf16, packed_weight, bias, out);
   const auto bf16 = [](const float value) { return float_to_bfloat16(value); };
-  const std::shared_ptr<void> in_bf16 = rounded_copy<uint16_t>(Operand{in, rows, in_features, in_features}, bf16);
-  return run_matmul(key, in_bf16.get(), packed_weight, bias, out);
+  const std::shared_ptr<void> rounded = rounded_copy<uint16_t>(Operand{in, rows, in_features, in_features}, bf16);
+  return run_matmul(key, rounded.get(), packed_weight, bias, out);
 }
 
 void round_to_bf16(uint16_t* out, const float* in, int64_t count) {
@@ -434,7 +451,7 @@ void round_to_bf16(uint16_t* out, const float* in, int64_t count) {
 
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc, DType precision, const float* row_bias,
-          const uint16_t* b_bf16) {
+          const uint16_t* b_bf16, const uint16_t* a_bf16) {
   if (m == 0 || n == 0) return;
   check_matmul_dtype(precision, "gemm");
   check(row_bias == nullptr || (alpha == 1.0F && beta == 0.0F), "gemm",
@@ -444,7 +461,7 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, f
       transpose_a, transpose_b, m, n, k, lda, ldb, ldc, alpha, beta, row_bias != nullptr, memory::data_type::f32,
       threads,     false};
   if (precision == DType::BF16) {
-    bf16_gemm(key, a, b, b_bf16, row_bias, c);
+    bf16_gemm(key, a, a_bf16, b, b_bf16, row_bias, c);
   } else {
     fp32_gemm(key, a, b, row_bias, c);
   }

@@ -5,6 +5,7 @@
 
 #include "graft/core/parallel.h"
 #include "kernels/cpu/isa_kernels.h"
+#include "kernels/cpu/scratch.h"
 
 namespace graft::kernels::GRAFT_KERNEL_ISA {
 namespace {
@@ -74,27 +75,33 @@ void linear_forward_int8(float* out, const int8_t* in, const float* in_scales, c
   });
 }
 
-void linear_forward(float* out, const float* in, const float* weight, const float* bias, int64_t rows,
-                    int64_t in_features, int64_t out_features, DType precision, const uint16_t* weight_bf16,
-                    const void* packed_weight) {
+void linear_forward(float* out, const float* in, const uint16_t* in_bf16, const float* weight, const float* bias,
+                    int64_t rows, int64_t in_features, int64_t out_features, DType precision,
+                    const uint16_t* weight_bf16, const void* packed_weight) {
   if (packed_weight != nullptr &&
-      linear_with_packed_weight(out, in, packed_weight, bias, rows, in_features, out_features, precision)) {
+      linear_with_packed_weight(out, in, in_bf16, packed_weight, bias, rows, in_features, out_features, precision)) {
     return;
   }
   gemm(false, true, rows, out_features, in_features, 1.0F, in, in_features, weight, in_features, 0.0F, out,
-       out_features, precision, bias, weight_bf16);
+       out_features, precision, bias, weight_bf16, in_bf16);
 }
 
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,
-                     const float* weight, int64_t rows, int64_t in_features, int64_t out_features, DType precision,
-                     const uint16_t* weight_bf16) {
+                     const uint16_t* in_bf16, const float* weight, int64_t rows, int64_t in_features,
+                     int64_t out_features, DType precision, const uint16_t* weight_bf16) {
+  // Both products multiply by dout: in bf16, rounded once for the two (a pass over it saved).
+  const bool share_rounded_dout = precision == DType::BF16 && dinput != nullptr && dweight != nullptr;
+  const ScratchBuffer dout_bf16(share_rounded_dout ? rows * out_features : 0, sizeof(uint16_t),
+                                ScratchFill::Uninitialized);
+  const auto* dout_rounded = static_cast<const uint16_t*>(dout_bf16.data);
+  if (share_rounded_dout) round_to_bf16(static_cast<uint16_t*>(dout_bf16.data), dout, rows * out_features);
   if (dinput != nullptr) {
     gemm(false, false, rows, in_features, out_features, 1.0F, dout, out_features, weight, in_features, 0.0F, dinput,
-         in_features, precision, nullptr, weight_bf16);
+         in_features, precision, nullptr, weight_bf16, dout_rounded);
   }
   if (dweight != nullptr) {
     gemm(true, false, out_features, in_features, rows, 1.0F, dout, out_features, in, in_features, 1.0F, dweight,
-         in_features, precision);
+         in_features, precision, nullptr, in_bf16, dout_rounded);
   }
   if (dbias != nullptr) {
     parallel_for(0, out_features, 64, [&](int64_t begin, int64_t end) {
