@@ -11,7 +11,15 @@ scripts/install-deps.sh
 scripts/fetch-base-model.sh || echo "test.sh: warning: the default base model is not installed" >&2
 jobs=$(nproc)
 
-scripts/build.sh build
+# The release build has the CUDA backend where CUDA is installed (its tests skip without a GPU, saying so); the
+# sanitizer builds below have none: CI builds both ways.
+cuda_option=()
+if [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  cuda_option=(-DGRAFT_CUDA=ON)
+else
+  echo "test.sh: warning: no /usr/local/cuda/bin/nvcc, so the CUDA backend is not built" >&2
+fi
+scripts/build.sh build "${cuda_option[@]}"
 build/graft --version  # the CPU and instruction sets the tests below run with
 ctest --test-dir build --output-on-failure -j "$jobs"
 # Again as on an AVX2 CPU: graft's kernels and oneDNN's capped at AVX2 (a no-op on an AVX2 machine), so

@@ -24,11 +24,19 @@ std::string error_of(const std::function<void()>& action) {
   return "(no error)";
 }
 
+namespace {
+// The build's paths, or the environment's where the tests run from a copy elsewhere (scripts/device-check.sh).
+std::string path_or_override(const char* variable, const char* built_in) {
+  const char* other = std::getenv(variable);
+  return other != nullptr && *other != '\0' ? std::string(other) : std::string(built_in);
+}
+}  // namespace
+
 std::string fixtures_dir() {
-  return GRAFT_FIXTURES_DIR;
+  return path_or_override("GRAFT_FIXTURES_DIR", GRAFT_FIXTURES_DIR);
 }
 std::string shared_dir() {
-  return GRAFT_SHARED_DIR;
+  return path_or_override("GRAFT_SHARED_DIR", GRAFT_SHARED_DIR);
 }
 std::string golden_dir() {
   // GRAFT_GOLDEN_DIR runs the parity tests against goldens made elsewhere (tests/golden/make_goldens.py).
@@ -39,7 +47,7 @@ bool have_golden() {
   return std::filesystem::exists(golden_dir() + "/tokenizer_cases.json");
 }
 std::string cli_path() {
-  return GRAFT_CLI_PATH;
+  return path_or_override("GRAFT_CLI_PATH", GRAFT_CLI_PATH);
 }
 Device device() {
   static const Device chosen = [] {

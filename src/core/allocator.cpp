@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "graft/core/cuda_runtime.h"
 #include "graft/core/error.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -137,7 +138,10 @@ BlockCache& block_cache() {
 }  // namespace
 
 std::shared_ptr<void> allocate_storage(size_t bytes, Device device) {
-  if (!device.host_memory()) built_without_cuda(device);
+  if (!device.host_memory()) {
+    require_available(device);
+    return cuda::allocate(bytes, device);
+  }
   const size_t rounded = std::max(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
   if (rounded < kCachedBlockBytes) return {aligned_or_throw(rounded), std::free};
   BlockCache& cache = block_cache();

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "graft/core/cuda_runtime.h"
 #include "graft/core/error.h"
 
 namespace graft {
@@ -33,7 +34,9 @@ void built_without_cuda(Device device) {
 }
 
 void require_available(Device device) {
-  if (!device.host_memory()) built_without_cuda(device);
+  if (device.host_memory()) return;
+  const std::string reason = cuda::unavailable_reason(device);
+  if (!reason.empty()) throw Error("[op] " + reason + " (device " + device_name(device) + ")");
 }
 
 }  // namespace graft

@@ -7,10 +7,21 @@
 #include <sstream>
 
 #include "graft/core/allocator.h"
+#include "graft/core/cuda_runtime.h"
 #include "graft/core/error.h"
 
 namespace graft {
 namespace {
+
+// Host memory (the CPU's and the checked device's) is copied by the host; anything else by the CUDA runtime.
+void copy_bytes(void* destination, Device to, const void* source, Device from, size_t bytes) {
+  if (bytes == 0) return;
+  if (to.host_memory() && from.host_memory()) {
+    std::memcpy(destination, source, bytes);
+  } else {
+    cuda::copy(destination, to, source, from, bytes);
+  }
+}
 
 float load_as_float(const void* data, DType dtype, int64_t i) {
   switch (dtype) {
@@ -179,14 +190,13 @@ Tensor Tensor::to(Device device) const {
 
 Tensor Tensor::copy_to(Device device) const {
   Tensor copy = empty(shape_, dtype_, device);
-  if (!device_.host_memory()) built_without_cuda(device_);
-  if (nbytes() > 0) std::memcpy(copy.data_, data_, nbytes());
+  copy_bytes(copy.data_, device, data_, device_, nbytes());
   return copy;
 }
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return clone();
-  if (!device_.host_memory()) built_without_cuda(device_);
+  if (!device_.host_memory()) return copy_to(kCpu).to(dtype).copy_to(device_);  // conversions are host code
   Tensor result = empty(shape_, dtype, device_);
   const bool integer_source = is_integer(dtype_);
   for (int64_t i = 0; i < numel_; ++i) {
@@ -198,15 +208,24 @@ Tensor Tensor::to(DType dtype) const {
 }
 
 void Tensor::fill(float value) {
-  if (!device_.host_memory()) built_without_cuda(device_);
   note_write();
+  if (!device_.host_memory()) {
+    Tensor host = empty(shape_, dtype_, kCpu);
+    host.fill(value);
+    copy_bytes(data_, device_, host.data_, kCpu, nbytes());
+    return;
+  }
   for (int64_t i = 0; i < numel_; ++i) store(data_, dtype_, i, value, static_cast<int64_t>(value), false);
 }
 
 void Tensor::zero() {
-  if (!device_.host_memory()) built_without_cuda(device_);
   note_write();
-  if (nbytes() > 0) std::memset(data_, 0, nbytes());
+  if (nbytes() == 0) return;
+  if (device_.host_memory()) {
+    std::memset(data_, 0, nbytes());
+  } else {
+    cuda::zero(data_, device_, nbytes());
+  }
 }
 
 Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
@@ -217,10 +236,8 @@ Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
   shape[0] = end - begin;
   Tensor result = empty(shape, dtype_, device_);
   const size_t row_bytes = shape_[0] == 0 ? 0 : nbytes() / static_cast<size_t>(shape_[0]);
-  if (result.nbytes() > 0) {
-    std::memcpy(result.data_, static_cast<const char*>(data_) + static_cast<size_t>(begin) * row_bytes,
-                result.nbytes());
-  }
+  copy_bytes(result.data_, device_, static_cast<const char*>(data_) + static_cast<size_t>(begin) * row_bytes, device_,
+             result.nbytes());
   return result;
 }
 

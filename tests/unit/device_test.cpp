@@ -1,10 +1,11 @@
 // Devices: the checked device refuses host access, ops refuse tensors on two devices, copies are explicit, and
-// a build without CUDA refuses cuda at once with the stub's message.
+// cuda where it cannot run (a build without CUDA, a machine without a GPU) is refused at once, saying why.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <limits>
 
+#include "graft/core/cuda_runtime.h"
 #include "graft/core/error.h"
 #include "graft/models/custom.h"
 #include "graft/ops/ops.h"
@@ -102,9 +103,16 @@ TEST(Device, AUsersHeadGoesToTheDeviceOfItsBase) {
   EXPECT_EQ(model.forward(batch, context).logits.shape(), (Shape{1, 3}));
 }
 
-TEST(Device, CudaInABuildWithoutItIsRefusedAtOnceByTheStub) {
+TEST(Device, CudaWhereItCannotRunIsRefusedAtOnceWithTheReason) {
   const Device cuda{DeviceType::Cuda, 0};
-  const std::string stub = "[op] graft was built without CUDA (device cuda:0)";
+  const std::string reason = cuda::unavailable_reason(cuda);
+  if (reason.empty()) GTEST_SKIP() << "this machine has a CUDA device (tests/consistency/cuda_ops_test.cpp uses it)";
+  if (cuda::built_with_cuda()) {
+    EXPECT_THAT(reason, ::testing::StartsWith("no CUDA device: ")) << "the runtime's reason follows";
+  } else {
+    EXPECT_EQ(reason, "graft was built without CUDA");
+  }
+  const std::string stub = "[op] " + reason + " (device cuda:0)";
   EXPECT_EQ(test::error_of([&] { Tensor::zeros({2}, DType::F32, cuda); }), stub);
   EXPECT_EQ(test::error_of([&] { Tensor::zeros({2}).to(cuda); }), stub);
   LoadOptions options;

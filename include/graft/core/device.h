@@ -4,7 +4,8 @@
 //   checked  host memory tagged as a device of its own, computed on by the CPU backend: code above the ops
 //            layer cannot read it directly (Tensor::data throws), so a model, trainer or pipeline that runs
 //            on it has no host-pointer shortcut left, before any GPU exists.
-//   cuda:N   an NVIDIA GPU; a build without CUDA refuses it at the first allocation.
+//   cuda:N   an NVIDIA GPU (a build with -DGRAFT_CUDA=ON); a build without CUDA, or a machine without that GPU,
+//            refuses it at the first allocation.
 // Copies between devices are explicit (Tensor::to(Device)); no op copies on its own.
 #include <cstdint>
 #include <string>
@@ -32,8 +33,8 @@ Device parse_device(std::string_view text);
 
 // Throws "[op] graft was built without CUDA (device cuda:N)": what the CUDA stub says wherever it is reached.
 [[noreturn]] void built_without_cuda(Device device);
-// Throws the stub's message for a device this build cannot compute on, so that a command fails at once rather
-// than after reading its data.
+// Throws "[op] <why> (device cuda:N)" for a device this build or machine cannot compute on (cuda/cuda_runtime.h:
+// unavailable_reason), so that a command fails at once rather than after reading its data.
 void require_available(Device device);
 
 }  // namespace graft

@@ -26,8 +26,9 @@ struct Backend {
 #undef GRAFT_BACKEND_ENTRY
 };
 
-// The CPU backend for the CPU and the checked device (host memory both); for CUDA, in a build without it,
-// graft::Error "[op] graft was built without CUDA".
+// The CPU backend for the CPU and the checked device (host memory both), the CUDA backend (kernels/cuda/) for a
+// CUDA device; in a build without CUDA, or on a machine without the device, graft::Error "[op] graft was built
+// without CUDA" or "[op] no CUDA device: ...".
 const Backend& backend_for(Device device);
 
 }  // namespace graft

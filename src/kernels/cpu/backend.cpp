@@ -1,5 +1,7 @@
 #include "graft/kernels/backend.h"
 
+#include "kernels/cuda/cuda_backend.h"
+
 namespace graft {
 namespace {
 
@@ -12,7 +14,7 @@ constinit const Backend kCpuBackend = {"cpu",
 }  // namespace
 
 const Backend& backend_for(Device device) {
-  if (!device.host_memory()) built_without_cuda(device);
+  if (!device.host_memory()) return cuda_backend(device);
   return kCpuBackend;
 }
 

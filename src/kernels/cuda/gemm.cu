@@ -1,0 +1,140 @@
+// Matrix products through cuBLASLt. graft's products are row-major; cuBLASLt's column-major, so C = op(A) op(B)
+// is computed as C^T = op(B)^T op(A)^T, which reads the same memory with the operands swapped.
+#include <cublasLt.h>
+
+#include <array>
+#include <mutex>
+#include <string>
+
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace graft::kernels::gpu {
+namespace {
+
+void check_blas(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    throw Error(std::string("[cuda] ") + what + ": cuBLASLt status " + std::to_string(static_cast<int>(status)));
+  }
+}
+
+constexpr size_t kWorkspaceBytes = size_t{32} << 20;  // what cuBLAS recommends for Hopper
+constexpr int kMaxDevices = 64;
+
+struct Blas {
+  cublasLtHandle_t handle = nullptr;
+  void* workspace = nullptr;
+};
+
+// One handle and workspace per device, made on first use; every product of a device runs on its one stream, so
+// they share the workspace in turn.
+const Blas& blas() {
+  static std::array<Blas, kMaxDevices> devices;
+  static std::array<std::once_flag, kMaxDevices> made;
+  int index = 0;
+  check(cudaGetDevice(&index), "cudaGetDevice");
+  std::call_once(made[static_cast<size_t>(index)], [index] {
+    Blas& entry = devices[static_cast<size_t>(index)];
+    check_blas(cublasLtCreate(&entry.handle), "cublasLtCreate");
+    check(cudaMalloc(&entry.workspace, kWorkspaceBytes), "the cuBLASLt workspace");
+  });
+  return devices[static_cast<size_t>(index)];
+}
+
+__global__ void round_kernel(uint16_t* out, const float* in, int64_t count) {
+  GRAFT_CUDA_FOR(i, count) out[i] = to_bfloat16(in[i]);
+}
+
+// A column-major matrix layout (rows x columns, leading dimension ld), `batch` of them `stride` apart.
+struct Layout {
+  cublasLtMatrixLayout_t layout = nullptr;
+  Layout(cudaDataType type, int64_t rows, int64_t columns, int64_t ld, int64_t batch, int64_t stride) {
+    check_blas(
+        cublasLtMatrixLayoutCreate(&layout, type, static_cast<uint64_t>(rows), static_cast<uint64_t>(columns), ld),
+        "cublasLtMatrixLayoutCreate");
+    if (batch > 1) {
+      const auto count = static_cast<int32_t>(batch);
+      check_blas(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count),
+                 "batch count");
+      check_blas(
+          cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride),
+          "batch stride");
+    }
+  }
+  ~Layout() { cublasLtMatrixLayoutDestroy(layout); }
+  Layout(const Layout&) = delete;
+  Layout& operator=(const Layout&) = delete;
+};
+
+// The elements an operand's matrices span: what rounding it to bf16 must cover.
+int64_t span_of(int64_t rows, int64_t columns, const Operand& operand, int64_t batch) {
+  return (batch - 1) * operand.batch_stride + (rows - 1) * operand.ld + columns;
+}
+
+}  // namespace
+
+void round_to_bf16(uint16_t* out, const float* in, int64_t count) {
+  if (count == 0) return;
+  const Launch launch = elementwise_launch(count);
+  round_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(out, in, count);
+  check_launch("round_to_bf16");
+}
+
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
+          float beta, float* c, int64_t ldc, DType precision, const float* row_bias, int64_t batch, int64_t c_stride) {
+  if (m == 0 || n == 0 || batch == 0) return;
+  check(row_bias == nullptr || (alpha == 1.0F && beta == 0.0F) ? cudaSuccess : cudaErrorInvalidValue,
+        "gemm: a bias is added only to an unscaled product that overwrites C");
+  const bool bf16 = precision == DType::BF16;
+  // A row-major [rows, columns] operand, as stored.
+  const int64_t a_rows = transpose_a ? k : m;
+  const int64_t a_columns = transpose_a ? m : k;
+  const int64_t b_rows = transpose_b ? n : k;
+  const int64_t b_columns = transpose_b ? k : n;
+  Scratch a_rounded(bf16 && a.bf16 == nullptr ? sizeof(uint16_t) * span_of(a_rows, a_columns, a, batch) : 0);
+  Scratch b_rounded(bf16 && b.bf16 == nullptr ? sizeof(uint16_t) * span_of(b_rows, b_columns, b, batch) : 0);
+  if (bf16 && a.bf16 == nullptr) {
+    round_to_bf16(a_rounded.as<uint16_t>(), a.f32, span_of(a_rows, a_columns, a, batch));
+    a.bf16 = a_rounded.as<uint16_t>();
+  }
+  if (bf16 && b.bf16 == nullptr) {
+    round_to_bf16(b_rounded.as<uint16_t>(), b.f32, span_of(b_rows, b_columns, b, batch));
+    b.bf16 = b_rounded.as<uint16_t>();
+  }
+  const cudaDataType operand_type = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  const void* a_data = bf16 ? static_cast<const void*>(a.bf16) : a.f32;
+  const void* b_data = bf16 ? static_cast<const void*>(b.bf16) : b.f32;
+
+  cublasLtMatmulDesc_t operation = nullptr;
+  check_blas(cublasLtMatmulDescCreate(&operation, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  // Column-major: the first operand is B (transposed as B is), the second A.
+  const cublasOperation_t first = transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t second = transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  check_blas(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_TRANSA, &first, sizeof first), "transa");
+  check_blas(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_TRANSB, &second, sizeof second), "transb");
+  if (row_bias != nullptr) {
+    // The bias runs along D's column-major rows (graft's columns) and is added to every column.
+    const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    const cudaDataType bias_type = CUDA_R_32F;
+    check_blas(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue),
+               "epilogue");
+    check_blas(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &row_bias, sizeof row_bias),
+               "bias");
+    check_blas(
+        cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type),
+        "bias type");
+  }
+  {
+    // Row-major [rows, columns] with leading dimension ld is column-major [columns, rows].
+    const Layout first_layout(operand_type, b_columns, b_rows, b.ld, batch, b.batch_stride);
+    const Layout second_layout(operand_type, a_columns, a_rows, a.ld, batch, a.batch_stride);
+    const Layout c_layout(CUDA_R_32F, n, m, ldc, batch, c_stride);
+    const Blas& lt = blas();
+    check_blas(cublasLtMatmul(lt.handle, operation, &alpha, b_data, first_layout.layout, a_data, second_layout.layout,
+                              &beta, c, c_layout.layout, c, c_layout.layout, nullptr, lt.workspace, kWorkspaceBytes,
+                              current_stream()),
+               "cublasLtMatmul");
+  }
+  cublasLtMatmulDescDestroy(operation);
+}
+
+}  // namespace graft::kernels::gpu
