@@ -98,11 +98,16 @@ std::shared_ptr<void> allocate(size_t bytes, Device device) {
 
 void copy(void* destination, Device to, const void* source, Device from, size_t bytes) {
   if (bytes == 0) return;
+  const std::string what = "copy from " + device_name(from) + " to " + device_name(to);
+  // Between two GPUs: what the source's stream still writes comes first.
+  if (!from.host_memory() && !to.host_memory() && from != to) {
+    check(cudaStreamSynchronize(static_cast<cudaStream_t>(stream(from))), what);
+  }
   auto* queue = static_cast<cudaStream_t>(stream(to.host_memory() ? from : to));
-  // From pageable host memory the call returns once the source has been read, so the caller may free it.
-  check(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDefault, queue),
-        "copy from " + device_name(from) + " to " + device_name(to));
-  if (to.host_memory()) check(cudaStreamSynchronize(queue), "copy to " + device_name(to));
+  check(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDefault, queue), what);
+  // Host memory is read or written by the time this returns (the caller may free or read it), and a copy between
+  // GPUs is done before the source's stream may free the source. Device-to-device on one GPU stays queued.
+  if (to.host_memory() || from.host_memory() || from != to) check(cudaStreamSynchronize(queue), what);
 }
 
 void zero(void* destination, Device device, size_t bytes) {

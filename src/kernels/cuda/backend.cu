@@ -18,11 +18,13 @@ cudaStream_t current_stream() {
 }
 
 Scratch::Scratch(size_t bytes) {
-  if (bytes > 0) check(cudaMallocAsync(&data_, bytes, current_stream()), "scratch memory");
+  if (bytes == 0) return;
+  stream_ = current_stream();
+  check(cudaMallocAsync(&data_, bytes, stream_), "scratch memory");
 }
 
 Scratch::~Scratch() {
-  if (data_ != nullptr) (void)cudaFreeAsync(data_, current_stream());
+  if (data_ != nullptr) (void)cudaFreeAsync(data_, stream_);
 }
 
 }  // namespace kernels::gpu

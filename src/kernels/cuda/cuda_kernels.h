@@ -43,6 +43,7 @@ class Scratch {
 
  private:
   void* data_ = nullptr;
+  cudaStream_t stream_ = nullptr;  // of the device it came from, for the free (which must not throw)
 };
 
 // count values from device memory, once the queued work has written them.

@@ -65,6 +65,70 @@ struct Layout {
   Layout& operator=(const Layout&) = delete;
 };
 
+__global__ void empty_product_kernel(float* c, int64_t ldc, int64_t c_stride, int64_t m, int64_t n, int64_t batch,
+                                     float beta, const float* row_bias) {
+  GRAFT_CUDA_FOR(i, batch * m * n) {
+    float* element = c + i / (m * n) * c_stride + i / n % m * ldc + i % n;
+    const float bias = row_bias != nullptr ? row_bias[i % n] : 0.0F;
+    *element = (beta == 0.0F ? 0.0F : beta * *element) + bias;
+  }
+}
+
+struct Operation {
+  cublasLtMatmulDesc_t descriptor = nullptr;
+  Operation(bool transpose_a, bool transpose_b, const float* row_bias) {
+    check_blas(cublasLtMatmulDescCreate(&descriptor, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+    // Column-major: the first operand is B (transposed as B is), the second A.
+    const cublasOperation_t first = transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t second = transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    set(CUBLASLT_MATMUL_DESC_TRANSA, first);
+    set(CUBLASLT_MATMUL_DESC_TRANSB, second);
+    if (row_bias == nullptr) return;
+    // The bias runs along D's column-major rows (graft's columns) and is added to every column.
+    set(CUBLASLT_MATMUL_DESC_EPILOGUE, CUBLASLT_EPILOGUE_BIAS);
+    set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, row_bias);
+    set(CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, CUDA_R_32F);
+  }
+  template <class T>
+  void set(cublasLtMatmulDescAttributes_t attribute, const T& value) {
+    check_blas(cublasLtMatmulDescSetAttribute(descriptor, attribute, &value, sizeof value), "matmul attribute");
+  }
+  ~Operation() { cublasLtMatmulDescDestroy(descriptor); }
+  Operation(const Operation&) = delete;
+  Operation& operator=(const Operation&) = delete;
+};
+
+// The largest power of two up to 256 that divides an operand's address, leading dimension and batch stride in
+// bytes: attention reads heads in place, Dh floats apart, which the heuristic's default (256) would assume away.
+uint32_t alignment_of(const void* data, int64_t ld, int64_t batch_stride, int64_t element_bytes) {
+  const auto bits = reinterpret_cast<uintptr_t>(data) | static_cast<uintptr_t>(ld * element_bytes) |
+                    static_cast<uintptr_t>(batch_stride * element_bytes) | uintptr_t{256};
+  return static_cast<uint32_t>(bits & (~bits + 1));
+}
+
+struct Alignments {
+  uint32_t first, second, c;
+};
+
+struct Preference {
+  cublasLtMatmulPreference_t preference = nullptr;
+  explicit Preference(Alignments alignments) {
+    check_blas(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
+    set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, uint64_t{kWorkspaceBytes});
+    set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, alignments.first);
+    set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, alignments.second);
+    set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, alignments.c);
+    set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, alignments.c);
+  }
+  template <class T>
+  void set(cublasLtMatmulPreferenceAttributes_t attribute, const T& value) {
+    check_blas(cublasLtMatmulPreferenceSetAttribute(preference, attribute, &value, sizeof value), "preference");
+  }
+  ~Preference() { cublasLtMatmulPreferenceDestroy(preference); }
+  Preference(const Preference&) = delete;
+  Preference& operator=(const Preference&) = delete;
+};
+
 // The elements an operand's matrices span: what rounding it to bf16 must cover.
 int64_t span_of(int64_t rows, int64_t columns, const Operand& operand, int64_t batch) {
   return (batch - 1) * operand.batch_stride + (rows - 1) * operand.ld + columns;
@@ -82,6 +146,13 @@ void round_to_bf16(uint16_t* out, const float* in, int64_t count) {
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
           float beta, float* c, int64_t ldc, DType precision, const float* row_bias, int64_t batch, int64_t c_stride) {
   if (m == 0 || n == 0 || batch == 0) return;
+  if (k == 0) {  // no products: C = beta C (+ bias), as sgemm gives; cuBLASLt is not asked
+    const Launch launch = elementwise_launch(batch * m * n);
+    empty_product_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(c, ldc, c_stride, m, n, batch, beta,
+                                                                                 row_bias);
+    check_launch("gemm (k = 0)");
+    return;
+  }
   check(row_bias == nullptr || (alpha == 1.0F && beta == 0.0F) ? cudaSuccess : cudaErrorInvalidValue,
         "gemm: a bias is added only to an unscaled product that overwrites C");
   const bool bf16 = precision == DType::BF16;
@@ -104,37 +175,27 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, f
   const void* a_data = bf16 ? static_cast<const void*>(a.bf16) : a.f32;
   const void* b_data = bf16 ? static_cast<const void*>(b.bf16) : b.f32;
 
-  cublasLtMatmulDesc_t operation = nullptr;
-  check_blas(cublasLtMatmulDescCreate(&operation, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
-  // Column-major: the first operand is B (transposed as B is), the second A.
-  const cublasOperation_t first = transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t second = transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  check_blas(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_TRANSA, &first, sizeof first), "transa");
-  check_blas(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_TRANSB, &second, sizeof second), "transb");
-  if (row_bias != nullptr) {
-    // The bias runs along D's column-major rows (graft's columns) and is added to every column.
-    const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-    const cudaDataType bias_type = CUDA_R_32F;
-    check_blas(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue),
-               "epilogue");
-    check_blas(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &row_bias, sizeof row_bias),
-               "bias");
-    check_blas(
-        cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type),
-        "bias type");
-  }
-  {
-    // Row-major [rows, columns] with leading dimension ld is column-major [columns, rows].
-    const Layout first_layout(operand_type, b_columns, b_rows, b.ld, batch, b.batch_stride);
-    const Layout second_layout(operand_type, a_columns, a_rows, a.ld, batch, a.batch_stride);
-    const Layout c_layout(CUDA_R_32F, n, m, ldc, batch, c_stride);
-    const Blas& lt = blas();
-    check_blas(cublasLtMatmul(lt.handle, operation, &alpha, b_data, first_layout.layout, a_data, second_layout.layout,
-                              &beta, c, c_layout.layout, c, c_layout.layout, nullptr, lt.workspace, kWorkspaceBytes,
-                              current_stream()),
-               "cublasLtMatmul");
-  }
-  cublasLtMatmulDescDestroy(operation);
+  const Operation operation(transpose_a, transpose_b, row_bias);
+  // Row-major [rows, columns] with leading dimension ld is column-major [columns, rows].
+  const Layout first_layout(operand_type, b_columns, b_rows, b.ld, batch, b.batch_stride);
+  const Layout second_layout(operand_type, a_columns, a_rows, a.ld, batch, a.batch_stride);
+  const Layout c_layout(CUDA_R_32F, n, m, ldc, batch, c_stride);
+  const int64_t operand_bytes = bf16 ? 2 : 4;
+  const Preference preference({alignment_of(b_data, b.ld, b.batch_stride, operand_bytes),
+                               alignment_of(a_data, a.ld, a.batch_stride, operand_bytes),
+                               alignment_of(c, ldc, c_stride, 4)});
+  const Blas& lt = blas();
+  cublasLtMatmulHeuristicResult_t choice{};
+  int found = 0;
+  check_blas(
+      cublasLtMatmulAlgoGetHeuristic(lt.handle, operation.descriptor, first_layout.layout, second_layout.layout,
+                                     c_layout.layout, c_layout.layout, preference.preference, 1, &choice, &found),
+      "cublasLtMatmulAlgoGetHeuristic");
+  check_blas(found > 0 ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_SUPPORTED, "no cuBLASLt algorithm for this product");
+  check_blas(cublasLtMatmul(lt.handle, operation.descriptor, &alpha, b_data, first_layout.layout, a_data,
+                            second_layout.layout, &beta, c, c_layout.layout, c, c_layout.layout, &choice.algo,
+                            lt.workspace, kWorkspaceBytes, current_stream()),
+             "cublasLtMatmul");
 }
 
 }  // namespace graft::kernels::gpu
