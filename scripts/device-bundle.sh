@@ -7,13 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${1:-build-cuda}
-GRAFT_TARGETS="graft_cli cuda_ops_test model_parity_test trajectory_parity_test device_test concurrency_test" \
-  scripts/build.sh "$build_dir" -DGRAFT_CUDA=ON
+tests=(cuda_ops_test model_parity_test trajectory_parity_test device_test concurrency_test)
+GRAFT_TARGETS="graft_cli ${tests[*]}" scripts/build.sh "$build_dir" -DGRAFT_CUDA=ON
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib"
 binaries=("$build_dir/graft")
-for test in cuda_ops_test model_parity_test trajectory_parity_test device_test concurrency_test; do
+for test in "${tests[@]}"; do
   binaries+=("$build_dir/tests/$test")
 done
 for binary in "${binaries[@]}"; do

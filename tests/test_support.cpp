@@ -26,9 +26,9 @@ std::string error_of(const std::function<void()>& action) {
 
 namespace {
 // The build's paths, or the environment's where the tests run from a copy elsewhere (scripts/device-check.sh).
-std::string path_or_override(const char* variable, const char* built_in) {
+std::string path_or_override(const char* variable, const std::string& built_in) {
   const char* other = std::getenv(variable);
-  return other != nullptr && *other != '\0' ? std::string(other) : std::string(built_in);
+  return other != nullptr && *other != '\0' ? std::string(other) : built_in;
 }
 }  // namespace
 
@@ -40,8 +40,7 @@ std::string shared_dir() {
 }
 std::string golden_dir() {
   // GRAFT_GOLDEN_DIR runs the parity tests against goldens made elsewhere (tests/golden/make_goldens.py).
-  const char* other = std::getenv("GRAFT_GOLDEN_DIR");
-  return other != nullptr && *other != '\0' ? std::string(other) : shared_dir() + "/golden";
+  return path_or_override("GRAFT_GOLDEN_DIR", shared_dir() + "/golden");
 }
 bool have_golden() {
   return std::filesystem::exists(golden_dir() + "/tokenizer_cases.json");

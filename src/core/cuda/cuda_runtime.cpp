@@ -45,7 +45,9 @@ struct DeviceStream {
 
 DeviceStream& device_stream(int index) {
   static std::array<DeviceStream, kMaxDevices> streams;
-  check(index < kMaxDevices ? cudaSuccess : cudaErrorInvalidDevice, "device index " + std::to_string(index));
+  graft::check(index < kMaxDevices, "cuda",
+               "device index " + std::to_string(index) + " beyond the " + std::to_string(kMaxDevices) +
+                   " graft keeps streams for");
   return streams[static_cast<size_t>(index)];
 }
 

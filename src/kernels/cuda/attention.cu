@@ -46,29 +46,14 @@ __global__ void softmax_backward_kernel(float* ds, const float* probs, const uin
 }
 
 void masked_softmax(float* scores, const int64_t* key_mask, int64_t rows, int64_t tokens) {
-  const Launch launch = row_launch(rows);
-  masked_softmax_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(scores, key_mask, rows, tokens);
-  check_launch("attention softmax");
+  enqueue("attention softmax", row_launch(rows), masked_softmax_kernel, scores, key_mask, rows, tokens);
 }
 
-// The heads of one sequence as a batch: head h starts h * Dh columns into the [T, H*Dh] rows.
-Operand heads(const float* x, const uint16_t* x_bf16, AttentionShape shape) {
-  return {x, x_bf16, shape.width(), shape.head_dim};
+// The heads of one sequence as a batch: head h starts h * Dh columns into the [T, H*Dh] rows. For BF16 products
+// gemm rounds the rows it reads, once per product, as the CPU's gemm does.
+Operand heads(const float* x, AttentionShape shape) {
+  return {x, nullptr, shape.width(), shape.head_dim};
 }
-
-// q, k, v rounded once for every product that reads them (BF16), or nothing (F32).
-struct RoundedInputs {
-  Scratch q, k, v;
-  RoundedInputs(const float* q_values, const float* k_values, const float* v_values, int64_t count, DType precision)
-      : q(precision == DType::BF16 ? sizeof(uint16_t) * count : 0),
-        k(precision == DType::BF16 ? sizeof(uint16_t) * count : 0),
-        v(precision == DType::BF16 ? sizeof(uint16_t) * count : 0) {
-    if (precision != DType::BF16) return;
-    round_to_bf16(q.as<uint16_t>(), q_values, count);
-    round_to_bf16(k.as<uint16_t>(), k_values, count);
-    round_to_bf16(v.as<uint16_t>(), v_values, count);
-  }
-};
 
 }  // namespace
 
@@ -80,23 +65,19 @@ void attention_forward(float* context, float* probs, const float* q, const float
   const int64_t d = shape.head_dim;
   const int64_t sequence = t * shape.width();
   if (shape.batch * t == 0) return;
-  const RoundedInputs rounded(q, k, v, shape.batch * sequence, precision);
   const Scratch dropped(dropout.keep != nullptr ? sizeof(float) * h * t * t : 0);
   for (int64_t b = 0; b < shape.batch; ++b) {
     const int64_t at = b * sequence;
     float* p = probs + b * h * t * t;
-    gemm(false, true, t, t, d, scale,
-         heads(q + at, rounded.q.as<uint16_t>() + (precision == DType::BF16 ? at : 0), shape),
-         heads(k + at, rounded.k.as<uint16_t>() + (precision == DType::BF16 ? at : 0), shape), 0.0F, p, t, precision,
-         nullptr, h, t * t);
+    gemm(false, true, t, t, d, scale, heads(q + at, shape), heads(k + at, shape), 0.0F, p, t, precision, nullptr, h,
+         t * t);
     masked_softmax(p, key_mask == nullptr ? nullptr : key_mask + b * t, h * t, t);
     const float* weights = p;
     if (dropout.keep != nullptr) {
       apply_dropout(dropped.as<float>(), p, {dropout.keep + b * h * t * t, dropout.scale}, h * t * t);
       weights = dropped.as<float>();
     }
-    gemm(false, false, t, d, t, 1.0F, {weights, nullptr, t, t * t},
-         heads(v + at, rounded.v.as<uint16_t>() + (precision == DType::BF16 ? at : 0), shape), 0.0F, context + at,
+    gemm(false, false, t, d, t, 1.0F, {weights, nullptr, t, t * t}, heads(v + at, shape), 0.0F, context + at,
          shape.width(), precision, nullptr, h, d);
   }
 }
@@ -113,11 +94,11 @@ void attention_forward_packed(float* context, const float* q, const float* k, co
     if (t == 0) continue;
     const int64_t at = starts[static_cast<size_t>(b)] * shape.width();
     float* p = scores.as<float>();
-    gemm(false, true, t, t, d, scale, heads(q + at, nullptr, shape), heads(k + at, nullptr, shape), 0.0F, p, t,
-         precision, nullptr, h, t * t);
+    gemm(false, true, t, t, d, scale, heads(q + at, shape), heads(k + at, shape), 0.0F, p, t, precision, nullptr, h,
+         t * t);
     masked_softmax(p, nullptr, h * t, t);
-    gemm(false, false, t, d, t, 1.0F, {p, nullptr, t, t * t}, heads(v + at, nullptr, shape), 0.0F, context + at,
-         shape.width(), precision, nullptr, h, d);
+    gemm(false, false, t, d, t, 1.0F, {p, nullptr, t, t * t}, heads(v + at, shape), 0.0F, context + at, shape.width(),
+         precision, nullptr, h, d);
   }
 }
 
@@ -142,19 +123,17 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dcontext, 
       weights = dropped.as<float>();
     }
     // dV = P'^T dC ; dP' = dC V^T
-    gemm(true, false, t, d, t, 1.0F, {weights, nullptr, t, t * t}, heads(dcontext + at, nullptr, shape), 0.0F, dv + at,
+    gemm(true, false, t, d, t, 1.0F, {weights, nullptr, t, t * t}, heads(dcontext + at, shape), 0.0F, dv + at,
          shape.width(), precision, nullptr, h, d);
-    gemm(false, true, t, t, d, 1.0F, heads(dcontext + at, nullptr, shape), heads(v + at, nullptr, shape), 0.0F, ds, t,
-         precision, nullptr, h, t * t);
-    const Launch launch = row_launch(h * t);
-    softmax_backward_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(ds, p, keep, dropout.scale, h * t,
-                                                                                    t);
-    check_launch("attention softmax backward");
+    gemm(false, true, t, t, d, 1.0F, heads(dcontext + at, shape), heads(v + at, shape), 0.0F, ds, t, precision, nullptr,
+         h, t * t);
+    enqueue("attention softmax backward", row_launch(h * t), softmax_backward_kernel, ds, p, keep, dropout.scale, h * t,
+            t);
     // dQ = scale dS K ; dK = scale dS^T Q
-    gemm(false, false, t, d, t, scale, {ds, nullptr, t, t * t}, heads(k + at, nullptr, shape), 0.0F, dq + at,
-         shape.width(), precision, nullptr, h, d);
-    gemm(true, false, t, d, t, scale, {ds, nullptr, t, t * t}, heads(q + at, nullptr, shape), 0.0F, dk + at,
-         shape.width(), precision, nullptr, h, d);
+    gemm(false, false, t, d, t, scale, {ds, nullptr, t, t * t}, heads(k + at, shape), 0.0F, dq + at, shape.width(),
+         precision, nullptr, h, d);
+    gemm(true, false, t, d, t, scale, {ds, nullptr, t, t * t}, heads(q + at, shape), 0.0F, dk + at, shape.width(),
+         precision, nullptr, h, d);
   }
 }
 

@@ -25,8 +25,18 @@ inline void check_launch(const char* kernel) {
   check(cudaGetLastError(), kernel);
 }
 
+// Queues kernel<<<geometry>>>(arguments...) on the current stream; a bad launch is reported naming `op`.
+template <class... Parameters, class... Arguments>
+void enqueue(const char* op, Launch geometry, void (*kernel)(Parameters...), Arguments... arguments);
+
 // The stream of the calling thread's current device (set by cuda_backend), on which everything is queued.
 cudaStream_t current_stream();
+
+template <class... Parameters, class... Arguments>
+void enqueue(const char* op, Launch geometry, void (*kernel)(Parameters...), Arguments... arguments) {
+  kernel<<<geometry.blocks, geometry.threads, 0, current_stream()>>>(arguments...);
+  check_launch(op);
+}
 
 // Device memory for the length of one call, freed in stream order (the kernels queued before the free still
 // read it).

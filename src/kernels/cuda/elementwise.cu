@@ -65,52 +65,40 @@ __global__ void scale_kernel(float* values, float factor, int64_t count) {
 
 void activation_forward(Activation activation, float* out, const float* in, int64_t count) {
   if (count == 0) return;
-  const Launch launch = elementwise_launch(count);
-  activation_forward_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(activation, out, in, count);
-  check_launch("activation_forward");
+  enqueue("activation_forward", elementwise_launch(count), activation_forward_kernel, activation, out, in, count);
 }
 
 void activation_backward(Activation activation, float* dinput, const float* dout, const float* saved, int64_t count) {
   if (count == 0) return;
-  const Launch launch = elementwise_launch(count);
-  activation_backward_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(activation, dinput, dout, saved,
-                                                                                     count);
-  check_launch("activation_backward");
+  enqueue("activation_backward", elementwise_launch(count), activation_backward_kernel, activation, dinput, dout, saved,
+          count);
 }
 
 void embedding_forward(float* out, const int64_t* ids, const float* table, int64_t rows, int64_t channels) {
   if (rows * channels == 0) return;
-  const Launch launch = elementwise_launch(rows * channels);
-  embedding_forward_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(out, ids, table, rows, channels);
-  check_launch("embedding_forward");
+  enqueue("embedding_forward", elementwise_launch(rows * channels), embedding_forward_kernel, out, ids, table, rows,
+          channels);
 }
 
 void embedding_backward(float* dtable, const int64_t* ids, const float* dout, int64_t rows, int64_t channels) {
   if (rows * channels == 0) return;
-  const Launch launch = elementwise_launch(channels);
-  embedding_backward_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(dtable, ids, dout, rows, channels);
-  check_launch("embedding_backward");
+  enqueue("embedding_backward", elementwise_launch(channels), embedding_backward_kernel, dtable, ids, dout, rows,
+          channels);
 }
 
 void add_inplace(float* y, const float* x, int64_t count) {
   if (count == 0) return;
-  const Launch launch = elementwise_launch(count);
-  add_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(y, x, count);
-  check_launch("add_inplace");
+  enqueue("add_inplace", elementwise_launch(count), add_kernel, y, x, count);
 }
 
 void apply_dropout(float* out, const float* in, DropoutMask dropout, int64_t count) {
   if (count == 0) return;
-  const Launch launch = elementwise_launch(count);
-  dropout_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(out, in, dropout.keep, dropout.scale, count);
-  check_launch("apply_dropout");
+  enqueue("apply_dropout", elementwise_launch(count), dropout_kernel, out, in, dropout.keep, dropout.scale, count);
 }
 
 void scale_inplace(float* values, float factor, int64_t count) {
   if (count == 0) return;
-  const Launch launch = elementwise_launch(count);
-  scale_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(values, factor, count);
-  check_launch("scale_inplace");
+  enqueue("scale_inplace", elementwise_launch(count), scale_kernel, values, factor, count);
 }
 
 void copy_rows(float* out, int64_t out_stride, const float* in, int64_t in_stride, int64_t rows, int64_t width) {

@@ -134,43 +134,44 @@ int64_t span_of(int64_t rows, int64_t columns, const Operand& operand, int64_t b
   return (batch - 1) * operand.batch_stride + (rows - 1) * operand.ld + columns;
 }
 
+// The bytes of the bf16 copy a BF16 product must make of an operand given in fp32 only (0 when none is needed).
+size_t rounding_bytes(bool bf16, const Operand& operand, int64_t rows, int64_t columns, int64_t batch) {
+  return bf16 && operand.bf16 == nullptr ? sizeof(uint16_t) * span_of(rows, columns, operand, batch) : 0;
+}
+
 }  // namespace
 
 void round_to_bf16(uint16_t* out, const float* in, int64_t count) {
   if (count == 0) return;
-  const Launch launch = elementwise_launch(count);
-  round_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(out, in, count);
-  check_launch("round_to_bf16");
+  enqueue("round_to_bf16", elementwise_launch(count), round_kernel, out, in, count);
 }
 
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
           float beta, float* c, int64_t ldc, DType precision, const float* row_bias, int64_t batch, int64_t c_stride) {
   if (m == 0 || n == 0 || batch == 0) return;
   if (k == 0) {  // no products: C = beta C (+ bias), as sgemm gives; cuBLASLt is not asked
-    const Launch launch = elementwise_launch(batch * m * n);
-    empty_product_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(c, ldc, c_stride, m, n, batch, beta,
-                                                                                 row_bias);
-    check_launch("gemm (k = 0)");
+    enqueue("gemm (k = 0)", elementwise_launch(batch * m * n), empty_product_kernel, c, ldc, c_stride, m, n, batch,
+            beta, row_bias);
     return;
   }
-  check(row_bias == nullptr || (alpha == 1.0F && beta == 0.0F) ? cudaSuccess : cudaErrorInvalidValue,
-        "gemm: a bias is added only to an unscaled product that overwrites C");
+  graft::check(row_bias == nullptr || (alpha == 1.0F && beta == 0.0F), "gemm",
+               "a bias is added only to an unscaled product that overwrites C (alpha = 1, beta = 0)");
   const bool bf16 = precision == DType::BF16;
   // A row-major [rows, columns] operand, as stored.
   const int64_t a_rows = transpose_a ? k : m;
   const int64_t a_columns = transpose_a ? m : k;
   const int64_t b_rows = transpose_b ? n : k;
   const int64_t b_columns = transpose_b ? k : n;
-  Scratch a_rounded(bf16 && a.bf16 == nullptr ? sizeof(uint16_t) * span_of(a_rows, a_columns, a, batch) : 0);
-  Scratch b_rounded(bf16 && b.bf16 == nullptr ? sizeof(uint16_t) * span_of(b_rows, b_columns, b, batch) : 0);
-  if (bf16 && a.bf16 == nullptr) {
-    round_to_bf16(a_rounded.as<uint16_t>(), a.f32, span_of(a_rows, a_columns, a, batch));
-    a.bf16 = a_rounded.as<uint16_t>();
-  }
-  if (bf16 && b.bf16 == nullptr) {
-    round_to_bf16(b_rounded.as<uint16_t>(), b.f32, span_of(b_rows, b_columns, b, batch));
-    b.bf16 = b_rounded.as<uint16_t>();
-  }
+  // An operand given in fp32 only is rounded into its scratch copy (none was made otherwise).
+  const auto round_into = [batch](Operand& operand, int64_t rows, int64_t columns, const Scratch& copy) {
+    if (copy.as<uint16_t>() == nullptr) return;
+    round_to_bf16(copy.as<uint16_t>(), operand.f32, span_of(rows, columns, operand, batch));
+    operand.bf16 = copy.as<uint16_t>();
+  };
+  const Scratch a_rounded(rounding_bytes(bf16, a, a_rows, a_columns, batch));
+  const Scratch b_rounded(rounding_bytes(bf16, b, b_rows, b_columns, batch));
+  round_into(a, a_rows, a_columns, a_rounded);
+  round_into(b, b_rows, b_columns, b_rounded);
   const cudaDataType operand_type = bf16 ? CUDA_R_16BF : CUDA_R_32F;
   const void* a_data = bf16 ? static_cast<const void*>(a.bf16) : a.f32;
   const void* b_data = bf16 ? static_cast<const void*>(b.bf16) : b.f32;
@@ -191,7 +192,7 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, f
       cublasLtMatmulAlgoGetHeuristic(lt.handle, operation.descriptor, first_layout.layout, second_layout.layout,
                                      c_layout.layout, c_layout.layout, preference.preference, 1, &choice, &found),
       "cublasLtMatmulAlgoGetHeuristic");
-  check_blas(found > 0 ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_SUPPORTED, "no cuBLASLt algorithm for this product");
+  graft::check(found > 0, "gemm", "cuBLASLt has no algorithm for this product");
   check_blas(cublasLtMatmul(lt.handle, operation.descriptor, &alpha, b_data, first_layout.layout, a_data,
                             second_layout.layout, &beta, c, c_layout.layout, c, c_layout.layout, &choice.algo,
                             lt.workspace, kWorkspaceBytes, current_stream()),

@@ -16,6 +16,9 @@ inline constexpr unsigned kThreads = 256;
 // Enough blocks to fill any current GPU many times over; more only add scheduling.
 inline constexpr int64_t kMaxBlocks = int64_t{1} << 16;
 
+// One thread: for a sum in a fixed order over a few values.
+inline constexpr Launch kOneThread{1, 1};
+
 // One thread per element: ceil(count / threads) blocks, at least 1 and at most kMaxBlocks.
 inline Launch elementwise_launch(int64_t count, unsigned threads = kThreads) {
   const int64_t blocks = (std::max<int64_t>(count, 1) + threads - 1) / threads;

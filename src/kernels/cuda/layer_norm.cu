@@ -63,26 +63,20 @@ __global__ void layer_norm_parameter_gradient_kernel(float* dgamma, float* dbeta
 void layer_norm_forward(float* out, float* mean, float* rstd, const float* in, const float* gamma, const float* beta,
                         int64_t rows, int64_t channels, float eps) {
   if (rows == 0) return;
-  const Launch launch = row_launch(rows);
-  layer_norm_forward_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(out, mean, rstd, in, gamma, beta,
-                                                                                    rows, channels, eps);
-  check_launch("layer_norm_forward");
+  enqueue("layer_norm_forward", row_launch(rows), layer_norm_forward_kernel, out, mean, rstd, in, gamma, beta, rows,
+          channels, eps);
 }
 
 void layer_norm_backward(float* dinput, float* dgamma, float* dbeta, const float* dout, const float* in,
                          const float* mean, const float* rstd, const float* gamma, int64_t rows, int64_t channels) {
   if (rows == 0) return;
   if (dinput != nullptr) {
-    const Launch launch = row_launch(rows);
-    layer_norm_input_gradient_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(
-        dinput, dout, in, mean, rstd, gamma, rows, channels);
-    check_launch("layer_norm_backward (input)");
+    enqueue("layer_norm_backward (input)", row_launch(rows), layer_norm_input_gradient_kernel, dinput, dout, in, mean,
+            rstd, gamma, rows, channels);
   }
   if (dgamma != nullptr || dbeta != nullptr) {
-    const Launch launch = elementwise_launch(channels);
-    layer_norm_parameter_gradient_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(
-        dgamma, dbeta, dout, in, mean, rstd, rows, channels);
-    check_launch("layer_norm_backward (parameters)");
+    enqueue("layer_norm_backward (parameters)", elementwise_launch(channels), layer_norm_parameter_gradient_kernel,
+            dgamma, dbeta, dout, in, mean, rstd, rows, channels);
   }
 }
 

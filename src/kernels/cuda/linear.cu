@@ -44,9 +44,8 @@ void linear_backward(float* dinput, float* dweight, float* dbias, const float* d
          precision);
   }
   if (dbias != nullptr && out_features > 0) {
-    const Launch launch = elementwise_launch(out_features);
-    bias_gradient_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(dbias, dout, rows, out_features);
-    check_launch("linear_backward (bias)");
+    enqueue("linear_backward (bias)", elementwise_launch(out_features), bias_gradient_kernel, dbias, dout, rows,
+            out_features);
   }
 }
 

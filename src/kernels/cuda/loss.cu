@@ -77,8 +77,7 @@ __global__ void squared_error_kernel(double* terms, float* dpredictions, const f
 
 float ordered_mean(const double* terms, int64_t count, const double* divisor) {
   const Scratch mean(sizeof(float));
-  ordered_mean_kernel<<<1, 1, 0, current_stream()>>>(mean.as<float>(), terms, count, divisor);
-  check_launch("loss mean");
+  enqueue("loss mean", kOneThread, ordered_mean_kernel, mean.as<float>(), terms, count, divisor);
   return to_host(mean.as<float>(), 1)[0];
 }
 
@@ -91,9 +90,7 @@ float elementwise_mean(int64_t count, const LaunchTerms& launch_terms) {
   const auto host_count = static_cast<double>(count);
   check(cudaMemcpyAsync(divisor.as<double>(), &host_count, sizeof host_count, cudaMemcpyHostToDevice, current_stream()),
         "loss divisor");
-  const Launch launch = elementwise_launch(count);
-  launch_terms(launch, terms.as<double>());
-  check_launch("loss terms");
+  launch_terms(elementwise_launch(count), terms.as<double>());
   return ordered_mean(terms.as<double>(), count, divisor.as<double>());
 }
 
@@ -104,30 +101,26 @@ float cross_entropy(const float* logits, const int64_t* labels, float* dlogits, 
   if (rows == 0) return 0.0F;
   const Scratch weight_sum(sizeof(double));
   const Scratch row_loss(sizeof(double) * rows);
-  label_weight_sum_kernel<<<1, 1, 0, current_stream()>>>(weight_sum.as<double>(), labels, class_weights, rows,
-                                                         ignore_index);
-  check_launch("cross_entropy (weights)");
-  const Launch launch = row_launch(rows);
-  cross_entropy_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(
-      row_loss.as<double>(), dlogits, logits, labels, class_weights, weight_sum.as<double>(), rows, classes,
-      ignore_index, scale);
-  check_launch("cross_entropy");
+  enqueue("cross_entropy (weights)", kOneThread, label_weight_sum_kernel, weight_sum.as<double>(), labels,
+          class_weights, rows, ignore_index);
+  enqueue("cross_entropy", row_launch(rows), cross_entropy_kernel, row_loss.as<double>(), dlogits, logits, labels,
+          class_weights, weight_sum.as<double>(), rows, classes, ignore_index, scale);
   return ordered_mean(row_loss.as<double>(), rows, weight_sum.as<double>());
 }
 
 float binary_cross_entropy_with_logits(const float* logits, const float* targets, float* dlogits, int64_t count,
                                        float scale) {
   return elementwise_mean(count, [&](Launch launch, double* terms) {
-    binary_cross_entropy_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(terms, dlogits, logits, targets,
-                                                                                        count, scale);
+    enqueue("binary_cross_entropy_with_logits", launch, binary_cross_entropy_kernel, terms, dlogits, logits, targets,
+            count, scale);
   });
 }
 
 float mean_squared_error(const float* predictions, const float* targets, float* dpredictions, int64_t count,
                          float scale) {
   return elementwise_mean(count, [&](Launch launch, double* terms) {
-    squared_error_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(terms, dpredictions, predictions,
-                                                                                 targets, count, scale);
+    enqueue("mean_squared_error", launch, squared_error_kernel, terms, dpredictions, predictions, targets, count,
+            scale);
   });
 }
 

@@ -38,17 +38,12 @@ __global__ void sgd_kernel(float* param, const float* grad, float* buffer, int64
 void adamw_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t count,
                   AdamWScalars scalars) {
   if (count == 0) return;
-  const Launch launch = elementwise_launch(count);
-  adamw_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(param, grad, exp_avg, exp_avg_sq, count,
-                                                                       scalars);
-  check_launch("adamw_update");
+  enqueue("adamw_update", elementwise_launch(count), adamw_kernel, param, grad, exp_avg, exp_avg_sq, count, scalars);
 }
 
 void sgd_update(float* param, const float* grad, float* buffer, int64_t count, SGDScalars scalars) {
   if (count == 0) return;
-  const Launch launch = elementwise_launch(count);
-  sgd_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(param, grad, buffer, count, scalars);
-  check_launch("sgd_update");
+  enqueue("sgd_update", elementwise_launch(count), sgd_kernel, param, grad, buffer, count, scalars);
 }
 
 }  // namespace graft::kernels::gpu

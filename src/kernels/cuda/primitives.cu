@@ -127,27 +127,22 @@ void draw_dropout_keep(uint8_t* keep, int64_t count, float p, Generator& generat
   // The host draws the call's stream as parallel_fill does, so that the generator advances as on the CPU.
   const Generator call_streams = generator.fork(generator.next_u64());
   if (count == 0) return;
-  const Launch launch = elementwise_launch((count + 3) / 4);
-  dropout_keep_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(keep, count, p, call_streams.state()[0]);
-  check_launch("draw_dropout_keep");
+  enqueue("draw_dropout_keep", elementwise_launch((count + 3) / 4), dropout_keep_kernel, keep, count, p,
+          call_streams.state()[0]);
 }
 
 void mean_pool_forward(float* pooled, const float* hidden, const int64_t* mask, int64_t batch, int64_t tokens,
                        int64_t width) {
   if (batch * width == 0) return;
-  const Launch launch = elementwise_launch(batch * width);
-  mean_pool_forward_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(pooled, hidden, mask, batch, tokens,
-                                                                                   width);
-  check_launch("mean_pool_forward");
+  enqueue("mean_pool_forward", elementwise_launch(batch * width), mean_pool_forward_kernel, pooled, hidden, mask, batch,
+          tokens, width);
 }
 
 void mean_pool_backward(float* dhidden, const float* dpooled, const int64_t* mask, int64_t batch, int64_t tokens,
                         int64_t width) {
   if (batch * tokens * width == 0) return;
-  const Launch launch = elementwise_launch(batch * tokens * width);
-  mean_pool_backward_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(dhidden, dpooled, mask, batch,
-                                                                                    tokens, width);
-  check_launch("mean_pool_backward");
+  enqueue("mean_pool_backward", elementwise_launch(batch * tokens * width), mean_pool_backward_kernel, dhidden, dpooled,
+          mask, batch, tokens, width);
 }
 
 bool indices_in_range(const int64_t* ids, int64_t count, int64_t limit, const int64_t* skip, int64_t* bad) {
@@ -156,10 +151,8 @@ bool indices_in_range(const int64_t* ids, int64_t count, int64_t limit, const in
   const auto none = static_cast<unsigned long long>(count);
   check(cudaMemcpyAsync(first.as<unsigned long long>(), &none, sizeof none, cudaMemcpyHostToDevice, current_stream()),
         "indices_in_range");
-  const Launch launch = elementwise_launch(count);
-  first_out_of_range_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(
-      first.as<unsigned long long>(), ids, count, limit, skip != nullptr, skip != nullptr ? *skip : 0);
-  check_launch("indices_in_range");
+  enqueue("indices_in_range", elementwise_launch(count), first_out_of_range_kernel, first.as<unsigned long long>(), ids,
+          count, limit, skip != nullptr, skip != nullptr ? *skip : 0);
   const auto position = static_cast<int64_t>(to_host(first.as<unsigned long long>(), 1)[0]);
   if (position == count) return true;
   *bad = to_host(ids + position, 1)[0];
@@ -184,9 +177,7 @@ int64_t labelled_positions(int64_t* positions, const int64_t* labels, int64_t co
 
 void gather_indices(int64_t* out, const int64_t* values, const int64_t* positions, int64_t count) {
   if (count == 0) return;
-  const Launch launch = elementwise_launch(count);
-  gather_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(out, values, positions, count);
-  check_launch("gather_indices");
+  enqueue("gather_indices", elementwise_launch(count), gather_kernel, out, values, positions, count);
 }
 
 float l2_norm(const float* values, int64_t count) {
@@ -194,11 +185,8 @@ float l2_norm(const float* values, int64_t count) {
   const int64_t chunks = (count + kNormChunk - 1) / kNormChunk;
   const Scratch partial(sizeof(double) * chunks);
   const Scratch norm(sizeof(float));
-  const Launch launch = row_launch(chunks);
-  chunk_squares_kernel<<<launch.blocks, launch.threads, 0, current_stream()>>>(partial.as<double>(), values, count);
-  check_launch("l2_norm");
-  ordered_root_kernel<<<1, 1, 0, current_stream()>>>(norm.as<float>(), partial.as<double>(), chunks);
-  check_launch("l2_norm");
+  enqueue("l2_norm", row_launch(chunks), chunk_squares_kernel, partial.as<double>(), values, count);
+  enqueue("l2_norm", kOneThread, ordered_root_kernel, norm.as<float>(), partial.as<double>(), chunks);
   return to_host(norm.as<float>(), 1)[0];
 }
 
