@@ -19,8 +19,9 @@ std::string unavailable_reason(Device device);
 
 // `bytes` on `device`, taken from and given back to its stream-ordered pool (cudaMallocAsync, cudaFreeAsync).
 std::shared_ptr<void> allocate(size_t bytes, Device device);
-// Copies `bytes` between any two devices, at least one of them CUDA. When the destination is host memory the copy
-// has finished on return; otherwise it is queued on the destination's (or the source's) stream.
+// Copies `bytes` between any two devices, at least one of them CUDA. A copy to or from host memory, or between two
+// GPUs, has finished on return (the host memory may be read or freed, the source's stream may free the source); one
+// within a GPU is queued on its stream.
 void copy(void* destination, Device to, const void* source, Device from, size_t bytes);
 // Sets `bytes` of device memory to zero, queued on its stream.
 void zero(void* destination, Device device, size_t bytes);
