@@ -86,6 +86,15 @@ void Generator::fill_u32(uint32_t* words, int64_t count) {
   while (i < count) words[i++] = next_u32();  // a block begun: its rest stays for the next draws
 }
 
+void Generator::discard(int64_t count) {
+  check(count >= 0, "random", "cannot discard " + std::to_string(count) + " words");
+  for (; count > 0 && position_ < kBlockWords; --count) ++position_;
+  counter_ += static_cast<uint64_t>(count / kBlockWords);
+  if (count % kBlockWords == 0) return;
+  refill();
+  position_ = static_cast<int>(count % kBlockWords);
+}
+
 float Generator::uniform() {
   return uniform_from(next_u32());
 }

@@ -15,11 +15,15 @@ Batch shard_rows(const Batch& batch, int rank, int world) {
   check(world > 0 && rank >= 0 && rank < world, "data",
         "rank " + std::to_string(rank) + " is outside a world of " + std::to_string(world));
   const int64_t rows = batch.rows();
-  const int64_t begin = rows * rank / world;
-  const int64_t end = rows * (rank + 1) / world;
+  const int64_t begin = shard_first_row(rows, rank, world);
+  const int64_t end = shard_first_row(rows, rank + 1, world);
   const auto share = [&](const Tensor& tensor) { return tensor.numel() > 0 ? tensor.slice_rows(begin, end) : tensor; };
   return {share(batch.input_ids), share(batch.attention_mask), share(batch.token_type_ids),
           share(batch.labels),    share(batch.features),       Tensor()};
+}
+
+int64_t shard_first_row(int64_t rows, int rank, int world) {
+  return rows * rank / world;
 }
 
 Tensor attention_mask_or_ones(const Batch& batch) {

@@ -43,7 +43,7 @@ Tensor SelfAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v,
     return ops::attention_packed(q, k, v, layout.sequence_offsets, heads_, autocast_dtype());
   }
   const Tensor& key_mask = layout.key_mask;
-  const Tensor keep = dropout_.sample_mask({q.dim(0), heads_, q.dim(1), q.dim(1)}, training, q.device());
+  const Tensor keep = dropout_.sample_mask({q.dim(0), heads_, q.dim(1), q.dim(1)}, training, q.device(), context);
   const DType precision = autocast_dtype();
   ops::AttentionOutput out = ops::attention(q, k, v, key_mask, heads_, keep, dropout_.scale(), precision);
   context.save(this, AttentionSaved{q, k, v, out.probs, keep, precision});

@@ -130,14 +130,19 @@ Dropout::Dropout(float p, Generator* generator) : p_(p), generator_(generator) {
   check(p >= 0.0F && p < 1.0F, "dropout", "probability must be in [0, 1), got " + std::to_string(p));
 }
 
-Tensor Dropout::sample_mask(const Shape& shape, bool training, Device device) const {
+Tensor Dropout::sample_mask(const Shape& shape, bool training, Device device, const ForwardContext& context) const {
   if (!training || p_ == 0.0F) return {};
-  return ops::dropout_keep(shape, p_, generator_ != nullptr ? *generator_ : default_generator(), device);
+  const ForwardContext::Draws& draws = context.draws();
+  Generator& generator = draws.generator != nullptr ? *draws.generator
+                         : generator_ != nullptr    ? *generator_
+                                                    : default_generator();
+  const int64_t values_per_row = shape.empty() || shape[0] == 0 ? 0 : shape_numel(shape) / shape[0];
+  return ops::dropout_keep(shape, p_, generator, device, draws.first_row * values_per_row);
 }
 
 // Without dropout the mask is empty: the forward is the identity, and so is its backward.
 Tensor Dropout::forward(const Tensor& x, ForwardContext& context) const {
-  const Tensor mask = sample_mask(x.shape(), training(), x.device());
+  const Tensor mask = sample_mask(x.shape(), training(), x.device(), context);
   context.save(this, mask);
   return mask.numel() == 0 ? x : ops::apply_dropout(x, mask, scale());
 }

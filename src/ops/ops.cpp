@@ -298,9 +298,10 @@ void embedding_backward(const Tensor& dy, const Tensor& ids, Tensor& dtable) {
   backend.embedding_backward(f32(dtable), i64(ids), f32(dy), ids.numel(), dtable.dim(1));
 }
 
-Tensor dropout_keep(const Shape& shape, float p, Generator& generator, Device device) {
+Tensor dropout_keep(const Shape& shape, float p, Generator& generator, Device device, int64_t first) {
+  check(first >= 0, "dropout", "a mask cannot start at value " + std::to_string(first));
   Tensor keep = Tensor::empty(shape, DType::U8, device);
-  backend_for(device).draw_dropout_keep(static_cast<uint8_t*>(keep.raw_data()), keep.numel(), p, generator);
+  backend_for(device).draw_dropout_keep(static_cast<uint8_t*>(keep.raw_data()), first, keep.numel(), p, generator);
   return keep;
 }
 

@@ -66,7 +66,8 @@ Share evaluate_share(TrainableModel& model, const Batch& batch, Communicator& co
     share.denominator = denominator;
     share.classes = output.logits.dim(-1);
     const std::vector<float> predicted = predictions(output.logits, mine.labels);
-    std::copy(predicted.begin(), predicted.end(), share.batch.predicted.begin() + rows * rank / world * labels_per_row);
+    std::copy(predicted.begin(), predicted.end(),
+              share.batch.predicted.begin() + shard_first_row(rows, rank, world) * labels_per_row);
   }
   communicator.all_reduce_sum(std::span<float>(share.batch.predicted));
   return share;

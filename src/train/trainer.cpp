@@ -87,11 +87,6 @@ void save_weights(const TrainableModel& model, const std::string& dir) {
   save_checkpoint(dir, tensors);
 }
 
-Generator* generator_of(TrainableModel& model) {
-  auto* full = dynamic_cast<Model*>(&model);
-  return full != nullptr ? &full->generator() : nullptr;
-}
-
 // Layer-wise decay needs every parameter in a group, also those that gradual unfreezing thaws later.
 std::vector<ParamGroup> all_layerwise_groups(Model& model, double decay) {
   std::vector<std::pair<Parameter*, bool>> flags;
@@ -273,7 +268,7 @@ void Trainer::save_checkpoint(Run& run) {
                           {"evals_without_improvement", run.evals_without_improvement},
                           {"optimizer", optimizer_state.meta},
                           {"log_history", run.history}};
-  if (Generator* generator = generator_of(model_)) state["rng_state"] = generator->state();
+  state["rng_state"] = model_.generator().state();
   write_file_atomically(staging + "/trainer_state.json", state.dump(1));
   write_file_atomically(staging + "/training_args.json", args_.to_json().dump(2));
   replace_directory_atomically(staging, final_dir);
@@ -325,12 +320,12 @@ bool Trainer::resume_from_latest(Run& run) {
   } catch (const json::exception& error) {
     throw Error("[trainer] " + file + ": field \"optimizer\" is not an optimizer state (" + error.what() + ")");
   }
-  if (Generator* generator = generator_of(model_); generator != nullptr && state.contains("rng_state")) {
+  if (state.contains("rng_state")) {
     const json& rng = state["rng_state"];
     const bool words = rng.is_array() &&
                        std::all_of(rng.begin(), rng.end(), [](const json& word) { return word.is_number_unsigned(); });
     check(words, "trainer", file + ": field \"rng_state\" must be a list of unsigned integers");
-    generator->set_state(rng.get<std::vector<uint64_t>>());
+    model_.generator().set_state(rng.get<std::vector<uint64_t>>());
   }
   // Entries logged after this checkpoint will be logged again as the steps are redone.
   std::string log_lines;

@@ -11,8 +11,10 @@
 namespace graft {
 namespace {
 
-double forward_backward(TrainableModel& model, const Batch& batch) {
+// `draws` gives the masks of the micro-batch whose rows from `first_row` on `batch` holds.
+double forward_backward(TrainableModel& model, const Batch& batch, Generator draws, int64_t first_row) {
   ForwardContext context;
+  context.draw_from(draws, first_row);
   const ModelOutput output = model.forward(batch.to(model.device()), context);
   check(output.loss.numel() == 1, "train", "the model returned no loss: the batch needs labels");
   model.backward(context);
@@ -20,9 +22,11 @@ double forward_backward(TrainableModel& model, const Batch& batch) {
 }
 
 // One process: each micro-batch's gradient counts 1/n. Returns the mean loss.
-double accumulate(TrainableModel& model, const ParameterList& parameters, std::span<const Batch> micro_batches) {
+double accumulate(TrainableModel& model, const ParameterList& parameters, std::span<const Batch> micro_batches,
+                  const Generator& step_draws) {
   double loss = 0.0;
-  for (const Batch& batch : micro_batches) loss += forward_backward(model, batch);
+  for (size_t m = 0; m < micro_batches.size(); ++m)
+    loss += forward_backward(model, micro_batches[m], step_draws.fork(m), 0);
   const auto count = static_cast<double>(micro_batches.size());
   if (micro_batches.size() > 1) scale_grads(parameters, static_cast<float>(1.0 / count));
   return loss / count;
@@ -35,7 +39,7 @@ double accumulate(TrainableModel& model, const ParameterList& parameters, std::s
 // nothing counted is skipped, and a micro-batch with nothing counted on any rank adds nothing, as in one process
 // (whose cross-entropy over no label is 0). Returns the loss, summed over the ranks.
 double accumulate_shards(TrainableModel& model, const ParameterList& parameters, std::span<const Batch> micro_batches,
-                         Communicator& communicator, double& communication_seconds) {
+                         const Generator& step_draws, Communicator& communicator, double& communication_seconds) {
   const auto timed = [&communication_seconds](const auto& exchange) {
     const auto started = std::chrono::steady_clock::now();
     exchange();
@@ -56,7 +60,8 @@ double accumulate_shards(TrainableModel& model, const ParameterList& parameters,
     if (shares[m] == 0.0) continue;
     const double weight = shares[m] / totals[m] / count;
     if (carried > 0.0 && carried != weight) scale_grads(parameters, static_cast<float>(carried / weight));
-    loss += weight * forward_backward(model, shards[m]);
+    const int64_t first_row = shard_first_row(micro_batches[m].rows(), communicator.rank(), communicator.world_size());
+    loss += weight * forward_backward(model, shards[m], step_draws.fork(m), first_row);
     carried = weight;
   }
   if (carried > 0.0) scale_grads(parameters, static_cast<float>(carried));
@@ -75,10 +80,14 @@ StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSc
   check(!micro_batches.empty(), "train", "a training step needs at least one batch");
   const ParameterList parameters = trainable_parameters(model);
   for (Parameter* parameter : parameters) parameter->zero_grad();
+  // Micro-batch m's masks come from fork m of one draw a step: on every rank the same masks as in one process,
+  // and the generators advance alike, also on a rank that computes nothing of a micro-batch.
+  Generator& generator = model.generator();
+  const Generator step_draws = generator.fork(generator.next_u64());
   double communication_seconds = 0.0;
-  const double loss = communicator.world_size() > 1
-                          ? accumulate_shards(model, parameters, micro_batches, communicator, communication_seconds)
-                          : accumulate(model, parameters, micro_batches);
+  const double loss = communicator.world_size() > 1 ? accumulate_shards(model, parameters, micro_batches, step_draws,
+                                                                        communicator, communication_seconds)
+                                                    : accumulate(model, parameters, micro_batches, step_draws);
   const double norm =
       max_grad_norm > 0.0 ? clip_grad_norm(parameters, static_cast<float>(max_grad_norm)) : grad_norm(parameters);
   const double lr = schedule.lr_at(step);

@@ -147,6 +147,10 @@ TEST_F(CudaOps, DropoutMasksAreTheCpusFromTheSameGenerator) {
   const Tensor keep_cuda = ops::dropout_keep(shape, 0.1F, on_cuda, kCuda);
   EXPECT_EQ(keep_cuda.to_int_vector(), keep.to_int_vector());
   EXPECT_EQ(on_cuda.state(), on_cpu.state()) << "both generators advanced alike";
+  // A part drawn alone (a data-parallel rank's rows), from inside a Philox block of one draw chunk into the next.
+  const Tensor part = ops::dropout_keep({2, 1111}, 0.1F, on_cpu, kCpu, kDrawChunk - 5);
+  const Tensor part_cuda = ops::dropout_keep({2, 1111}, 0.1F, on_cuda, kCuda, kDrawChunk - 5);
+  EXPECT_EQ(part_cuda.to_int_vector(), part.to_int_vector());
   const Tensor x = test::random_tensor(shape, 18);
   EXPECT_EQ(
       relative_error(ops::apply_dropout(x.to(kCuda), keep_cuda, 1.0F / 0.9F), ops::apply_dropout(x, keep, 1.0F / 0.9F)),

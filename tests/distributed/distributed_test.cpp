@@ -183,8 +183,10 @@ void expect_same_gradients(const Model& actual, const Model& expected, int rank)
 }
 
 // The checkpoint's model in training mode (the goldens' configs set dropout to 0).
-std::unique_ptr<Model> training_copy(const std::string& checkpoint) {
-  auto model = Model::from_pretrained(checkpoint);
+std::unique_ptr<Model> training_copy(const std::string& checkpoint, double dropout = 0.0) {
+  LoadOptions options;
+  options.dropout = dropout;
+  auto model = Model::from_pretrained(checkpoint, options);
   model->set_training(true);
   return model;
 }
@@ -339,6 +341,43 @@ TEST(DataParallel, AccumulatingTwoMicroBatchesOnTwoRanksEqualsOneProcess) {
   const std::vector<Batch> micro_batches = {batches[1], batches[2]};  // 5 rows (2 and 3 per rank), then 3 (1 and 2)
   on_every_rank([&](Communicator& communicator) {
     expect_one_processs_step(folder + "/checkpoint", micro_batches, communicator);
+  });
+}
+
+// With dropout on, each rank draws its rows of one process's masks and every generator advances alike, also on a rank
+// that computes nothing of a step (rank 0 of 2 on a 1-row batch): the steps stay one process's, over accumulation and
+// steps of every size.
+TEST(DataParallel, WithDropoutTheRanksDrawOneProcesssMasks) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string folder = golden("distilbert_seqcls");
+  const auto batches = load_pretokenized_batches(folder + "/train_batches.safetensors");  // 4, 5 and 3 rows
+  const Batch row = shard_rows(batches[0], 0, 4);
+  const std::vector<std::vector<Batch>> steps = {{batches[1], batches[2]}, {row}, {batches[0]}, {batches[1]}};
+  on_every_rank([&](Communicator& communicator) {
+    const int rank = communicator.rank();
+    auto alone = training_copy(folder + "/checkpoint", 0.1);
+    auto shared = training_copy(folder + "/checkpoint", 0.1);
+    const Recipe recipe;
+    AdamW alone_optimizer(trainable_parameters(*alone), recipe.options);
+    AdamW shared_optimizer(trainable_parameters(*shared), recipe.options);
+    for (size_t step = 0; step < steps.size(); ++step) {
+      const auto index = static_cast<int64_t>(step);
+      const StepResult one = training_step(*alone, alone_optimizer, recipe.schedule, index, steps[step], 1.0);
+      const StepResult many =
+          training_step(*shared, shared_optimizer, recipe.schedule, index, steps[step], 1.0, communicator);
+      EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss) << "rank " << rank << ", step " << step;
+      EXPECT_NEAR(many.grad_norm, one.grad_norm, 1e-6 * one.grad_norm) << "rank " << rank << ", step " << step;
+      EXPECT_TRUE(identical_on_every_rank(*shared, communicator)) << "rank " << rank << ", step " << step;
+    }
+    EXPECT_EQ(shared->generator().state(), alone->generator().state()) << "rank " << rank;
+    for (const auto& [name, parameter] : alone->named_parameters()) {
+      for (const auto& [shared_name, shared_parameter] : shared->named_parameters()) {
+        if (shared_name == name) {
+          EXPECT_LE(relative_difference(shared_parameter->value, parameter->value), 4e-6)
+              << "rank " << rank << ": " << name;
+        }
+      }
+    }
   });
 }
 

@@ -1,7 +1,9 @@
 // Philox generator: known answers, reproducibility, state round trips and distribution sanity.
 #include "graft/core/random.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "graft/core/error.h"
@@ -70,11 +72,47 @@ TEST(Generator, DropoutMasksAreUniformBelowTheProbability) {
   std::vector<uint8_t> expected(static_cast<size_t>(count));
   Generator kernel_generator(5);
   Generator reference_generator(5);
-  kernels::draw_dropout_keep(keep.data(), count, 0.1F, kernel_generator);
+  kernels::draw_dropout_keep(keep.data(), 0, count, 0.1F, kernel_generator);
   parallel_draw(expected.data(), count, reference_generator,
                 [](Generator& stream) { return static_cast<uint8_t>(stream.uniform() < 0.1F ? 0 : 1); });
   EXPECT_EQ(keep, expected);
   EXPECT_EQ(kernel_generator.state(), reference_generator.state());
+}
+
+// discard(n) is n calls of next_u32, from every position in a block and across blocks.
+TEST(Generator, DiscardSkipsTheWordsThatNextWouldGive) {
+  for (int skip = 0; skip < 4; ++skip) {
+    for (int64_t count = 0; count <= 13; ++count) {
+      Generator one_by_one(7);
+      Generator discarding(7);
+      for (int i = 0; i < skip; ++i) (void)one_by_one.next_u32(), (void)discarding.next_u32();
+      for (int64_t i = 0; i < count; ++i) (void)one_by_one.next_u32();
+      discarding.discard(count);
+      EXPECT_EQ(discarding.state(), one_by_one.state()) << "skip " << skip << ", count " << count;
+      EXPECT_EQ(discarding.next_u32(), one_by_one.next_u32()) << "skip " << skip << ", count " << count;
+    }
+  }
+  Generator generator;
+  EXPECT_EQ(test::error_of([&] { generator.discard(-1); }), "[random] cannot discard -1 words");
+}
+
+// A part of a mask drawn alone (a data-parallel rank's rows) is that part of the whole mask: parts that start and end
+// inside a draw chunk, span several, start at a chunk's first value, and are empty. The generator advances as for the
+// whole mask.
+TEST(Generator, APartOfADropoutMaskDrawnAloneIsThatPartOfTheWholeMask) {
+  const int64_t whole = 3 * kDrawChunk + 123;
+  std::vector<uint8_t> expected(static_cast<size_t>(whole));
+  Generator whole_generator(11);
+  kernels::draw_dropout_keep(expected.data(), 0, whole, 0.3F, whole_generator);
+  const std::vector<std::pair<int64_t, int64_t>> parts = {
+      {1, 6}, {kDrawChunk - 3, kDrawChunk + 7}, {kDrawChunk, 5}, {2 * kDrawChunk + 1, kDrawChunk + 122}, {9, 0}};
+  for (const auto& [first, count] : parts) {
+    std::vector<uint8_t> part(static_cast<size_t>(count));
+    Generator part_generator(11);
+    kernels::draw_dropout_keep(part.data(), first, count, 0.3F, part_generator);
+    EXPECT_TRUE(std::equal(part.begin(), part.end(), expected.begin() + first)) << "values from " << first;
+    EXPECT_EQ(part_generator.state(), whole_generator.state()) << "values from " << first;
+  }
 }
 
 TEST(Generator, StateRoundTripContinuesExactly) {

@@ -26,6 +26,8 @@ class Generator {
   uint64_t next_u64();
   // The next `count` words, as `count` calls of next_u32 would give them, whole Philox blocks at a time.
   void fill_u32(uint32_t* words, int64_t count);
+  // Skips the next `count` words, as `count` calls of next_u32 would, in constant time.
+  void discard(int64_t count);
   float uniform();  // [0, 1), 24 random bits: uniform_from(next_u32())
   static float uniform_from(uint32_t word) { return static_cast<float>(word >> 8) * 0x1p-24F; }
   float normal();  // standard normal (Box-Muller; the second value of each pair is kept for the next call)
@@ -55,14 +57,22 @@ inline constexpr int64_t kDrawChunk = int64_t{1} << 14;
 // fill(stream, values + begin, size) for each chunk [begin, begin + size) of kDrawChunk values (the last may be
 // shorter), on every thread: each chunk comes from its own fork of one draw of `generator`, so the values do not
 // depend on the thread count.
+//
+// `first` > 0 draws only the values [first, first + count) of a larger draw into values[0, count): each chunk's
+// stream skips the words of the values before `first`, which is exact when `fill` draws one word per value (dropout
+// masks). A data-parallel rank draws its rows of one process's masks so.
 template <class Value, class Fill>
-void parallel_fill(Value* values, int64_t count, Generator& generator, const Fill& fill) {
+void parallel_fill(Value* values, int64_t count, Generator& generator, const Fill& fill, int64_t first = 0) {
   const Generator call_streams = generator.fork(generator.next_u64());
-  parallel_for(0, (count + kDrawChunk - 1) / kDrawChunk, 1, [&](int64_t first_chunk, int64_t end_chunk) {
-    for (int64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
+  if (count == 0) return;
+  const int64_t first_chunk = first / kDrawChunk;
+  const int64_t end_chunk = (first + count + kDrawChunk - 1) / kDrawChunk;
+  parallel_for(first_chunk, end_chunk, 1, [&](int64_t chunks_begin, int64_t chunks_end) {
+    for (int64_t chunk = chunks_begin; chunk < chunks_end; ++chunk) {
       Generator stream = call_streams.fork(static_cast<uint64_t>(chunk));
-      const int64_t begin = chunk * kDrawChunk;
-      fill(stream, values + begin, std::min(count, begin + kDrawChunk) - begin);
+      const int64_t begin = std::max(first, chunk * kDrawChunk);
+      stream.discard(begin - chunk * kDrawChunk);
+      fill(stream, values + (begin - first), std::min(first + count, (chunk + 1) * kDrawChunk) - begin);
     }
   });
 }

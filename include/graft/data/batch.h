@@ -31,9 +31,12 @@ struct Batch {
   Batch to(Device device) const;
 };
 
-// Rank `rank` of `world`'s share of a padded batch: rows [rank B / world, (rank + 1) B / world), padded as the whole
-// batch is, so that each row is computed as it would be in one process (data-parallel training). May be empty.
+// Rank `rank` of `world`'s share of a padded batch: rows [shard_first_row(B, rank, world), shard_first_row(B, rank + 1,
+// world)), padded as the whole batch is, so that each row is computed as it would be in one process (data-parallel
+// training). May be empty.
 Batch shard_rows(const Batch& batch, int rank, int world);
+// rank B / world.
+int64_t shard_first_row(int64_t rows, int rank, int world);
 
 // The batch's attention mask as I64 [B, T], or ones (on the batch's device) when it has none. graft::Error for a
 // packed batch, which has no mask.

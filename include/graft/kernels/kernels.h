@@ -142,8 +142,9 @@ void apply_dropout(float* out, const float* in, DropoutMask dropout, int64_t cou
 // The primitives that training and the models need besides the layers' kernels.
 
 // keep[count]: 0 with probability p, else 1, drawn in fixed chunks so that the mask does not depend on the
-// thread count (core/random.h: parallel_draw).
-void draw_dropout_keep(uint8_t* keep, int64_t count, float p, Generator& generator);
+// thread count (core/random.h: parallel_fill); the values [first, first + count) of the call's draw, so that a part
+// of a mask (a rank's rows) is drawn alone.
+void draw_dropout_keep(uint8_t* keep, int64_t first, int64_t count, float p, Generator& generator);
 
 // out[r * out_stride + c] = in[r * in_stride + c] for r < rows, c < width: [CLS] rows out of [B, T, D] and back.
 void copy_rows(float* out, int64_t out_stride, const float* in, int64_t in_stride, int64_t rows, int64_t width);

@@ -51,7 +51,7 @@ class EncoderWithHead : public TrainableModel {
   Sequential& head() { return *head_; }
   Pooling pooling() const { return pooling_; }
   // The base model's seeded generator: give it to the head's Dropout layers so runs are reproducible.
-  Generator& generator() { return base_->generator(); }
+  Generator& generator() override { return base_->generator(); }
 
  private:
   // What backward needs of this model's own forward, besides what its modules keep.

@@ -11,8 +11,8 @@
 // last first, as autograd's graph would give them.
 //
 // What may run at once on one model: inference forwards (pipelines, evaluation), each with its own context.
-// Not alongside them: a training forward (its dropout draws advance the model's generator), a backward (it
-// accumulates into the gradients) or set_training.
+// Not alongside them: a training forward (its dropout draws advance the model's generator, unless its context
+// brings a generator of its own), a backward (it accumulates into the gradients) or set_training.
 #include <any>
 #include <unordered_map>
 #include <utility>
@@ -20,6 +20,7 @@
 
 #include "graft/core/error.h"
 #include "graft/core/grad_mode.h"
+#include "graft/core/random.h"
 
 namespace graft {
 
@@ -56,8 +57,19 @@ class ForwardContext {
   // True when nothing is kept, as after an inference forward.
   bool empty() const { return saved_.empty(); }
 
+  // Where a training forward's dropout masks come from.
+  struct Draws {
+    Generator* generator = nullptr;  // none: each Dropout layer's own (the model's)
+    // The forward's batch is rows [first_row, first_row + B) of a larger one, and draws those rows' values of the
+    // larger batch's masks: a data-parallel rank's share gets one process's masks, whatever the other ranks compute.
+    int64_t first_row = 0;
+  };
+  void draw_from(Generator& generator, int64_t first_row = 0) { draws_ = {&generator, first_row}; }
+  const Draws& draws() const { return draws_; }
+
  private:
   std::unordered_map<const void*, std::vector<std::any>> saved_;
+  Draws draws_;
 };
 
 }  // namespace graft

@@ -86,10 +86,11 @@ class Dropout : public Layer {
   explicit Dropout(float p, Generator* generator = nullptr);
   Tensor forward(const Tensor& x, ForwardContext& context) const override;
   Tensor backward(const Tensor& dy, ForwardContext& context) override;
-  // A fresh U8 mask for `shape` on `device` (1: kept, 0: dropped), or an undefined tensor when dropout is off
-  // (not `training`, or p = 0). Kept values are multiplied by scale(). A byte, not a float, per value: the masks are
-  // kept for the backward pass, and in a training step of distilbert-base they would otherwise hold about 0.3 GB.
-  Tensor sample_mask(const Shape& shape, bool training, Device device) const;
+  // A fresh U8 mask for `shape` (its first dimension the batch's rows) on `device` (1: kept, 0: dropped), drawn as
+  // `context` says (ForwardContext::Draws), or an undefined tensor when dropout is off (not `training`, or p = 0).
+  // Kept values are multiplied by scale(). A byte, not a float, per value: the masks are kept for the backward pass,
+  // and in a training step of distilbert-base they would otherwise hold about 0.3 GB.
+  Tensor sample_mask(const Shape& shape, bool training, Device device, const ForwardContext& context) const;
   float p() const { return p_; }
   float scale() const { return 1.0F / (1.0F - p_); }
 

@@ -58,6 +58,9 @@ class TrainableModel : public Module {
   // What the batch's loss is a mean over (its counted labels, or their class weights): a data-parallel step weights
   // each rank's loss by its share of this. By default the batch's rows.
   virtual double loss_denominator(const Batch& batch) const { return static_cast<double>(batch.rows()); }
+  // The seeded generator of the model's random draws (dropout), checkpointed with the training state. By default
+  // the process-wide one Dropout layers use when given none (models/layers.h).
+  virtual Generator& generator() { return default_generator(); }
 };
 
 // The loss transformers computes for a head, and its gradient (when dlogits is given):
@@ -122,7 +125,7 @@ class Model : public TrainableModel {
   const Encoder& encoder() const { return *encoder_; }
   Head* head() { return head_.get(); }
   const Head* head() const { return head_.get(); }
-  Generator& generator() { return generator_; }
+  Generator& generator() override { return generator_; }
 
  private:
   Model(ModelConfig config, TaskHead task, uint64_t seed);

@@ -53,8 +53,9 @@ Tensor activation_backward(Activation activation, const Tensor& dy, const Tensor
 Tensor embedding(const Tensor& ids, const Tensor& table, const char* what);
 void embedding_backward(const Tensor& dy, const Tensor& ids, Tensor& dtable);
 
-// A U8 dropout mask for `shape` on `device` (1: kept, 0: dropped with probability p), drawn from `generator`.
-Tensor dropout_keep(const Shape& shape, float p, Generator& generator, Device device);
+// A U8 dropout mask for `shape` on `device` (1: kept, 0: dropped with probability p), drawn from `generator`: the
+// values a draw of a larger mask gives from its value `first` on (kernels::draw_dropout_keep).
+Tensor dropout_keep(const Shape& shape, float p, Generator& generator, Device device, int64_t first = 0);
 // x * keep * scale (inverted dropout).
 Tensor apply_dropout(const Tensor& x, const Tensor& keep, float scale);
 

@@ -24,7 +24,8 @@ struct StepResult {
 //
 // With several ranks, every rank passes the same (global) micro-batches and computes its share of their rows
 // (shard_rows); the gradients and the loss are summed over the ranks so that the step is the one a single process
-// takes on the whole batches, up to fp32 rounding when dropout is off (each rank draws its own masks). Each rank's
+// takes on the whole batches, up to fp32 rounding, dropout included: micro-batch m's masks come from fork m of one
+// draw of model.generator() a step, each rank drawing its rows of them (ForwardContext::Draws). Each rank's
 // mean loss on a micro-batch counts its share of that micro-batch's loss denominator
 // (TrainableModel::loss_denominator), so that uneven counts of labels per rank (masked LM) average as in one
 // process (transformers' average_tokens_across_devices).

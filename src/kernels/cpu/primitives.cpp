@@ -30,17 +30,20 @@ float inverse_count(const int64_t* mask_row, int64_t tokens) {
 
 }  // namespace
 
-void draw_dropout_keep(uint8_t* keep, int64_t count, float p, Generator& generator) {
+void draw_dropout_keep(uint8_t* keep, int64_t first, int64_t count, float p, Generator& generator) {
   // Whole Philox blocks at a time: drawn one word at a time, the masks were 3.5% of a training step.
-  parallel_fill(keep, count, generator, [p](Generator& stream, uint8_t* chunk, int64_t size) {
-    constexpr int64_t kWords = 1024;  // on an OpenMP thread's stack
-    uint32_t words[kWords];
-    for (int64_t begin = 0; begin < size; begin += kWords) {
-      const int64_t n = std::min(kWords, size - begin);
-      stream.fill_u32(words, n);
-      for (int64_t i = 0; i < n; ++i) chunk[begin + i] = Generator::uniform_from(words[i]) < p ? 0 : 1;
-    }
-  });
+  parallel_fill(
+      keep, count, generator,
+      [p](Generator& stream, uint8_t* chunk, int64_t size) {
+        constexpr int64_t kWords = 1024;  // on an OpenMP thread's stack
+        uint32_t words[kWords];
+        for (int64_t begin = 0; begin < size; begin += kWords) {
+          const int64_t n = std::min(kWords, size - begin);
+          stream.fill_u32(words, n);
+          for (int64_t i = 0; i < n; ++i) chunk[begin + i] = Generator::uniform_from(words[i]) < p ? 0 : 1;
+        }
+      },
+      first);
 }
 
 void copy_rows(float* out, int64_t out_stride, const float* in, int64_t in_stride, int64_t rows, int64_t width) {

@@ -42,16 +42,22 @@ __device__ uint4 philox4x32_10(uint64_t index, uint64_t key) {
 }
 
 // Chunk `chunk` of parallel_fill (core/random.h) is drawn by the fork of the call's generator with that stream id,
-// from its first Philox block on; one thread per block of four words.
-__global__ void dropout_keep_kernel(uint8_t* keep, int64_t count, float p, uint64_t call_key) {
+// from its first Philox block on; one thread per block of four words of the draw, of which keep holds the values
+// [first, first + count).
+__global__ void dropout_keep_kernel(uint8_t* keep, int64_t first, int64_t count, float p, uint64_t call_key) {
   const int64_t blocks_per_chunk = kDrawChunk / 4;
-  GRAFT_CUDA_FOR(block, (count + 3) / 4) {
+  const int64_t first_block = first / 4;
+  GRAFT_CUDA_FOR(i, (first + count + 3) / 4 - first_block) {
+    const int64_t block = first_block + i;
     const int64_t chunk = block / blocks_per_chunk;
     const uint64_t key = splitmix64(splitmix64(call_key) ^ static_cast<uint64_t>(chunk));
     const uint4 words = philox4x32_10(static_cast<uint64_t>(block % blocks_per_chunk), key);
     const uint32_t word[4] = {words.x, words.y, words.z, words.w};
-    for (int w = 0; w < 4 && block * 4 + w < count; ++w) {
-      keep[block * 4 + w] = static_cast<float>(word[w] >> 8) * 0x1p-24F < p ? 0 : 1;
+    for (int w = 0; w < 4; ++w) {
+      const int64_t value = block * 4 + w;
+      if (value >= first && value < first + count) {
+        keep[value - first] = static_cast<float>(word[w] >> 8) * 0x1p-24F < p ? 0 : 1;
+      }
     }
   }
 }
@@ -123,12 +129,12 @@ __global__ void ordered_root_kernel(float* norm, const double* partial, int64_t 
 
 }  // namespace
 
-void draw_dropout_keep(uint8_t* keep, int64_t count, float p, Generator& generator) {
+void draw_dropout_keep(uint8_t* keep, int64_t first, int64_t count, float p, Generator& generator) {
   // The host draws the call's stream as parallel_fill does, so that the generator advances as on the CPU.
   const Generator call_streams = generator.fork(generator.next_u64());
   if (count == 0) return;
-  enqueue("draw_dropout_keep", elementwise_launch((count + 3) / 4), dropout_keep_kernel, keep, count, p,
-          call_streams.state()[0]);
+  enqueue("draw_dropout_keep", elementwise_launch((first + count + 3) / 4 - first / 4), dropout_keep_kernel, keep,
+          first, count, p, call_streams.state()[0]);
 }
 
 void mean_pool_forward(float* pooled, const float* hidden, const int64_t* mask, int64_t batch, int64_t tokens,
