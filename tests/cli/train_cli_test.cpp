@@ -82,14 +82,32 @@ std::string mpirun_or_skip_reason() {
 // `mpirun -np 2 graft train` (and `graft train --nproc 2`) on the golden recipe: the model one process trains (within
 // fp32 rounding amplified by AdamW: 1.7e-6 of a tensor's largest value measured), hence PyTorch's within the golden
 // 1e-4; one output folder, written by rank 0.
+// The golden recipe's command for `graft train` with the given dropout, less its output folder.
+std::string golden_recipe_command(const std::string& folder, const std::string& dropout) {
+  return " train --no-progress --model " + folder + "/checkpoint --train-batches " + folder +
+         "/train_batches.safetensors --max-steps 6 --scheduler linear --warmup-steps 2"
+         " --weight-decay 0.01 --max-grad-norm 1 --lr 1e-3 --dropout " +
+         dropout + " --eval-strategy no";
+}
+
+// Each parameter of the folder `parallel` within 4e-6 of the largest value of its twin in `single`.
+void expect_one_processs_parameters(const std::string& parallel, const std::string& single) {
+  const Checkpoint expected = Checkpoint::open(single);
+  const Checkpoint actual = Checkpoint::open(parallel);
+  for (const auto& name : expected.names()) {
+    const Tensor reference = expected.load(name);
+    double largest = 0.0;
+    for (const float value : reference.to_float_vector()) largest = std::max(largest, std::fabs(double{value}));
+    EXPECT_LE(test::max_abs_diff(actual.load(name), reference), 4e-6 * std::max(largest, 1e-30)) << name;
+  }
+}
+
 TEST(TrainCli, MpirunAndNprocTwoRanksTrainOneProcesssModel) {
   GRAFT_REQUIRE_GOLDEN();
   const std::string mpirun = mpirun_or_skip_reason();
   if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
   const std::string folder = test::golden_dir() + "/distilbert_seqcls";
-  const std::string common = " train --no-progress --model " + folder + "/checkpoint --train-batches " + folder +
-                             "/train_batches.safetensors --max-steps 6 --scheduler linear --warmup-steps 2"
-                             " --weight-decay 0.01 --max-grad-norm 1 --lr 1e-3 --dropout 0 --eval-strategy no";
+  const std::string common = golden_recipe_command(folder, "0");
   const std::string alone = temp_dir("mpi-alone");
   const std::string ranks = temp_dir("mpi-ranks");
   const auto one = test::run_command("OMP_NUM_THREADS=1 " + test::cli_path() + common + " --output " + alone);
@@ -113,21 +131,31 @@ TEST(TrainCli, MpirunAndNprocTwoRanksTrainOneProcesssModel) {
   ASSERT_EQ(nproc.exit_code, 0) << nproc.output;
   EXPECT_NE(nproc.output.find("--nproc 2: 2 ranks of"), std::string::npos) << nproc.output;
   EXPECT_NE(nproc.output.find("Data-parallel: 2 ranks"), std::string::npos) << nproc.output;
-  const Checkpoint single = Checkpoint::open(alone);
+  expect_one_processs_parameters(ranks, alone);
   const Checkpoint parallel = Checkpoint::open(ranks);
   const Checkpoint started = Checkpoint::open(launched);
   const SafetensorsFile expected = SafetensorsFile::open(folder + "/after_full_finetune.safetensors");
-  for (const auto& name : single.names()) {
+  for (const auto& name : parallel.names()) {
     EXPECT_EQ(test::max_abs_diff(started.load(name), parallel.load(name)), 0.0) << "--nproc vs mpirun: " << name;
-    const Tensor mine = parallel.load(name);
-    const Tensor reference = single.load(name);
-    double largest = 0.0;
-    for (const float value : reference.to_float_vector()) largest = std::max(largest, std::fabs(double{value}));
-    EXPECT_LE(test::max_abs_diff(mine, reference), 4e-6 * std::max(largest, 1e-30)) << name;
     if (expected.contains(name)) {
-      EXPECT_LE(test::max_abs_diff(mine, expected.load(name)), 1e-4) << name;
+      EXPECT_LE(test::max_abs_diff(parallel.load(name), expected.load(name)), 1e-4) << name;
     }
   }
+}
+
+// With dropout on, two ranks draw one process's masks: the same model as one process.
+TEST(TrainCli, MpirunTwoRanksWithDropoutTrainOneProcesssModel) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string mpirun = mpirun_or_skip_reason();
+  if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
+  const std::string common = golden_recipe_command(test::golden_dir() + "/distilbert_seqcls", "0.1");
+  const std::string alone = temp_dir("mpi-dropout-alone");
+  const std::string ranks = temp_dir("mpi-dropout-ranks");
+  const auto one = test::run_command("OMP_NUM_THREADS=1 " + test::cli_path() + common + " --output " + alone);
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const auto two = test::run_command(mpirun + test::cli_path() + common + " --output " + ranks);
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  expect_one_processs_parameters(ranks, alone);
 }
 
 // A rank killed mid-run: mpirun ends the other one and exits non-zero within seconds, saying which rank died; then
