@@ -42,6 +42,18 @@ struct CommandResult {
 };
 CommandResult run_command(const std::string& command);
 
+// The prefix that starts a command on two MPI ranks of one thread each, or "" where the tests run none: no mpirun
+// (Open MPI: scripts/install-deps.sh), or a sanitized build (Open MPI's exit-time allocations count as leaks).
+// Inline: GRAFT_SANITIZED_BUILD is each test's.
+inline std::string mpirun_two_ranks() {
+#ifdef GRAFT_SANITIZED_BUILD
+  return "";
+#else
+  if (run_command("command -v mpirun").exit_code != 0) return "";
+  return "OMP_NUM_THREADS=1 mpirun -np 2 --oversubscribe --allow-run-as-root ";
+#endif
+}
+
 }  // namespace graft::test
 
 // Skips the test with a message saying what is missing, when ../shared/golden is not there.

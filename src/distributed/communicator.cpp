@@ -26,6 +26,18 @@ const char* mpirun_world_size() {
   return std::getenv("OMPI_COMM_WORLD_SIZE");
 }
 
+// torchrun (and the launchers that copy it) start each process with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT.
+// graft's ranks talk MPI, whose processes mpirun must start: N processes that each ran alone would train N models
+// and write one folder N times, so a world of several is refused, saying what to run instead.
+void refuse_torchruns_world() {
+  const char* size = std::getenv("WORLD_SIZE");
+  if (size == nullptr || std::string(size) == "1") return;
+  const char* rank = std::getenv("RANK");
+  throw Error("[distributed] WORLD_SIZE=" + std::string(size) + " (RANK=" + (rank != nullptr ? rank : "unset") +
+              "): this process was started by torchrun or a launcher like it, but graft's ranks talk MPI, which "
+              "starts them itself: run `mpirun -np N graft ...` or `graft train --nproc N` instead");
+}
+
 }  // namespace
 
 std::string Communicator::message_prefix() const {
@@ -39,7 +51,10 @@ Communicator& single_process() {
 
 Communicator& world() {
   const char* size = mpirun_world_size();
-  if (size == nullptr) return single_process();
+  if (size == nullptr) {
+    refuse_torchruns_world();
+    return single_process();
+  }
   Communicator* mpi = distributed::mpi_world();
   check(mpi != nullptr, "distributed",
         "this process was started by mpirun, but graft was built without MPI (install libopenmpi-dev and rebuild)");

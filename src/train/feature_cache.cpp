@@ -44,7 +44,7 @@ FeatureSource::FeatureSource(Model& model, const EncodedSource& source) : source
     std::vector<const Encoding*> members;
     for (size_t i = begin; i < end; ++i) members.push_back(&encodings[static_cast<size_t>(longest_first[i])]);
     // The encoder alone: the head's logits for these rows would be thrown away.
-    ForwardContext nothing_kept;  // under NoGradGuard
+    ForwardContext nothing_kept;                                 // under NoGradGuard
     const Batch batch = pack_batch(members).to(model.device());  // no padding computed
     const Tensor batch_features = model.head()->read(model.encoder().forward(batch, nothing_kept)).to(kCpu);
     for (size_t i = begin; i < end; ++i) {

@@ -138,9 +138,7 @@ FineTuneResult fine_tune(const FineTuneRequest& request, const std::function<voi
   ranks.barrier();
   if (ranks.world_size() > 1) {
     const std::string batch = request.train_batches.empty() ? std::to_string(request.batch_size) : "pre-tokenized";
-    log("Data-parallel: " + std::to_string(ranks.world_size()) + " ranks, each computing its share of every global " +
-        "batch (" + batch + " x " + std::to_string(request.args.gradient_accumulation_steps) +
-        " accumulated), as one process would train on it");
+    log(data_parallel_summary(ranks, batch, request.args.gradient_accumulation_steps));
   }
   LoadOptions load;
   load.device = request.device;

@@ -75,11 +75,17 @@ TrainingArguments pretraining_arguments() {
 
 PretrainResult pretrain(const PretrainRequest& request, const FillMaskProber& probe,
                         const std::function<void(const std::string&)>& progress) {
-  const auto log = [&progress](const std::string& line) {
-    if (progress) progress(line);
+  Communicator& ranks = *request.communicator;
+  const bool first_rank = ranks.rank() == 0;
+  const auto log = [&progress, first_rank](const std::string& line) {
+    if (progress && first_rank) progress(line);
   };
   check(!request.corpus.empty(), "pretrain", "--corpus needs at least one text file");
-  prepare_output_folder(request.output, "pretrain", "--output");
+  if (first_rank) prepare_output_folder(request.output, "pretrain", "--output");
+  ranks.barrier();
+  if (ranks.world_size() > 1) {
+    log(data_parallel_summary(ranks, std::to_string(request.batch_size), request.args.gradient_accumulation_steps));
+  }
   require_available(request.device);
   const std::string tokenizer_dir = request.tokenizer_dir.empty() ? request.model_dir : request.tokenizer_dir;
   check(!tokenizer_dir.empty(), "pretrain", "--tokenizer DIR is required with --config");
@@ -115,6 +121,7 @@ PretrainResult pretrain(const PretrainRequest& request, const FillMaskProber& pr
   args.output_dir = request.output + "/checkpoints";
   if (!eval) args.eval_strategy = "no";
   Trainer trainer(*model, args);
+  trainer.communicator = request.communicator;
   trainer.save_alongside = [&tokenizer](const std::string& dir) { tokenizer.save_pretrained(dir); };
   trainer.on_log = [&log](const nlohmann::json& entry) {
     if (entry.contains("eval_loss")) log("  eval " + entry.dump());
@@ -155,6 +162,7 @@ PretrainResult pretrain(const PretrainRequest& request, const FillMaskProber& pr
     result.eval = trainer.evaluate(*eval);
     card.eval_results = result.eval->report;
   }
+  if (!first_rank) return result;
   card.loss_curve = loss_curve(result.train.log_history);
   card.examples = probe(*model, tokenizer, request.probes);
   card.bias_probe = probe(*model, tokenizer, bias_templates());

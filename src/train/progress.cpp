@@ -8,7 +8,9 @@
 namespace graft {
 
 ProgressBar::ProgressBar(int64_t total, bool enabled)
-    : total_(total), enabled_(enabled), terminal_(isatty(STDERR_FILENO) != 0),
+    : total_(total),
+      enabled_(enabled),
+      terminal_(isatty(STDERR_FILENO) != 0),
       started_(std::chrono::steady_clock::now()) {}
 
 void ProgressBar::update(int64_t done, double loss, double samples_per_second, int64_t epoch) {
@@ -19,9 +21,11 @@ void ProgressBar::update(int64_t done, double loss, double samples_per_second, i
   constexpr int kWidth = 20;
   const auto filled = static_cast<int>(kWidth * done / total_);
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  const auto eta = static_cast<int64_t>(done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0.0);
+  const auto eta =
+      static_cast<int64_t>(done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0.0);
   std::fprintf(stderr, "%sepoch %lld [%s%s] %lld/%lld loss %.4f | %.1f samples/s | ETA %lld:%02lld%s",
-               terminal_ ? "\r" : "", static_cast<long long>(epoch), std::string(static_cast<size_t>(filled), '#').c_str(),
+               terminal_ ? "\r" : "", static_cast<long long>(epoch),
+               std::string(static_cast<size_t>(filled), '#').c_str(),
                std::string(static_cast<size_t>(kWidth - filled), '-').c_str(), static_cast<long long>(done),
                static_cast<long long>(total_), loss, samples_per_second, static_cast<long long>(eta / 60),
                static_cast<long long>(eta % 60), terminal_ ? "" : "\n");
@@ -33,6 +37,8 @@ void ProgressBar::pause() {
   line_open_ = false;
 }
 
-void ProgressBar::finish() { pause(); }
+void ProgressBar::finish() {
+  pause();
+}
 
 }  // namespace graft

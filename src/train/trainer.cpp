@@ -436,4 +436,9 @@ TrainResult Trainer::train(const BatchSource& train_data, const BatchSource* eva
   return result;
 }
 
+std::string data_parallel_summary(const Communicator& ranks, const std::string& batch, int64_t accumulation) {
+  return "Data-parallel: " + std::to_string(ranks.world_size()) + " ranks, each computing its share of every global " +
+         "batch (" + batch + " x " + std::to_string(accumulation) + " accumulated), as one process would train on it";
+}
+
 }  // namespace graft

@@ -68,20 +68,6 @@ TEST(TrainCli, ReproducesGoldenTrajectoriesFromTheCommandLine) {
 
 std::string four_rows(const std::string& path);
 
-// mpirun for ranks (Open MPI's, as CI installs it), or a skip that says why. Not under the sanitizers, which count
-// Open MPI's allocations at exit as leaks and fail the ranks.
-std::string mpirun_or_skip_reason() {
-#ifdef GRAFT_SANITIZED_BUILD
-  return "";
-#else
-  if (test::run_command("command -v mpirun").exit_code != 0) return "";
-  return "OMP_NUM_THREADS=1 mpirun -np 2 --oversubscribe --allow-run-as-root ";
-#endif
-}
-
-// `mpirun -np 2 graft train` (and `graft train --nproc 2`) on the golden recipe: the model one process trains (within
-// fp32 rounding amplified by AdamW: 1.7e-6 of a tensor's largest value measured), hence PyTorch's within the golden
-// 1e-4; one output folder, written by rank 0.
 // The golden recipe's command for `graft train` with the given dropout, less its output folder.
 std::string golden_recipe_command(const std::string& folder, const std::string& dropout) {
   return " train --no-progress --model " + folder + "/checkpoint --train-batches " + folder +
@@ -102,9 +88,12 @@ void expect_one_processs_parameters(const std::string& parallel, const std::stri
   }
 }
 
+// `mpirun -np 2 graft train` (and `graft train --nproc 2`) on the golden recipe: the model one process trains (within
+// fp32 rounding amplified by AdamW: 1.7e-6 of a tensor's largest value measured), hence PyTorch's within the golden
+// 1e-4; one output folder, written by rank 0.
 TEST(TrainCli, MpirunAndNprocTwoRanksTrainOneProcesssModel) {
   GRAFT_REQUIRE_GOLDEN();
-  const std::string mpirun = mpirun_or_skip_reason();
+  const std::string mpirun = test::mpirun_two_ranks();
   if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
   const std::string folder = test::golden_dir() + "/distilbert_seqcls";
   const std::string common = golden_recipe_command(folder, "0");
@@ -146,7 +135,7 @@ TEST(TrainCli, MpirunAndNprocTwoRanksTrainOneProcesssModel) {
 // With dropout on, two ranks draw one process's masks: the same model as one process.
 TEST(TrainCli, MpirunTwoRanksWithDropoutTrainOneProcesssModel) {
   GRAFT_REQUIRE_GOLDEN();
-  const std::string mpirun = mpirun_or_skip_reason();
+  const std::string mpirun = test::mpirun_two_ranks();
   if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
   const std::string common = golden_recipe_command(test::golden_dir() + "/distilbert_seqcls", "0.1");
   const std::string alone = temp_dir("mpi-dropout-alone");
@@ -158,10 +147,30 @@ TEST(TrainCli, MpirunTwoRanksWithDropoutTrainOneProcesssModel) {
   expect_one_processs_parameters(ranks, alone);
 }
 
+// Under torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) each process would train alone and write the same folder:
+// refused at once, saying what to run instead, and nothing is written. A world of one trains as usual.
+TEST(TrainCli, TorchrunsEnvironmentOfSeveralProcessesIsRefusedWithWhatToRunInstead) {
+  const std::string out = temp_dir("torchrun");
+  const std::string data = four_rows(out + "-data.csv");
+  const std::string train = test::cli_path() + " train --no-progress --model " + test::fixtures_dir() +
+                            "/tiny-distilbert --train " + data + " --batch-size 2 --epochs 1 --output " + out;
+  const auto refused =
+      test::run_command("WORLD_SIZE=2 RANK=1 LOCAL_RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 " + train);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("[distributed] WORLD_SIZE=2 (RANK=1): this process was started by torchrun or a "
+                                "launcher like it, but graft's ranks talk MPI, which starts them itself: run `mpirun "
+                                "-np N graft ...` or `graft train --nproc N` instead"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_FALSE(std::filesystem::exists(out)) << "nothing is written";
+  const auto alone = test::run_command("WORLD_SIZE=1 RANK=0 " + train);
+  EXPECT_EQ(alone.exit_code, 0) << alone.output;
+}
+
 // A rank killed mid-run: mpirun ends the other one and exits non-zero within seconds, saying which rank died; then
 // `--resume` continues from the last checkpoint on both ranks and finishes.
 TEST(TrainCli, AKilledRankEndsTheRunWithinSecondsAndResumeContinues) {
-  const std::string mpirun = mpirun_or_skip_reason();
+  const std::string mpirun = test::mpirun_two_ranks();
   if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
   const std::string out = temp_dir("mpi-killed");
   // An epoch of two steps, each ending with a checkpoint, for far longer than the test waits.

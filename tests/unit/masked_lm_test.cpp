@@ -226,6 +226,49 @@ TEST(PretrainCli, TrainsWritesACardAndResumesExactly) {
   }
 }
 
+// `mpirun -np 2 graft pretrain`: one process's model (masked LM with uneven masked counts per rank, evaluations split
+// between the ranks), its evaluation, and one output folder, written by rank 0.
+TEST(PretrainCli, MpirunTwoRanksPretrainOneProcesssModel) {
+  const std::string mpirun = test::mpirun_two_ranks();
+  if (mpirun.empty()) GTEST_SKIP() << "no mpirun (Open MPI: scripts/install-deps.sh), or a sanitized build";
+  const std::string corpus_file = temp_dir("mpi-corpus.txt");
+  {
+    std::ofstream out(corpus_file);
+    for (const auto& paragraph : corpus(40)) out << paragraph << "\n\n";
+  }
+  const std::string fixture = test::fixtures_dir() + "/tiny-distilbert";
+  const std::string common = " pretrain --no-progress --config " + fixture + "/config.json --tokenizer " + fixture +
+                             " --corpus " + corpus_file +
+                             " --block-size 16 --batch-size 7 --max-steps 4 --eval-steps 2 --warmup-steps 1 --lr 1e-3"
+                             " --validation-split 0.2 --probe \"the [MASK] dog.\"";
+  const std::string alone = temp_dir("mpi-alone");
+  const std::string ranks = temp_dir("mpi-ranks");
+  const auto one = test::run_command("OMP_NUM_THREADS=1 " + test::cli_path() + common + " --output " + alone);
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const auto two = test::run_command(mpirun + test::cli_path() + common + " --output " + ranks);
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_NE(two.output.find("Data-parallel: 2 ranks"), std::string::npos) << two.output;
+  size_t written = 0;
+  for (size_t at = two.output.find("written to"); at != std::string::npos; at = two.output.find("written to", at + 1)) {
+    ++written;
+  }
+  EXPECT_EQ(written, 1U) << "only rank 0 reports and writes: " << two.output;
+  const Checkpoint expected = Checkpoint::open(alone);
+  const Checkpoint actual = Checkpoint::open(ranks);
+  for (const auto& name : expected.names()) {
+    const Tensor reference = expected.load(name);
+    // AdamW divides by sqrt(v), so a near-zero gradient turns rounding into updates of up to lr: 5.2e-6 of the
+    // largest value measured (a value bias). The softmax ignores a key bias (it adds the same to every score of a
+    // query), so its gradient is all rounding, and from 0 its values move by up to lr a step (4 x 1e-3).
+    const bool rounding_only = name.find("k_lin.bias") != std::string::npos;
+    EXPECT_LE(test::max_abs_diff(actual.load(name), reference), rounding_only ? 4e-3 : 1e-5 * test::max_abs(reference))
+        << name;
+  }
+  const double perplexity = read_json_file(alone + "/trainer_state.json").at("eval").at("perplexity");
+  EXPECT_NEAR(read_json_file(ranks + "/trainer_state.json").at("eval").at("perplexity").get<double>(), perplexity,
+              1e-6 * perplexity);
+}
+
 TEST(PretrainCli, NeedsExactlyOneOfConfigAndModel) {
   const std::string fixture = test::fixtures_dir() + "/tiny-distilbert";
   const auto result = test::run_command(test::cli_path() + " pretrain --tokenizer " + fixture + " --corpus " +

@@ -3,7 +3,6 @@
 //   static const graft::cli::Registration kTokenize{"tokenize", 10, add_tokenize_command};
 // main() adds the registered commands in `order`, so `graft --help` lists them in a stable order.
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <string>
 #include <vector>

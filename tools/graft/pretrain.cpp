@@ -8,6 +8,7 @@
 
 #include "cli_common.h"
 #include "command.h"
+#include "data_parallel.h"
 #include "graft/core/error.h"
 #include "graft/io/hub.h"
 #include "graft/pipelines/fill_mask.h"
@@ -20,6 +21,7 @@ struct PretrainOptions {
   std::string tokenizer;
   std::string device = "cpu";
   std::string save_dtype = "float32";
+  int nproc = 1;
 };
 
 DType storage_type(const std::string& name) {
@@ -43,19 +45,27 @@ std::vector<FillMaskProbe> probe(Model& model, const Tokenizer& tokenizer, const
 }
 
 void run_pretrain(PretrainOptions& options) {
+  Communicator& ranks = command_ranks(options.nproc, "pretrain");
   PretrainRequest& request = options.request;
   request.device = device_option(options.device);
   request.storage = storage_type(options.save_dtype);
   if (!request.model.empty()) request.model_dir = resolve_model_path(request.model);
   if (!options.tokenizer.empty()) request.tokenizer_dir = resolve_model_path(options.tokenizer);
-  const PretrainResult result = pretrain(request, probe, [](const std::string& line) { std::cerr << line << '\n'; });
+  request.communicator = &ranks;
+  PretrainResult result;
+  run_on_rank(ranks,
+              [&] { result = pretrain(request, probe, [](const std::string& line) { std::cerr << line << '\n'; }); });
+  if (ranks.rank() != 0) return;
   if (result.eval) std::cout << result.eval->table << '\n';
   std::cout << "Model, tokenizer, model card and logs written to " << request.output << '\n';
 }
 
 void add_pretrain_command(CLI::App& app) {
   auto options = std::make_shared<PretrainOptions>();
-  CLI::App* command = app.add_subcommand("pretrain", "Masked-LM pretraining on plain-text corpora");
+  CLI::App* command = app.add_subcommand(
+      "pretrain",
+      "Masked-LM pretraining on plain-text corpora; under `mpirun -np N`, data-parallel over N processes with the "
+      "result of one");
   command->add_option("--config", options->request.config, "config.json of the model to pretrain from random weights");
   command->add_option("--model", options->request.model, "Model folder or Hub id to continue pretraining instead");
   command->add_option("--tokenizer", options->tokenizer, "Tokenizer folder (default: the --model folder)");
@@ -79,6 +89,7 @@ void add_pretrain_command(CLI::App& app) {
   command->add_option("--seed", options->request.args.seed, "Seed for initialisation, masking and shuffling")
       ->capture_default_str();
   command->add_flag("--resume", options->request.resume, "Continue from the newest checkpoint in --output/checkpoints");
+  add_nproc_option(*command, options->nproc);
   command->callback([options] { run_pretrain(*options); });
 }
 

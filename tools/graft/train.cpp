@@ -3,21 +3,14 @@
 //   --stage "freeze=distilbert,epochs=3,lr=1e-3" --stage "freeze=none,epochs=2,lr=2e-5"
 // The output folder is what save_pretrained writes, plus the tokenizer, training_args.json,
 // trainer_state.json, log.jsonl and a model card (README.md).
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cli_common.h"
 #include "command.h"
+#include "data_parallel.h"
 #include "graft/core/error.h"
 #include "graft/distributed/communicator.h"
 #include "graft/io/hub.h"
@@ -35,39 +28,8 @@ struct TrainOptions {
   int nproc = 1;
 };
 
-// graft train --nproc N: this very command again, under mpirun with N ranks and the cores split between them.
-[[noreturn]] void relaunch_under_mpirun(int processes) {
-  std::ifstream saved("/proc/self/cmdline", std::ios::binary);
-  std::vector<std::string> arguments;
-  for (std::string argument; std::getline(saved, argument, '\0');) arguments.push_back(argument);
-  const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / processes);
-  std::vector<std::string> command = {"mpirun", "-np", std::to_string(processes), "--oversubscribe"};
-  if (geteuid() == 0) command.emplace_back("--allow-run-as-root");
-  command.insert(command.end(), {"-x", "OMP_NUM_THREADS=" + std::to_string(threads),
-                                 std::filesystem::read_symlink("/proc/self/exe").string()});
-  for (size_t i = 1; i < arguments.size(); ++i) {
-    if (arguments[i] == "--nproc") {
-      ++i;  // and its value
-    } else if (arguments[i].rfind("--nproc=", 0) != 0) {
-      command.push_back(arguments[i]);
-    }
-  }
-  std::cerr << "graft train --nproc " << processes << ": " << processes << " ranks of " << threads
-            << " threads each, under mpirun\n";
-  std::vector<char*> argv;
-  for (std::string& part : command) argv.push_back(part.data());
-  argv.push_back(nullptr);
-  execvp(argv[0], argv.data());
-  throw Error(std::string("[train] --nproc needs Open MPI's mpirun on the PATH (scripts/install-deps.sh): ") +
-              std::strerror(errno));
-}
-
 void run_train(TrainOptions& options) {
-  check(options.nproc >= 1, "train", "--nproc must be at least 1, got " + std::to_string(options.nproc));
-  if (options.nproc > 1) {
-    check(world().world_size() == 1, "train", "--nproc starts mpirun itself: leave it out under mpirun");
-    relaunch_under_mpirun(options.nproc);
-  }
+  Communicator& ranks = command_ranks(options.nproc, "train");
   FineTuneRequest& request = options.request;
   request.device = device_option(options.device);
   check(options.init == "random" || options.init == "pretrained", "train", "--init must be pretrained or random");
@@ -76,17 +38,9 @@ void run_train(TrainOptions& options) {
   const TrainingStage defaults{options.freeze, request.args.epochs, request.args.learning_rate};
   for (const auto& spec : options.stage_specs) request.stages.push_back(parse_training_stage(spec, defaults));
   if (request.stages.empty()) request.stages.push_back(defaults);
-  // Under mpirun each process is a rank of one data-parallel run.
-  Communicator& ranks = world();
   request.communicator = &ranks;
   FineTuneResult result;
-  try {
-    result = fine_tune(request, [](const std::string& line) { std::cerr << line << '\n'; });
-  } catch (const std::exception& error) {
-    if (ranks.world_size() == 1) throw;
-    std::cerr << "graft: " << ranks.message_prefix() << error.what() << '\n';
-    ranks.abort(1);  // the other ranks would wait for this one in their next sum
-  }
+  run_on_rank(ranks, [&] { result = fine_tune(request, [](const std::string& line) { std::cerr << line << '\n'; }); });
   if (ranks.rank() != 0) return;
   if (result.eval) std::cout << result.eval->table << '\n';
   std::cout << "Model, tokenizer, model card and logs written to " << request.output << '\n';
@@ -147,10 +101,7 @@ void add_train_command(CLI::App& app) {
   command->add_option("--seed", options->request.args.seed, "Seed for initialisation, shuffling and dropout")
       ->capture_default_str();
   command->add_flag("--resume", options->request.resume, "Continue from the newest checkpoint in --output");
-  command
-      ->add_option("--nproc", options->nproc,
-                   "Data-parallel over N local processes (started through mpirun, the cores split between them)")
-      ->capture_default_str();
+  add_nproc_option(*command, options->nproc);
   command->callback([options] { run_train(*options); });
 }
 

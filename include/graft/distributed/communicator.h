@@ -28,7 +28,8 @@ class Communicator {
 Communicator& single_process();
 
 // MPI's world when this process was started by mpirun (OMPI_COMM_WORLD_SIZE in the environment) and graft was built
-// with MPI; single_process() otherwise. graft::Error when mpirun started it but graft has no MPI.
+// with MPI; single_process() otherwise. graft::Error when mpirun started it but graft has no MPI, and when torchrun's
+// environment asks for several processes (WORLD_SIZE > 1), which MPI cannot join.
 Communicator& world();
 
 }  // namespace graft

@@ -39,6 +39,9 @@ struct PretrainRequest {
   bool resume = false;         // continue from the newest checkpoint in output/checkpoints
   Device device = kCpu;
   TrainingArguments args = pretraining_arguments();
+  // The ranks of a data-parallel run (Trainer::communicator): each computes its share of every batch; rank 0
+  // alone logs and writes the run.
+  Communicator* communicator = &single_process();
 };
 
 // The model's best fills of each text's [MASK]. The fill-mask pipeline is in the pipelines layer, above this

@@ -105,4 +105,7 @@ class Trainer {
   std::vector<std::string> label_names_;
 };
 
+// "Data-parallel: N ranks, ..." with the global batch (`batch`, e.g. "32", and the accumulation), for the log.
+std::string data_parallel_summary(const Communicator& ranks, const std::string& batch, int64_t accumulation);
+
 }  // namespace graft
