@@ -40,6 +40,13 @@ void refuse_torchruns_world() {
 
 }  // namespace
 
+std::future<void> Communicator::start_all_reduce_sum(std::span<float> values) {
+  std::promise<void> done;
+  all_reduce_sum(values);
+  done.set_value();
+  return done.get_future();
+}
+
 std::string Communicator::message_prefix() const {
   return world_size() > 1 ? "[rank " + std::to_string(rank()) + "] " : "";
 }

@@ -225,12 +225,14 @@ class BertModel : public Encoder {
     Tensor d = dlast_hidden_state.numel() > 0 ? dlast_hidden_state.clone() : Tensor();
     if (pooler && dpooled.numel() > 0) {
       const Tensor from_pooler = pooler->backward(dpooled, context);
+      context.backward_done(*pooler);
       d = d.numel() > 0 ? ops::add(d, from_pooler) : from_pooler;
     }
     if (d.numel() == 0) return;
     const int64_t lowest = lowest_trainable_block(embeddings, blocks);
     for (int64_t i = static_cast<int64_t>(blocks.size()) - 1; i >= std::max<int64_t>(lowest, 0); --i) {
       d = blocks[static_cast<size_t>(i)]->backward(d, context);
+      context.backward_done(*blocks[static_cast<size_t>(i)]);
     }
     if (lowest < 0) embeddings.backward(d, context);
   }

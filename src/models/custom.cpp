@@ -63,6 +63,7 @@ Tensor EncoderWithHead::loss_and_gradient(const Tensor& logits, const Tensor& la
 
 void EncoderWithHead::backward_from(const Tensor& dlogits, const Saved& saved, ForwardContext& context) {
   const Tensor dpooled = head_->backward(dlogits, context);
+  context.backward_done(*head_);
   Encoder& encoder = base_->encoder();
   // With the base frozen, the encoder's backward (the bulk of the cost) is skipped entirely.
   if (!encoder.has_trainable_parameters()) return;

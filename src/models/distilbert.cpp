@@ -131,8 +131,7 @@ class TransformerBlock : public Module {
 
   // sa = LN(attention(x) + x); y = LN(ffn(sa) + sa)
   Tensor forward(const Tensor& x, const TokenLayout& layout, ForwardContext& context, Tensor* probabilities) const {
-    const Tensor sa =
-        sa_layer_norm.forward(ops::add(attention.forward(x, layout, context, probabilities), x), context);
+    const Tensor sa = sa_layer_norm.forward(ops::add(attention.forward(x, layout, context, probabilities), x), context);
     return output_layer_norm.forward(ops::add(ffn.forward(sa, context), sa), context);
   }
 
@@ -186,6 +185,7 @@ class DistilBertModel : public Encoder {
     Tensor d = dlast_hidden_state;
     for (int64_t i = static_cast<int64_t>(blocks.size()) - 1; i >= std::max<int64_t>(lowest, 0); --i) {
       d = blocks[static_cast<size_t>(i)]->backward(d, context);
+      context.backward_done(*blocks[static_cast<size_t>(i)]);
     }
     if (lowest < 0) embeddings.backward(d, context);
   }

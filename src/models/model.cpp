@@ -292,6 +292,7 @@ void Model::backward(const Tensor& dlogits, ForwardContext& context) {
 
 void Model::backward_from(const Tensor& dlogits, const Saved& saved, ForwardContext& context) {
   const Tensor dfeatures = head_->backward(dlogits, context);
+  context.backward_done(*head_);
   if (!encoder_->has_trainable_parameters()) return;
   check(saved.ran_encoder, "model",
         "the encoder has trainable parameters but the forward ran on precomputed "

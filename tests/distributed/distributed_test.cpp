@@ -344,6 +344,57 @@ TEST(DataParallel, AccumulatingTwoMicroBatchesOnTwoRanksEqualsOneProcess) {
   });
 }
 
+// A rank that records, as each sum starts, whether the backward has reached the word embeddings yet (the last part it
+// computes; their gradient is made there on a model's first step).
+class RecordingRank final : public Communicator {
+ public:
+  RecordingRank(Communicator& ranks, const Parameter& embeddings) : ranks_(ranks), embeddings_(embeddings) {}
+  int rank() const override { return ranks_.rank(); }
+  int world_size() const override { return ranks_.world_size(); }
+  void all_reduce_sum(std::span<float> values) override { ranks_.all_reduce_sum(values); }
+  void all_reduce_sum(std::span<double> values) override { ranks_.all_reduce_sum(values); }
+  std::future<void> start_all_reduce_sum(std::span<float> values) override {
+    (embeddings_.grad.numel() == 0 ? started_before_embeddings : started_after_embeddings) += 1;
+    return ranks_.start_all_reduce_sum(values);
+  }
+  void broadcast(std::span<float> values, int root) override { ranks_.broadcast(values, root); }
+  void barrier() override { ranks_.barrier(); }
+  [[noreturn]] void abort(int code) override { std::_Exit(code); }
+
+  int started_before_embeddings = 0;
+  int started_after_embeddings = 0;
+
+ private:
+  Communicator& ranks_;
+  const Parameter& embeddings_;
+};
+
+// With 4 KB buckets, the sums of the head's and the top blocks' gradients start while the backward goes on (before it
+// reaches the embeddings), and the step is still one process's.
+TEST(DataParallel, BucketSumsStartWhileTheBackwardGoesOn) {
+  GRAFT_REQUIRE_GOLDEN();
+  const std::string folder = golden("distilbert_seqcls");
+  const auto batches = load_pretokenized_batches(folder + "/train_batches.safetensors");
+  on_every_rank([&](Communicator& communicator) {
+    auto alone = training_copy(folder + "/checkpoint");
+    auto shared = training_copy(folder + "/checkpoint");
+    const Parameter& embeddings = shared->encoder().word_embeddings().weight;
+    RecordingRank recording(communicator, embeddings);
+    AdamWOptions options;
+    AdamW alone_optimizer(trainable_parameters(*alone), options);
+    AdamW shared_optimizer(trainable_parameters(*shared), options);
+    const LRSchedule constant(ScheduleKind::Constant, 1e-3, 0, 1);
+    const StepResult one = training_step(*alone, alone_optimizer, constant, 0, batches[1], 1.0);
+    const StepResult many =
+        training_step(*shared, shared_optimizer, constant, 0, {&batches[1], 1}, 1.0, recording, 4096);
+    EXPECT_GE(recording.started_before_embeddings, 2) << "rank " << communicator.rank();
+    EXPECT_GE(recording.started_after_embeddings, 1) << "rank " << communicator.rank() << ": the embeddings' bucket";
+    EXPECT_NEAR(many.loss, one.loss, 1e-6 * one.loss);
+    EXPECT_NEAR(many.grad_norm, one.grad_norm, 1e-6 * one.grad_norm);
+    EXPECT_TRUE(identical_on_every_rank(*shared, communicator));
+  });
+}
+
 // With dropout on, each rank draws its rows of one process's masks and every generator advances alike, also on a rank
 // that computes nothing of a step (rank 0 of 2 on a 1-row batch): the steps stay one process's, over accumulation and
 // steps of every size.

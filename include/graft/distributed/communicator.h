@@ -2,6 +2,7 @@
 // The processes of a data-parallel run and what they exchange: sums of gradient buckets and loss counts, the
 // parameters broadcast from rank 0, barriers. One process (the default) is a communicator of one; under mpirun
 // graft talks MPI (Open MPI, Debian's), a communication engine of its own it never grows.
+#include <future>
 #include <span>
 #include <string>
 
@@ -15,6 +16,10 @@ class Communicator {
   // Sums `values` over the ranks, in place. Every rank gets the same bits (parameters stay identical).
   virtual void all_reduce_sum(std::span<float> values) = 0;
   virtual void all_reduce_sum(std::span<double> values) = 0;
+  // all_reduce_sum(values), started and left to run where the communicator can (MPI sums on a thread of their own),
+  // so that a backward goes on meanwhile; the future is ready once `values`, untouched until then, hold the sum.
+  // Collectives still run in the order every rank starts them. By default the sum is done when this returns.
+  virtual std::future<void> start_all_reduce_sum(std::span<float> values);
   // Rank `root`'s values, on every rank.
   virtual void broadcast(std::span<float> values, int root) = 0;
   virtual void barrier() = 0;

@@ -14,6 +14,7 @@
 // Not alongside them: a training forward (its dropout draws advance the model's generator, unless its context
 // brings a generator of its own), a backward (it accumulates into the gradients) or set_training.
 #include <any>
+#include <functional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -23,6 +24,8 @@
 #include "graft/core/random.h"
 
 namespace graft {
+
+class Module;
 
 class ForwardContext {
  public:
@@ -67,9 +70,18 @@ class ForwardContext {
   void draw_from(Generator& generator, int64_t first_row = 0) { draws_ = {&generator, first_row}; }
   const Draws& draws() const { return draws_; }
 
+  // Called by a model's backward as it finishes a part (the head, the pooler, each encoder block) whose parameters'
+  // gradients are then final for this backward: a data-parallel step starts summing them over the ranks while the
+  // backward goes on.
+  void on_backward_done(std::function<void(const Module&)> callback) { backward_done_ = std::move(callback); }
+  void backward_done(const Module& part) const {
+    if (backward_done_) backward_done_(part);
+  }
+
  private:
   std::unordered_map<const void*, std::vector<std::any>> saved_;
   Draws draws_;
+  std::function<void(const Module&)> backward_done_;
 };
 
 }  // namespace graft

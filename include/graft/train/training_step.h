@@ -12,6 +12,9 @@
 
 namespace graft {
 
+// PyTorch DistributedDataParallel's bucket_cap_mb.
+inline constexpr size_t kGradientBucketBytes = 25 * 1024 * 1024;
+
 struct StepResult {
   double loss;       // mean over the micro-batches
   double grad_norm;  // before clipping
@@ -28,10 +31,12 @@ struct StepResult {
 // draw of model.generator() a step, each rank drawing its rows of them (ForwardContext::Draws). Each rank's
 // mean loss on a micro-batch counts its share of that micro-batch's loss denominator
 // (TrainableModel::loss_denominator), so that uneven counts of labels per rank (masked LM) average as in one
-// process (transformers' average_tokens_across_devices).
+// process (transformers' average_tokens_across_devices). The gradients are summed as reduce_gradients does, each
+// bucket's sum started as soon as the backward of the last micro-batch has finished the parts of the model that hold
+// it (ForwardContext::backward_done), so that it runs while the backward goes on.
 StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSchedule& schedule, int64_t step,
                          std::span<const Batch> micro_batches, double max_grad_norm,
-                         Communicator& communicator = single_process());
+                         Communicator& communicator = single_process(), size_t bucket_bytes = kGradientBucketBytes);
 inline StepResult training_step(TrainableModel& model, Optimizer& optimizer, const LRSchedule& schedule, int64_t step,
                                 const Batch& batch, double max_grad_norm,
                                 Communicator& communicator = single_process()) {
@@ -43,7 +48,7 @@ inline StepResult training_step(TrainableModel& model, Optimizer& optimizer, con
 // backwards (the order backward produces them), as PyTorch's DistributedDataParallel does. Every rank must call
 // it (as every collective), so a rank that throws anywhere in a step must abort() the others.
 void reduce_gradients(const ParameterList& parameters, Communicator& communicator,
-                      size_t bucket_bytes = 25 * 1024 * 1024);
+                      size_t bucket_bytes = kGradientBucketBytes);
 
 // Rank 0's values of every parameter on every rank: identical starting points.
 void broadcast_parameters(const Module& model, Communicator& communicator);

@@ -1,19 +1,32 @@
 // MPI's world (the C API of Open MPI). Sums are a reduction to rank 0 and a broadcast of its result rather than
 // MPI_Allreduce, whose algorithms may associate the sum differently on different ranks: the ranks' parameters
 // must stay bit for bit the same.
+//
+// Every MPI call but MPI_Abort runs on one thread of the world's own, in the order the ranks queue them, so that a
+// sum started during a backward (start_all_reduce_sum) runs while the backward goes on, and MPI needs no more
+// thread support than FUNNELED. That thread waits for a collective by testing it every kPollInterval, not by
+// MPI's busy polling, which would take a core from the backward it overlaps.
 #include "distributed/mpi_world.h"
 
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "graft/core/error.h"
 
 namespace graft::distributed {
 namespace {
+
+constexpr std::chrono::microseconds kPollInterval{50};
 
 void check_mpi(int status, const char* what) {
   if (status == MPI_SUCCESS) return;
@@ -23,10 +36,70 @@ void check_mpi(int status, const char* what) {
   throw Error(std::string("[distributed] ") + what + " failed: " + std::string(message, static_cast<size_t>(length)));
 }
 
+// Starts a non-blocking collective with `start` and waits for it.
+void complete(const char* what, const std::function<int(MPI_Request*)>& start) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check_mpi(start(&request), what);
+  for (int done = 0;;) {
+    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+    if (done != 0) return;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
 class MpiWorld final : public Communicator {
  public:
-  // Only the thread that made the world (the main one, in graft's CLI) calls MPI: FUNNELED is enough.
-  MpiWorld() {
+  MpiWorld() : thread_([this] { serve(); }) {
+    run([this] { initialize(); });
+  }
+  // A host application that initialised MPI finalises it too.
+  ~MpiWorld() override {
+    run([this] {
+      int finalized = 0;
+      MPI_Finalized(&finalized);
+      if (owns_mpi_ && finalized == 0) MPI_Finalize();
+    });
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    queued_.notify_one();
+    thread_.join();
+  }
+  MpiWorld(const MpiWorld&) = delete;
+  MpiWorld& operator=(const MpiWorld&) = delete;
+
+  int rank() const override { return rank_; }
+  int world_size() const override { return size_; }
+  void all_reduce_sum(std::span<float> values) override {
+    run([&] { sum(values, MPI_FLOAT); });
+  }
+  void all_reduce_sum(std::span<double> values) override {
+    run([&] { sum(values, MPI_DOUBLE); });
+  }
+  std::future<void> start_all_reduce_sum(std::span<float> values) override {
+    return start([this, values] { sum(values, MPI_FLOAT); });
+  }
+  void broadcast(std::span<float> values, int root) override {
+    run([&] {
+      for_chunks(values.data(), values.size(), sizeof(float), [&](void* chunk, int count) {
+        complete("MPI_Ibcast", [&](MPI_Request* request) {
+          return MPI_Ibcast(chunk, count, MPI_FLOAT, root, MPI_COMM_WORLD, request);
+        });
+      });
+    });
+  }
+  void barrier() override {
+    run([] { complete("MPI_Ibarrier", [](MPI_Request* request) { return MPI_Ibarrier(MPI_COMM_WORLD, request); }); });
+  }
+  // From the calling thread: the world's own may be waiting in a sum for the rank that failed.
+  [[noreturn]] void abort(int code) override {
+    MPI_Abort(MPI_COMM_WORLD, code);
+    std::_Exit(code);  // MPI_Abort does not return; this tells the compiler so
+  }
+
+ private:
+  void initialize() {
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (initialized == 0) {
@@ -41,31 +114,33 @@ class MpiWorld final : public Communicator {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
   }
-  // A host application that initialised MPI finalises it too.
-  ~MpiWorld() override {
-    int finalized = 0;
-    MPI_Finalized(&finalized);
-    if (owns_mpi_ && finalized == 0) MPI_Finalize();
-  }
-  MpiWorld(const MpiWorld&) = delete;
-  MpiWorld& operator=(const MpiWorld&) = delete;
 
-  int rank() const override { return rank_; }
-  int world_size() const override { return size_; }
-  void all_reduce_sum(std::span<float> values) override { sum(values.data(), values.size(), MPI_FLOAT); }
-  void all_reduce_sum(std::span<double> values) override { sum(values.data(), values.size(), MPI_DOUBLE); }
-  void broadcast(std::span<float> values, int root) override {
-    for_chunks(values.data(), values.size(), sizeof(float), [&](void* chunk, int count) {
-      check_mpi(MPI_Bcast(chunk, count, MPI_FLOAT, root, MPI_COMM_WORLD), "MPI_Bcast");
-    });
+  // The world's thread: runs the queued calls in order until the world is destroyed.
+  void serve() {
+    for (;;) {
+      std::packaged_task<void()> call;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        queued_.wait(lock, [this] { return stopping_ || !calls_.empty(); });
+        if (calls_.empty()) return;
+        call = std::move(calls_.front());
+        calls_.pop_front();
+      }
+      call();  // its exception goes to its future
+    }
   }
-  void barrier() override { check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
-  [[noreturn]] void abort(int code) override {
-    MPI_Abort(MPI_COMM_WORLD, code);
-    std::_Exit(code);  // MPI_Abort does not return; this tells the compiler so
+  std::future<void> start(std::function<void()> call) {
+    std::packaged_task<void()> task(std::move(call));
+    std::future<void> done = task.get_future();
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      calls_.push_back(std::move(task));
+    }
+    queued_.notify_one();
+    return done;
   }
+  void run(std::function<void()> call) { start(std::move(call)).get(); }
 
- private:
   // MPI counts are ints: larger buffers go in pieces.
   template <typename Each>
   static void for_chunks(void* data, size_t count, size_t element_bytes, const Each& each) {
@@ -76,20 +151,26 @@ class MpiWorld final : public Communicator {
       done += chunk;
     }
   }
-  void sum(void* data, size_t count, MPI_Datatype type) {
-    int element_bytes = 0;
-    MPI_Type_size(type, &element_bytes);
-    for_chunks(data, count, static_cast<size_t>(element_bytes), [&](void* chunk, int chunk_count) {
+  template <typename Value>
+  void sum(std::span<Value> values, MPI_Datatype type) {
+    for_chunks(values.data(), values.size(), sizeof(Value), [&](void* chunk, int count) {
       void* send = rank_ == 0 ? MPI_IN_PLACE : chunk;
-      check_mpi(MPI_Reduce(send, rank_ == 0 ? chunk : nullptr, chunk_count, type, MPI_SUM, 0, MPI_COMM_WORLD),
-                "MPI_Reduce");
-      check_mpi(MPI_Bcast(chunk, chunk_count, type, 0, MPI_COMM_WORLD), "MPI_Bcast");
+      complete("MPI_Ireduce", [&](MPI_Request* request) {
+        return MPI_Ireduce(send, rank_ == 0 ? chunk : nullptr, count, type, MPI_SUM, 0, MPI_COMM_WORLD, request);
+      });
+      complete("MPI_Ibcast",
+               [&](MPI_Request* request) { return MPI_Ibcast(chunk, count, type, 0, MPI_COMM_WORLD, request); });
     });
   }
 
   int rank_ = 0;
   int size_ = 1;
   bool owns_mpi_ = false;
+  std::mutex mutex_;
+  std::condition_variable queued_;
+  std::deque<std::packaged_task<void()>> calls_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: it starts once the rest is built
 };
 
 }  // namespace
