@@ -225,9 +225,9 @@ class BertModel : public Encoder {
     Tensor d = dlast_hidden_state.numel() > 0 ? dlast_hidden_state.clone() : Tensor();
     if (pooler && dpooled.numel() > 0) {
       const Tensor from_pooler = pooler->backward(dpooled, context);
-      context.backward_done(*pooler);
       d = d.numel() > 0 ? ops::add(d, from_pooler) : from_pooler;
     }
+    if (pooler) context.backward_done(*pooler);  // also when unused: its gradients are final either way
     if (d.numel() == 0) return;
     const int64_t lowest = lowest_trainable_block(embeddings, blocks);
     for (int64_t i = static_cast<int64_t>(blocks.size()) - 1; i >= std::max<int64_t>(lowest, 0); --i) {

@@ -34,6 +34,14 @@ class GradientBuckets {
     }
     for (Bucket& bucket : buckets_) bucket.waiting = bucket.members.size();
   }
+  // A step that throws leaves no sum running into the buckets' freed values.
+  ~GradientBuckets() {
+    for (Bucket& bucket : buckets_) {
+      if (bucket.sum.valid()) bucket.sum.wait();
+    }
+  }
+  GradientBuckets(const GradientBuckets&) = delete;
+  GradientBuckets& operator=(const GradientBuckets&) = delete;
 
   void backward_done(const Module& part) {
     for (Parameter* parameter : part.parameters()) {

