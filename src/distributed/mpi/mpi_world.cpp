@@ -4,10 +4,10 @@
 //
 // Every MPI call but MPI_Abort runs on one thread of the world's own, in the order the ranks queue them, so that a
 // sum started during a backward (start_all_reduce_sum) runs while the backward goes on, and MPI needs no more
-// thread support than FUNNELED. That thread waits for a collective by testing it and yielding the core between
-// tests, not in MPI_Wait's busy loop, which would take a core from the backward it overlaps (measured on 2 cores
-// with 2 ranks: 13.5 samples/s in MPI_Wait, 15.6 yielding; sleeping 50 us between tests: 5.4, as every round of
-// a segmented collective then waits out the sleep).
+// thread support than FUNNELED. That thread calls MPI's blocking collectives, Open MPI's tuned algorithms: its
+// non-blocking ones, tested in a loop, were slower (bench/data_parallel.sh, 2 ranks on 2 cores: 15.8-16.1 samples/s
+// blocking; 14.8-15.6 testing and yielding between tests, 13.0-13.9 sleeping 200 us between tests while the backward
+// goes on, 5.4 sleeping 50 us between all tests, as each round of a segmented sum then waits out the sleep).
 #include "distributed/mpi_world.h"
 
 #include <mpi.h>
@@ -33,17 +33,6 @@ void check_mpi(int status, const char* what) {
   int length = 0;
   MPI_Error_string(status, message, &length);
   throw Error(std::string("[distributed] ") + what + " failed: " + std::string(message, static_cast<size_t>(length)));
-}
-
-// Starts a non-blocking collective with `start` and waits for it.
-void complete(const char* what, const std::function<int(MPI_Request*)>& start) {
-  MPI_Request request = MPI_REQUEST_NULL;
-  check_mpi(start(&request), what);
-  for (int done = 0;;) {
-    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
-    if (done != 0) return;
-    std::this_thread::yield();
-  }
 }
 
 class MpiWorld final : public Communicator {
@@ -82,14 +71,12 @@ class MpiWorld final : public Communicator {
   void broadcast(std::span<float> values, int root) override {
     run([&] {
       for_chunks(values.data(), values.size(), sizeof(float), [&](void* chunk, int count) {
-        complete("MPI_Ibcast", [&](MPI_Request* request) {
-          return MPI_Ibcast(chunk, count, MPI_FLOAT, root, MPI_COMM_WORLD, request);
-        });
+        check_mpi(MPI_Bcast(chunk, count, MPI_FLOAT, root, MPI_COMM_WORLD), "MPI_Bcast");
       });
     });
   }
   void barrier() override {
-    run([] { complete("MPI_Ibarrier", [](MPI_Request* request) { return MPI_Ibarrier(MPI_COMM_WORLD, request); }); });
+    run([] { check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); });
   }
   // From the calling thread: the world's own may be waiting in a sum for the rank that failed.
   [[noreturn]] void abort(int code) override {
@@ -171,11 +158,8 @@ class MpiWorld final : public Communicator {
   void sum(std::span<Value> values, MPI_Datatype type) {
     for_chunks(values.data(), values.size(), sizeof(Value), [&](void* chunk, int count) {
       void* send = rank_ == 0 ? MPI_IN_PLACE : chunk;
-      complete("MPI_Ireduce", [&](MPI_Request* request) {
-        return MPI_Ireduce(send, rank_ == 0 ? chunk : nullptr, count, type, MPI_SUM, 0, MPI_COMM_WORLD, request);
-      });
-      complete("MPI_Ibcast",
-               [&](MPI_Request* request) { return MPI_Ibcast(chunk, count, type, 0, MPI_COMM_WORLD, request); });
+      check_mpi(MPI_Reduce(send, rank_ == 0 ? chunk : nullptr, count, type, MPI_SUM, 0, MPI_COMM_WORLD), "MPI_Reduce");
+      check_mpi(MPI_Bcast(chunk, count, type, 0, MPI_COMM_WORLD), "MPI_Bcast");
     });
   }
 
