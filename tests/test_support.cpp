@@ -111,4 +111,19 @@ CommandResult run_command(const std::string& command) {
   return result;
 }
 
+std::string run_alone_and_on_two_ranks(const std::string& mpirun, const std::string& arguments,
+                                       const std::string& alone, const std::string& ranks) {
+  const CommandResult one = run_command("OMP_NUM_THREADS=1 " + cli_path() + arguments + " --output " + alone);
+  EXPECT_EQ(one.exit_code, 0) << one.output;
+  const CommandResult two = run_command(mpirun + cli_path() + arguments + " --output " + ranks);
+  EXPECT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_NE(two.output.find("Data-parallel: 2 ranks"), std::string::npos) << two.output;
+  size_t written = 0;
+  for (size_t at = two.output.find("written to"); at != std::string::npos; at = two.output.find("written to", at + 1)) {
+    ++written;
+  }
+  EXPECT_EQ(written, 1U) << "only rank 0 reports and writes: " << two.output;
+  return two.output;
+}
+
 }  // namespace graft::test

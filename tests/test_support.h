@@ -54,6 +54,12 @@ inline std::string mpirun_two_ranks() {
 #endif
 }
 
+// The graft command `arguments` (less the executable and --output) run as one process of one thread into the folder
+// `alone`, then on the two ranks `mpirun` starts into `ranks`: both succeed, the second says it is data-parallel, and
+// only its rank 0 reports writing the folder. Returns the two ranks' output.
+std::string run_alone_and_on_two_ranks(const std::string& mpirun, const std::string& arguments,
+                                       const std::string& alone, const std::string& ranks);
+
 }  // namespace graft::test
 
 // Skips the test with a message saying what is missing, when ../shared/golden is not there.

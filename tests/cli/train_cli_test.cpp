@@ -99,16 +99,8 @@ TEST(TrainCli, MpirunAndNprocTwoRanksTrainOneProcesssModel) {
   const std::string common = golden_recipe_command(folder, "0");
   const std::string alone = temp_dir("mpi-alone");
   const std::string ranks = temp_dir("mpi-ranks");
-  const auto one = test::run_command("OMP_NUM_THREADS=1 " + test::cli_path() + common + " --output " + alone);
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  const auto two = test::run_command(mpirun + test::cli_path() + common + " --output " + ranks);
-  ASSERT_EQ(two.exit_code, 0) << two.output;
-  EXPECT_NE(two.output.find("Data-parallel: 2 ranks"), std::string::npos) << two.output;
-  size_t written = 0;
-  for (size_t at = two.output.find("written to"); at != std::string::npos; at = two.output.find("written to", at + 1)) {
-    ++written;
-  }
-  EXPECT_EQ(written, 1U) << "only rank 0 reports and writes: " << two.output;
+  test::run_alone_and_on_two_ranks(mpirun, common, alone, ranks);
+  ASSERT_FALSE(HasFailure());
   std::ifstream log(ranks + "/stage-1/log.jsonl");
   const auto logged = nlohmann::json::parse(std::string(std::istreambuf_iterator<char>(log), {}));
   ASSERT_TRUE(logged.contains("communication_share")) << logged;
@@ -140,10 +132,8 @@ TEST(TrainCli, MpirunTwoRanksWithDropoutTrainOneProcesssModel) {
   const std::string common = golden_recipe_command(test::golden_dir() + "/distilbert_seqcls", "0.1");
   const std::string alone = temp_dir("mpi-dropout-alone");
   const std::string ranks = temp_dir("mpi-dropout-ranks");
-  const auto one = test::run_command("OMP_NUM_THREADS=1 " + test::cli_path() + common + " --output " + alone);
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  const auto two = test::run_command(mpirun + test::cli_path() + common + " --output " + ranks);
-  ASSERT_EQ(two.exit_code, 0) << two.output;
+  test::run_alone_and_on_two_ranks(mpirun, common, alone, ranks);
+  ASSERT_FALSE(HasFailure());
   expect_one_processs_parameters(ranks, alone);
 }
 

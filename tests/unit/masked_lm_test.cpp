@@ -243,16 +243,8 @@ TEST(PretrainCli, MpirunTwoRanksPretrainOneProcesssModel) {
                              " --validation-split 0.2 --probe \"the [MASK] dog.\"";
   const std::string alone = temp_dir("mpi-alone");
   const std::string ranks = temp_dir("mpi-ranks");
-  const auto one = test::run_command("OMP_NUM_THREADS=1 " + test::cli_path() + common + " --output " + alone);
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  const auto two = test::run_command(mpirun + test::cli_path() + common + " --output " + ranks);
-  ASSERT_EQ(two.exit_code, 0) << two.output;
-  EXPECT_NE(two.output.find("Data-parallel: 2 ranks"), std::string::npos) << two.output;
-  size_t written = 0;
-  for (size_t at = two.output.find("written to"); at != std::string::npos; at = two.output.find("written to", at + 1)) {
-    ++written;
-  }
-  EXPECT_EQ(written, 1U) << "only rank 0 reports and writes: " << two.output;
+  test::run_alone_and_on_two_ranks(mpirun, common, alone, ranks);
+  ASSERT_FALSE(HasFailure());
   const Checkpoint expected = Checkpoint::open(alone);
   const Checkpoint actual = Checkpoint::open(ranks);
   for (const auto& name : expected.names()) {
