@@ -177,6 +177,34 @@ void BM_LinearForward(benchmark::State& state) {
   set_flops(state, 2.0 * static_cast<double>(rows * in_features * out_features));
 }
 
+// The FFN's up product with GELU in its epilogue, as inference runs it (ops::linear_activation): fp32 out for an
+// fp32 product, bf16 for a bf16 one (what the down product reads). Unfused, the same work is BM_LinearForward's
+// product, BM_Gelu's pass and, in bf16, BM_RoundToBf16's.
+void BM_LinearGeluForward(benchmark::State& state) {
+  const int64_t rows = state.range(0), in_features = 768, out_features = 3072;
+  const graft::DType precision = state.range(1) == 16 ? graft::DType::BF16 : graft::DType::F32;
+  const std::vector<float> in = values(rows * in_features), weight = values(out_features * in_features),
+                           bias = values(out_features);
+  std::vector<float> out(static_cast<size_t>(rows * out_features));
+  const int64_t packed_bytes = graft::kernels::packed_linear_weight_bytes(in_features, out_features, precision);
+  if (packed_bytes == 0) {
+    state.SkipWithError("no packed weight on this CPU");
+    return;
+  }
+  const std::shared_ptr<void> packed = graft::allocate_storage(static_cast<size_t>(packed_bytes));
+  graft::kernels::pack_linear_weight(packed.get(), weight.data(), in_features, out_features, precision);
+  for (auto _ : state) {
+    if (!graft::kernels::linear_activation_with_packed_weight(out.data(), precision, graft::Activation::Gelu, in.data(),
+                                                              nullptr, packed.get(), bias.data(), rows, in_features,
+                                                              out_features, precision)) {
+      state.SkipWithError("the product cannot apply the activation at this row count");
+      return;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_flops(state, 2.0 * static_cast<double>(rows * in_features * out_features));
+}
+
 // {rows, in, out, precision bits}: QKV/out projections, FFN up and down; one sentence and a b32 x 128 batch.
 void product_shapes(benchmark::internal::Benchmark* bench) {
   for (const int64_t bits : {32, 16}) {
@@ -201,6 +229,11 @@ BENCHMARK(BM_SoftmaxRows)->Arg(128)->ArgName("tokens")->UseRealTime()->Unit(benc
 BENCHMARK(BM_RoundToBf16)->Apply(channel_shapes);
 BENCHMARK(BM_PeakFma)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_LinearForward)->Apply(product_shapes);
+BENCHMARK(BM_LinearGeluForward)
+    ->ArgsProduct({{32, 256, 4096}, {32, 16}})
+    ->ArgNames({"rows", "bits"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

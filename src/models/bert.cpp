@@ -126,8 +126,9 @@ class Intermediate : public Module {
     register_module("dense", dense);
   }
 
-  Tensor forward(const Tensor& x, ForwardContext& context) const {
-    return activation.forward(dense.forward(x, context), context);
+  // `next` reads the output (ops::linear_activation's rounding).
+  Tensor forward(const Tensor& x, const Linear& next, ForwardContext& context) const {
+    return activated_linear(dense, activation, x, next, context);
   }
   Tensor backward(const Tensor& dy, ForwardContext& context) {
     return dense.backward(activation.backward(dy, context), context);
@@ -149,7 +150,7 @@ class Layer : public Module {
   // a = LN(dropout(dense(attention(x))) + x); y = LN(dropout(dense(act(dense(a)))) + a)
   Tensor forward(const Tensor& x, const TokenLayout& layout, ForwardContext& context, Tensor* probabilities) const {
     const Tensor a = attention.forward(x, layout, context, probabilities);
-    return output.forward(intermediate.forward(a, context), a, context);
+    return output.forward(intermediate.forward(a, output.dense, context), a, context);
   }
 
   Tensor backward(const Tensor& dy, ForwardContext& context) {

@@ -102,7 +102,7 @@ class FeedForward : public Module {
 
   // y = dropout(lin2(act(lin1(x))))
   Tensor forward(const Tensor& x, ForwardContext& context) const {
-    const Tensor hidden = activation.forward(lin1.forward(x, context), context);
+    const Tensor hidden = activated_linear(lin1, activation, x, lin2, context);
     return dropout.forward(lin2.forward(hidden, context), context);
   }
   Tensor backward(const Tensor& dy, ForwardContext& context) {

@@ -4,6 +4,7 @@
 
 #include "graft/core/autocast.h"
 #include "graft/core/error.h"
+#include "graft/core/grad_mode.h"
 #include "graft/ops/ops.h"
 
 namespace graft {
@@ -84,6 +85,16 @@ Tensor Linear::backward(const Tensor& dy, ForwardContext& context) {
         "loading)");
   const auto saved = context.take<ProductSaved>(this, "linear");
   return ops::linear_backward(dy, saved.input, weight.value, grad_or_null(weight), grad_or_null(bias), saved.precision);
+}
+
+Tensor activated_linear(const Linear& linear, const ActivationLayer& activation, const Tensor& x, const Linear& next,
+                        ForwardContext& context) {
+  if (grad_enabled() || linear.quantized_int8() || next.quantized_int8()) {
+    return activation.forward(linear.forward(x, context), context);
+  }
+  check_features(x, linear.in_features(), "linear");
+  const DType precision = autocast_dtype();
+  return ops::linear_activation(x, linear.weight.value, linear.bias.value, precision, activation.kind(), precision);
 }
 
 LayerNorm::LayerNorm(int64_t channels, float eps) : eps_(eps) {

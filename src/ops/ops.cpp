@@ -195,6 +195,27 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType p
   return y;
 }
 
+Tensor linear_activation(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision,
+                         Activation activation, DType output) {
+  const Backend& backend = backend_of("linear_activation", {&x, &weight, &bias});
+  check(output == DType::F32 || (output == DType::BF16 && precision == DType::BF16), "op",
+        "linear_activation: the output is F32, or BF16 for a BF16 product, not " + std::string(dtype_name(output)) +
+            " after an " + std::string(dtype_name(precision)) + " one");
+  check(weight.ndim() == 2, "op", "linear_activation: weight " + shape_string(weight.shape()) + " is not 2-D");
+  const std::shared_ptr<const void> packed = packed_weight(weight, precision, backend);
+  if (packed != nullptr) {
+    Tensor y = Tensor::empty(with_last(x.shape(), weight.dim(0)), output, x.device());
+    const ProductInput input = product_input(x, precision, "linear_activation");
+    if (backend.linear_activation_with_packed_weight(y.raw_data(), output, activation, input.values, input.bf16,
+                                                     packed.get(), f32(bias), rows_of(x), weight.dim(1), weight.dim(0),
+                                                     precision)) {
+      return y;
+    }
+  }
+  Tensor y = ops::activation(activation, linear(x, weight, bias, precision));
+  return output == DType::BF16 ? round_to_bf16(y) : y;
+}
+
 Tensor linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, Tensor* dweight, Tensor* dbias,
                        DType precision) {
   const Backend& backend = backend_of("linear_backward", {&dy, &x, &weight, dweight, dbias});

@@ -124,6 +124,91 @@ TEST_P(PackedWeight, InferenceKeepsOneCopyPerWeightAndTrainingNone) {
   EXPECT_EQ(live() - before, 0) << "after the weight was freed";
 }
 
+// activation(x W^T + b) as the unpacked product and the activation after it give it, rounded to bf16 for a
+// BF16 output.
+Tensor activated_product(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision,
+                         Activation activation, DType output) {
+  Tensor y = unpacked_product(x, weight, bias, precision);
+  kernels::activation_forward(activation, y.data<float>(), y.data<float>(), y.numel());
+  return output == DType::BF16 ? ops::round_to_bf16(y) : y;
+}
+
+// The largest |actual - expected| over (1 + |expected|), both widened to fp32.
+double largest_relative_difference(const Tensor& actual, const Tensor& expected) {
+  const Tensor a = actual.to(DType::F32), e = expected.to(DType::F32);
+  double largest = 0.0;
+  for (int64_t i = 0; i < e.numel(); ++i) {
+    const double expected_value = e.data<float>()[i];
+    largest = std::max(largest, std::fabs(a.data<float>()[i] - expected_value) / (1.0 + std::fabs(expected_value)));
+  }
+  return largest;
+}
+
+// The activation in the packed product's epilogue (inference's FFN) gives the activation after the product, up
+// to the activation's own rounding: oneDNN's erf and tanh against graft's (vector_math.h), within 2 fp32 ulps
+// here; a BF16 output is within one bf16 step (2^-8 relative) of the rounded result, where the two roundings
+// land on either side of a halfway point. ReLU is exact. The epilogue runs wherever the packed forward product
+// is the primitive's: BF16 at every row count, fp32 up to 256 rows; beyond, false, and the caller runs the
+// activation after sgemm.
+TEST_P(PackedWeight, TheActivationInTheEpilogueIsTheActivationAfterTheProduct) {
+  const DType precision = GetParam();
+  const int64_t in = 768, out = 3072;
+  if (const auto reason = no_packed_layout(in, out, precision)) GTEST_SKIP() << *reason;
+  const Tensor weight = random_tensor({out, in}, 51);
+  const Tensor bias = random_tensor({out}, 52);
+  std::vector<uint8_t> packed(kernels::packed_linear_weight_bytes(in, out, precision));
+  kernels::pack_linear_weight(packed.data(), weight.data<float>(), in, out, precision);
+  const std::vector<DType> outputs =
+      precision == DType::BF16 ? std::vector<DType>{DType::F32, DType::BF16} : std::vector<DType>{DType::F32};
+  for (const Activation activation : {Activation::Gelu, Activation::Relu, Activation::Tanh}) {
+    for (const DType output : outputs) {
+      for (const int64_t rows : {1, 32, 300}) {
+        const std::string what = std::string(dtype_name(output)) + " output, activation " +
+                                 std::to_string(static_cast<int>(activation)) + ", " + std::to_string(rows) + " rows";
+        const Tensor x = random_tensor({rows, in}, 53 + rows);
+        Tensor y = Tensor::empty({rows, out}, output);
+        const bool fused =
+            kernels::linear_activation_with_packed_weight(y.raw_data(), output, activation, x.data<float>(), nullptr,
+                                                          packed.data(), bias.data<float>(), rows, in, out, precision);
+        if (precision == DType::F32 && rows > 256) {
+          EXPECT_FALSE(fused) << what;
+          continue;
+        }
+        ASSERT_TRUE(fused) << what;
+        const double tolerance = activation == Activation::Relu ? 0.0 : output == DType::BF16 ? 1.0 / 256 : 2.4e-7;
+        EXPECT_LE(largest_relative_difference(y, activated_product(x, weight, bias, precision, activation, output)),
+                  tolerance)
+            << what;
+      }
+    }
+  }
+}
+
+// ops::linear_activation in inference: the fused product where the weight is packed, and linear, activation and
+// rounding one after the other where it is not (a weight too small to pack in fp32, and 300 fp32 rows), each
+// within the bounds above of the activation after the product.
+TEST_P(PackedWeight, LinearActivationGivesTheActivationAfterTheProductPackedOrNot) {
+  const DType precision = GetParam();
+  const NoGradGuard inference;
+  for (const auto& [in, out] : std::vector<std::pair<int64_t, int64_t>>{{768, 3072}, {37, 19}}) {
+    const Tensor weight = random_tensor({out, in}, 61);
+    const Tensor bias = random_tensor({out}, 62);
+    for (const int64_t rows : {3, 300}) {
+      const Tensor x = random_tensor({rows, in}, 63 + rows);
+      const Tensor y = ops::linear_activation(x, weight, bias, precision, Activation::Gelu, precision);
+      EXPECT_EQ(y.dtype(), precision);
+      EXPECT_EQ(y.shape(), (Shape{rows, out}));
+      EXPECT_LE(
+          largest_relative_difference(y, activated_product(x, weight, bias, precision, Activation::Gelu, precision)),
+          precision == DType::BF16 ? 1.0 / 256 : 2.4e-7)
+          << out << " x " << in << ", " << rows << " rows";
+    }
+  }
+  EXPECT_THROW(ops::linear_activation(random_tensor({2, 37}, 64), random_tensor({19, 37}, 65), Tensor(), DType::F32,
+                                      Activation::Gelu, DType::BF16),
+               Error);
+}
+
 // Small fp32 weights are sgemm's, which reads them as stored.
 TEST(PackedWeights, NoneForSmallFp32Weights) {
   EXPECT_EQ(kernels::packed_linear_weight_bytes(37, 19, DType::F32), 0);

@@ -14,7 +14,8 @@
   X(mean_squared_error) X(add_inplace) X(apply_dropout) X(draw_dropout_keep) X(copy_rows)                  \
   X(mean_pool_forward) X(mean_pool_backward) X(indices_in_range) X(labelled_positions) X(gather_indices)   \
   X(adamw_update) X(sgd_update) X(l2_norm) X(scale_inplace) X(round_to_bf16)                               \
-  X(quantize_rows_int8) X(linear_forward_int8) X(packed_linear_weight_bytes) X(pack_linear_weight)
+  X(quantize_rows_int8) X(linear_forward_int8) X(packed_linear_weight_bytes) X(pack_linear_weight)              \
+  X(linear_activation_with_packed_weight)
 // clang-format on
 
 namespace graft {

@@ -49,6 +49,15 @@ void pack_linear_weight(void* packed, const void* weight, int64_t in_features, i
 bool linear_with_packed_weight(float* out, const float* in, const uint16_t* in_bf16, const void* packed_weight,
                                const float* bias, int64_t rows, int64_t in_features, int64_t out_features,
                                DType precision);
+// activation(in * weight^T + bias) with a packed weight, the activation applied in the product's epilogue and
+// the result written as `output`: F32, or BF16 (rounded to nearest even) for a BF16 product to read next. No pass
+// over the activations follows the product: at b32 x 128 that pass wrote and read 50 MB, and rounding them for the
+// next product read 50 more, in every distilbert-base layer. For inference: the activation's backward reads the
+// product, which is not kept. False (nothing written) where the product cannot read the packed weight. The
+// numbers are linear_forward's and activation_forward's up to the activation's rounding: oneDNN computes it.
+bool linear_activation_with_packed_weight(void* out, DType output, Activation activation, const float* in,
+                                          const uint16_t* in_bf16, const void* packed_weight, const float* bias,
+                                          int64_t rows, int64_t in_features, int64_t out_features, DType precision);
 // dinput may be null (nothing below needs it); dweight/dbias may be null (frozen). in/in_bf16 as for
 // linear_forward.
 void linear_backward(float* dinput, float* dweight, float* dbias, const float* dout, const float* in,

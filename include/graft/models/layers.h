@@ -74,10 +74,17 @@ class ActivationLayer : public Layer {
   // In inference, the output takes a donatable x's storage (ops::activation).
   Tensor forward(Tensor&& x, ForwardContext& context) const;
   Tensor backward(const Tensor& dy, ForwardContext& context) override;
+  Activation kind() const { return activation_; }
 
  private:
   Activation activation_;
 };
+
+// activation(linear(x)), as `next` reads it: the two layers' forwards while gradients are on; in inference one
+// product with the activation in its epilogue (ops::linear_activation), rounded to bf16 there when `next`
+// multiplies in bf16, so that no pass over the FFN's activations follows.
+Tensor activated_linear(const Linear& linear, const ActivationLayer& activation, const Tensor& x, const Linear& next,
+                        ForwardContext& context);
 
 // Inverted dropout: in training, zeroes each value with probability p and scales the rest by 1/(1-p).
 class Dropout : public Layer {

@@ -23,6 +23,12 @@ namespace graft::ops {
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision);
 Tensor linear_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, Tensor* dweight, Tensor* dbias,
                        DType precision);
+// activation(linear(x, weight, bias, precision)) as `output`: F32, or BF16 for a BF16 product to read next. For
+// inference (under NoGradGuard), where nothing keeps the product for a backward: with the weight packed, the
+// product's epilogue applies the activation and rounds (kernels.h: linear_activation_with_packed_weight);
+// elsewhere linear, activation and round_to_bf16 run one after the other.
+Tensor linear_activation(const Tensor& x, const Tensor& weight, const Tensor& bias, DType precision,
+                         Activation activation, DType output);
 
 // Symmetric int8 quantisation of each row of x[..., C] (kernels.h: quantize_rows_int8): values I8 [..., C],
 // scales F32 [..., 1], x ~ values * scales.

@@ -59,6 +59,8 @@ struct MatmulKey {
   memory::data_type operands;
   int threads;    // a primitive divides its work by the threads it was made for: 1 inside a parallel region
   bool packed_b;  // B is a weight packed by pack_linear_weight, in the layout the primitive chose
+  dnnl::algorithm activation;  // applied to the product plus bias (undef: none)
+  memory::data_type output;    // of C: f32, s32 for int8 operands, or bf16 after an activation
   bool operator==(const MatmulKey&) const = default;
 };
 
@@ -71,6 +73,7 @@ struct MatmulKeyHash {
     mix(key.transpose_a), mix(key.transpose_b), mix(key.m), mix(key.n), mix(key.k), mix(key.lda), mix(key.ldb);
     mix(key.ldc), mix(key.alpha), mix(key.beta), mix(key.biased), mix(static_cast<int>(key.operands));
     mix(key.threads), mix(key.packed_b);
+    mix(static_cast<int>(key.activation)), mix(static_cast<int>(key.output));
     return seed;
   }
 };
@@ -88,19 +91,16 @@ std::shared_ptr<const Matmul> make_matmul(const MatmulKey& key) {
                              ? memory::desc({key.k, key.n}, key.operands, memory::format_tag::any)
                              : memory::desc({key.k, key.n}, key.operands,
                                             key.transpose_b ? memory::dims{1, key.ldb} : memory::dims{key.ldb, 1});
-  const bool integer = key.operands == memory::data_type::s8;
-  const memory::desc c({key.m, key.n}, integer ? memory::data_type::s32 : memory::data_type::f32,
-                       memory::dims{key.ldc, 1});
+  const memory::desc c({key.m, key.n}, key.output, memory::dims{key.ldc, 1});
   const memory::desc bias =
       key.biased ? memory::desc({1, key.n}, memory::data_type::f32, memory::dims{key.n, 1}) : memory::desc();
   dnnl::primitive_attr attributes;
   attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (key.alpha != 1.0F) attributes.set_output_scales(0, {key.alpha});
-  if (key.beta != 0.0F) {
-    dnnl::post_ops accumulate;
-    accumulate.append_sum(key.beta);
-    attributes.set_post_ops(accumulate);
-  }
+  dnnl::post_ops after_product;
+  if (key.beta != 0.0F) after_product.append_sum(key.beta);
+  if (key.activation != dnnl::algorithm::undef) after_product.append_eltwise(1.0F, key.activation, 0.0F, 0.0F);
+  attributes.set_post_ops(after_product);
   try {
     const dnnl::matmul::primitive_desc description(dnnl::matmul::desc(a, b, bias, c), attributes, cpu_engine());
     return std::make_shared<const Matmul>(
@@ -319,8 +319,11 @@ std::optional<memory::data_type> packed_operand_type(DType precision) {
 MatmulKey packed_linear_key(int64_t rows, int64_t in_features, int64_t out_features, memory::data_type operands,
                             bool biased) {
   const int threads = omp_in_parallel() != 0 ? 1 : num_threads();
-  return {false,        true, rows, out_features, in_features, in_features, in_features,
-          out_features, 1.0F, 0.0F, biased,       operands,    threads,     true};
+  const memory::data_type output = operands == memory::data_type::s8 ? memory::data_type::s32 : memory::data_type::f32;
+  return {false,       true,        rows,         out_features, in_features,
+          in_features, in_features, out_features, 1.0F,         0.0F,
+          biased,      operands,    threads,      true,         dnnl::algorithm::undef,
+          output};
 }
 
 // The layout of the weight [out_features, in_features] that the primitive for one row chooses; an empty desc
@@ -428,19 +431,52 @@ void pack_linear_weight(void* packed, const void* weight, int64_t in_features, i
   thread_stream().wait();
 }
 
+namespace {
+
+// in * packed_weight^T + bias through the primitive of `key` (packed_linear_key's, epilogue and output added).
+bool run_with_packed_weight(const MatmulKey& key, void* out, const float* in, const uint16_t* in_bf16,
+                            const void* packed_weight, const float* bias) {
+  if (key.operands == memory::data_type::f32)
+    return primitive_wins_in_fp32(key) && run_matmul(key, in, packed_weight, bias, out);
+  if (in_bf16 != nullptr) return run_matmul(key, in_bf16, packed_weight, bias, out);
+  const auto bf16 = [](const float value) { return float_to_bfloat16(value); };
+  const std::shared_ptr<void> rounded = rounded_copy<uint16_t>(Operand{in, key.m, key.k, key.k}, bf16);
+  return run_matmul(key, rounded.get(), packed_weight, bias, out);
+}
+
+dnnl::algorithm onednn_activation(Activation activation) {
+  switch (activation) {
+    case Activation::Gelu: return dnnl::algorithm::eltwise_gelu_erf;
+    case Activation::Relu: return dnnl::algorithm::eltwise_relu;
+    case Activation::Tanh: return dnnl::algorithm::eltwise_tanh;
+  }
+  throw Error("[op] linear_activation: unknown activation");
+}
+
+}  // namespace
+
 bool linear_with_packed_weight(float* out, const float* in, const uint16_t* in_bf16, const void* packed_weight,
                                const float* bias, int64_t rows, int64_t in_features, int64_t out_features,
                                DType precision) {
   const std::optional<memory::data_type> operands = packed_operand_type(precision);
   if (!operands) return false;
   if (rows == 0 || out_features == 0) return true;
-  const MatmulKey key = packed_linear_key(rows, in_features, out_features, *operands, bias != nullptr);
-  if (*operands == memory::data_type::f32)
-    return primitive_wins_in_fp32(key) && run_matmul(key, in, packed_weight, bias, out);
-  if (in_bf16 != nullptr) return run_matmul(key, in_bf16, packed_weight, bias, out);
-  const auto bf16 = [](const float value) { return float_to_bfloat16(value); };
-  const std::shared_ptr<void> rounded = rounded_copy<uint16_t>(Operand{in, rows, in_features, in_features}, bf16);
-  return run_matmul(key, rounded.get(), packed_weight, bias, out);
+  return run_with_packed_weight(packed_linear_key(rows, in_features, out_features, *operands, bias != nullptr), out, in,
+                                in_bf16, packed_weight, bias);
+}
+
+bool linear_activation_with_packed_weight(void* out, DType output, Activation activation, const float* in,
+                                          const uint16_t* in_bf16, const void* packed_weight, const float* bias,
+                                          int64_t rows, int64_t in_features, int64_t out_features, DType precision) {
+  check(output == DType::F32 || output == DType::BF16, "linear_activation",
+        "output must be F32 or BF16, not " + std::string(dtype_name(output)));
+  const std::optional<memory::data_type> operands = packed_operand_type(precision);
+  if (!operands || precision == DType::I8) return false;
+  if (rows == 0 || out_features == 0) return true;
+  MatmulKey key = packed_linear_key(rows, in_features, out_features, *operands, bias != nullptr);
+  key.activation = onednn_activation(activation);
+  key.output = output == DType::BF16 ? memory::data_type::bf16 : memory::data_type::f32;
+  return run_with_packed_weight(key, out, in, in_bf16, packed_weight, bias);
 }
 
 void round_to_bf16(uint16_t* out, const float* in, int64_t count) {
@@ -457,9 +493,22 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, f
   check(row_bias == nullptr || (alpha == 1.0F && beta == 0.0F), "gemm",
         "a bias is added only to an unscaled product that overwrites C (alpha = 1, beta = 0)");
   const int threads = omp_in_parallel() != 0 ? 1 : num_threads();
-  const MatmulKey key{
-      transpose_a, transpose_b, m, n, k, lda, ldb, ldc, alpha, beta, row_bias != nullptr, memory::data_type::f32,
-      threads,     false};
+  const MatmulKey key{transpose_a,
+                      transpose_b,
+                      m,
+                      n,
+                      k,
+                      lda,
+                      ldb,
+                      ldc,
+                      alpha,
+                      beta,
+                      row_bias != nullptr,
+                      memory::data_type::f32,
+                      threads,
+                      false,
+                      dnnl::algorithm::undef,
+                      memory::data_type::f32};
   if (precision == DType::BF16) {
     bf16_gemm(key, a, a_bf16, b, b_bf16, row_bias, c);
   } else {

@@ -9,7 +9,8 @@
 #include "graft/kernels/kernels.h"
 
 // Every kernel of kernels.h but gemm and gemm_int8, which are oneDNN's (it chooses its own instructions at run
-// time), and round_to_bf16 and the weight packing, which gemm.cpp shares with gemm.
+// time), and round_to_bf16, the weight packing and the products with a packed weight, which gemm.cpp shares
+// with gemm.
 // clang-format off
 #define GRAFT_ISA_KERNELS(X)                                                                               \
   X(linear_forward) X(linear_backward) X(layer_norm_forward) X(layer_norm_backward)                        \

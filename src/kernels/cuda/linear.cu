@@ -58,6 +58,13 @@ void pack_linear_weight(void* /*packed*/, const void* /*weight*/, int64_t /*in_f
   throw Error("[op] pack_linear_weight: CUDA products read the stored weight (packed_linear_weight_bytes is 0)");
 }
 
+bool linear_activation_with_packed_weight(void* /*out*/, DType /*output*/, Activation /*activation*/,
+                                          const float* /*in*/, const uint16_t* /*in_bf16*/,
+                                          const void* /*packed_weight*/, const float* /*bias*/, int64_t /*rows*/,
+                                          int64_t /*in_features*/, int64_t /*out_features*/, DType /*precision*/) {
+  return false;  // no packed weights on CUDA: the ops layer runs the product, then the activation
+}
+
 void quantize_rows_int8(int8_t* /*out*/, float* /*scales*/, const float* /*in*/, int64_t /*rows*/,
                         int64_t /*columns*/) {
   no_int8("quantize_rows_int8");
