@@ -66,6 +66,50 @@ TEST_P(PackedWeight, TheForwardProductIsTheUnpackedOneAtEveryRowCount) {
   }
 }
 
+// out = x W^T + b through kernels::gemm with every operand's rows apart by more than its width, against the
+// sums in double: each within 1e-5 of the sum of its terms' magnitudes, far above fp32's rounding of 768 terms
+// (about 1e-7 of it here) and far below what a wrong row, column or k moves (about 1/30 of it).
+double largest_error_over_magnitude(int64_t rows, int64_t in, int64_t out, uint64_t seed) {
+  const int64_t ld_x = in + 5, ld_weight = in + 7, ld_out = out + 3;
+  const Tensor x = random_tensor({rows, ld_x}, seed);
+  const Tensor weight = random_tensor({out, ld_weight}, seed + 1);
+  const Tensor bias = random_tensor({out}, seed + 2);
+  Tensor y = Tensor::full({rows, ld_out}, 7.0F);
+  kernels::gemm(false, true, rows, out, in, 1.0F, x.data<float>(), ld_x, weight.data<float>(), ld_weight, 0.0F,
+                y.data<float>(), ld_out, DType::F32, bias.data<float>());
+  const float *xs = x.data<float>(), *ws = weight.data<float>(), *bs = bias.data<float>(), *ys = y.data<float>();
+  double largest = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < ld_out; ++c) {
+      const float actual = ys[r * ld_out + c];
+      if (c >= out) {  // past the product's columns: untouched
+        largest = std::max(largest, actual == 7.0F ? 0.0 : 1.0);
+        continue;
+      }
+      double sum = bs[c], magnitude = std::fabs(sum);
+      for (int64_t k = 0; k < in; ++k) {
+        const double term = static_cast<double>(xs[r * ld_x + k]) * ws[c * ld_weight + k];
+        sum += term;
+        magnitude += std::fabs(term);
+      }
+      largest = std::max(largest, std::fabs(actual - sum) / magnitude);
+    }
+  }
+  return largest;
+}
+
+// A layer's fp32 product over up to 256 rows (oneDNN's primitive, or where oneDNN has no packed fp32 layout,
+// AVX2, graft's panel product: tiles of 4 rows x 24 columns) at every remainder of rows a tile leaves, widths
+// that leave a part-filled last panel, and an input width with a remainder of k steps per prefetch.
+TEST(LayerProduct, IsTheSumsWithinRoundingAtEveryEdgeOfItsTiles) {
+  for (const auto& [in, out] : std::vector<std::pair<int64_t, int64_t>>{{768, 768}, {301, 263}, {256, 1000}}) {
+    for (const int64_t rows : {1, 2, 3, 4, 5, 7, 32, 33, 256, 257}) {
+      EXPECT_LE(largest_error_over_magnitude(rows, in, out, 90 + rows), 1e-5)
+          << out << " x " << in << ", " << rows << " rows";
+    }
+  }
+}
+
 // The packed form is made once per version of the weight: after a write in place, an optimizer step, and for a
 // new weight that the allocator places where a freed one was, the product is the one of the weight as it is now.
 TEST_P(PackedWeight, FollowsEveryChangeOfTheWeight) {

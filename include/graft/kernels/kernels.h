@@ -54,7 +54,8 @@ bool linear_with_packed_weight(float* out, const float* in, const uint16_t* in_b
 // over the activations follows the product: at b32 x 128 that pass wrote and read 50 MB, and rounding them for the
 // next product read 50 more, in every distilbert-base layer. For inference: the activation's backward reads the
 // product, which is not kept. False (nothing written) where the product cannot read the packed weight. The
-// numbers are linear_forward's and activation_forward's up to the activation's rounding: oneDNN computes it.
+// numbers are linear_forward's and activation_forward's up to the activation's rounding where oneDNN computes it
+// (AVX-512), exactly theirs where graft's panel product does (AVX2: activation_forward on each thread's columns).
 bool linear_activation_with_packed_weight(void* out, DType output, Activation activation, const float* in,
                                           const uint16_t* in_bf16, const void* packed_weight, const float* bias,
                                           int64_t rows, int64_t in_features, int64_t out_features, DType precision);
