@@ -352,7 +352,7 @@ MatmulKey packed_linear_key(int64_t rows, int64_t in_features, int64_t out_featu
 // The layout of the weight [out_features, in_features] that the primitive for one row chooses; an empty desc
 // where oneDNN has no such primitive or the layout is not blocked: a plain one is the stored layout or its
 // transpose, which oneDNN's gemm-based matmul (AVX2) chose and then ran at 0.7-1.2x the stored weight's rate
-// and with other sums.
+// and with other sums. There an fp32 weight is packed in graft's panels instead (fp32_weight_in_panels).
 const memory::desc& packed_weight_layout(int64_t in_features, int64_t out_features, memory::data_type operands) {
   static std::mutex mutex;
   static std::map<std::tuple<int64_t, int64_t, memory::data_type>, memory::desc> layouts;

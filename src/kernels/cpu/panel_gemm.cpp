@@ -33,12 +33,12 @@ template <int Rows>
                                             const float* panel_row) {
   __m256 weights[kVectors];
 #pragma GCC unroll 4
-  for (int j = 0; j < kVectors; ++j) weights[j] = _mm256_loadu_ps(panel_row + 8 * j);
+  for (int64_t j = 0; j < kVectors; ++j) weights[j] = _mm256_loadu_ps(panel_row + 8 * j);
 #pragma GCC unroll 4
   for (int r = 0; r < Rows; ++r) {
     const __m256 value = _mm256_broadcast_ss(in + r * ld_in);
 #pragma GCC unroll 4
-    for (int j = 0; j < kVectors; ++j) sums[r][j] = _mm256_fmadd_ps(value, weights[j], sums[r][j]);
+    for (int64_t j = 0; j < kVectors; ++j) sums[r][j] = _mm256_fmadd_ps(value, weights[j], sums[r][j]);
   }
 }
 
@@ -47,7 +47,7 @@ void tile(float* out, int64_t ld_out, const float* in, int64_t ld_in, const floa
           int64_t in_features, Prefetch prefetch) {
   __m256 sums[Rows][kVectors];
 #pragma GCC unroll 4
-  for (int j = 0; j < kVectors; ++j) {
+  for (int64_t j = 0; j < kVectors; ++j) {
     const __m256 start = _mm256_loadu_ps(bias + 8 * j);
 #pragma GCC unroll 4
     for (int r = 0; r < Rows; ++r) sums[r][j] = start;
@@ -65,7 +65,7 @@ void tile(float* out, int64_t ld_out, const float* in, int64_t ld_in, const floa
 #pragma GCC unroll 4
   for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 4
-    for (int j = 0; j < kVectors; ++j) _mm256_storeu_ps(out + r * ld_out + 8 * j, sums[r][j]);
+    for (int64_t j = 0; j < kVectors; ++j) _mm256_storeu_ps(out + r * ld_out + 8 * j, sums[r][j]);
   }
 }
 
