@@ -268,9 +268,10 @@ std::vector<int8_t> random_int8(int64_t count, uint64_t seed) {
   return out;
 }
 
-// int8 sums are exact: the packed product (whose packed form carries the weight's column sums that VNNI's s8 x s8
-// product needs) is the unpacked one, here on distilbert-base's shapes, on widths no block divides, and with
-// every product at the int8 extremes.
+// int8 sums are exact (on a CPU without int8 multiplies, while they stay below 2^24): the packed product (whose
+// packed form carries the weight's column sums that VNNI's s8 x s8 product needs, or without VNNI is the values
+// as floats in graft's panels) is the unpacked one, here on distilbert-base's shapes, on widths no block
+// divides, and with every product at the int8 extremes.
 TEST(PackedInt8Weight, TheProductIsTheUnpackedOneAtEveryRowCount) {
   const std::vector<std::pair<int64_t, int64_t>> shapes = {{768, 768}, {768, 3072}, {3072, 768}, {37, 19}, {5, 130}};
   for (const auto& [in, out] : shapes) {
@@ -286,7 +287,9 @@ TEST(PackedInt8Weight, TheProductIsTheUnpackedOneAtEveryRowCount) {
       kernels::gemm_int8(rows, out, in, x.data(), weight.data(), expected.data());
       kernels::gemm_int8(rows, out, in, x.data(), weight.data(), actual.data(), packed.data());
       EXPECT_EQ(actual, expected) << out << " x " << in << ", " << rows << " rows";
-      EXPECT_EQ(actual[0], -127 * 127 * in) << out << " x " << in << ", " << rows << " rows";
+      if (kernels::cpu_multiplies_int8() || 127 * 127 * in < (1 << 24)) {  // gemm_int8's promise (kernels.h)
+        EXPECT_EQ(actual[0], -127 * 127 * in) << out << " x " << in << ", " << rows << " rows";
+      }
     }
   }
 }

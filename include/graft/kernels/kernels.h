@@ -77,6 +77,8 @@ void quantize_rows_int8(int8_t* out, float* scales, const float* in, int64_t row
 // pack_linear_weight(..., I8), which the product reads instead of b where it can.
 void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b, int32_t* c,
                const void* packed_b = nullptr);
+// Whether this CPU (as ONEDNN_MAX_CPU_ISA leaves it) multiplies int8 itself: gemm_int8 exact at every size.
+bool cpu_multiplies_int8();
 
 // out[N,O] = (in[N,I] * weight[O,I]^T) * in_scales[N] * weight_scales[O] + bias[O], the sums exact in int32:
 // the input quantised per row as it comes, the weight per output channel beforehand (quantize_rows_int8)

@@ -43,6 +43,13 @@
 #include "kernels/cpu/scratch.h"
 
 namespace graft::kernels {
+
+bool cpu_multiplies_int8() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
 namespace {
 
 using dnnl::memory;
@@ -322,12 +329,6 @@ void bf16_gemm(MatmulKey key, const float* a, const uint16_t* a_bf16, const floa
 // product reads the packed weight only where it would run the primitive on the stored one (fp32_gemm), so
 // that it gives the same numbers, bit for bit, as in training, where weights are not packed.
 
-bool cpu_multiplies_int8() {
-  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
-  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
-         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
-}
-
 // None for a bf16 (int8) product on a CPU without bf16 (int8) multiplies: it goes through the fp32 GEMM.
 std::optional<memory::data_type> packed_operand_type(DType precision) {
   static const bool bf16 = cpu_multiplies_bf16();
@@ -409,6 +410,20 @@ void emulated_gemm_int8(const MatmulKey& key, const int8_t* a, const int8_t* b, 
   });
 }
 
+// Without int8 multiplies the packed weight is its values as floats in panels, which the panel product reads as
+// it reads an fp32 layer's: the int8 product at the fp32 one's speed, not slower by a conversion of the weight
+// on every call.
+void emulated_gemm_int8_with_panels(const MatmulKey& key, const int8_t* a, const void* panels, int32_t* c) {
+  const std::shared_ptr<void> a_floats = as_floats(a, key.m * key.k);
+  const ScratchBuffer sums(key.m * key.n, sizeof(float), ScratchFill::Uninitialized);
+  auto* rounded = static_cast<float*>(sums.data);
+  panel_product(rounded, key.n, static_cast<const float*>(a_floats.get()), key.k, static_cast<const float*>(panels),
+                nullptr, key.m, key.k, key.n);
+  parallel_for(0, key.m * key.n, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) c[i] = static_cast<int32_t>(std::lrint(rounded[i]));
+  });
+}
+
 }  // namespace
 
 void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b, int32_t* c, const void* packed_b) {
@@ -417,8 +432,12 @@ void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b
   MatmulKey unpacked = key;
   unpacked.packed_b = false;
   static const bool native = cpu_multiplies_int8();
+  MatmulKey fp32 = unpacked;
+  fp32.operands = memory::data_type::f32;
   if (k == 0) {
     reference_gemm_int8(m, n, k, a, b, c);
+  } else if (!native && packed_b != nullptr && panels_take_the_product(fp32)) {
+    emulated_gemm_int8_with_panels(fp32, a, packed_b, c);
   } else if (!native) {
     emulated_gemm_int8(unpacked, a, b, c);
   } else if ((packed_b == nullptr || !run_matmul(key, a, packed_b, nullptr, c)) &&
@@ -428,6 +447,11 @@ void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b
 }
 
 int64_t packed_linear_weight_bytes(int64_t in_features, int64_t out_features, DType precision) {
+  static const bool int8 = cpu_multiplies_int8();
+  if (precision == DType::I8 && !int8 && in_features * out_features >= kLeastWeightForThePrimitive &&
+      fp32_weight_in_panels(in_features, out_features)) {
+    return panel_floats(in_features, out_features) * static_cast<int64_t>(sizeof(float));
+  }
   const std::optional<memory::data_type> operands = packed_operand_type(precision);
   if (!operands) return 0;
   if (precision == DType::F32 && in_features * out_features < kLeastWeightForThePrimitive) return 0;
@@ -443,6 +467,11 @@ void pack_linear_weight(void* packed, const void* weight, int64_t in_features, i
             std::string(dtype_name(precision)) + " weight on this CPU");
   if (precision == DType::F32 && fp32_weight_in_panels(in_features, out_features)) {
     pack_panels(static_cast<float*>(packed), static_cast<const float*>(weight), in_features, in_features, out_features);
+    return;
+  }
+  if (precision == DType::I8 && !packed_operand_type(DType::I8)) {
+    pack_panels(static_cast<float*>(packed), static_cast<const int8_t*>(weight), in_features, in_features,
+                out_features);
     return;
   }
   const memory::data_type operands = *packed_operand_type(precision);

@@ -101,20 +101,35 @@ int64_t panel_floats(int64_t in_features, int64_t out_features) {
   return (out_features + kPanelColumns - 1) / kPanelColumns * kPanelColumns * in_features;
 }
 
-void pack_panels(float* panels, const float* weight, int64_t ld_weight, int64_t in_features, int64_t out_features) {
+namespace {
+
+// Row by row of the panel, so that its writes are in order and its reads are kPanelColumns forward streams.
+template <typename Value>
+void pack_panels_of(float* panels, const Value* weight, int64_t ld_weight, int64_t in_features, int64_t out_features) {
   const int64_t count = (out_features + kPanelColumns - 1) / kPanelColumns;
   parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
     for (int64_t panel = begin; panel < end; ++panel) {
       float* packed = panels + panel * in_features * kPanelColumns;
-      for (int64_t c = 0; c < kPanelColumns; ++c) {
-        const int64_t column = panel * kPanelColumns + c;
-        const float* source = weight + column * ld_weight;
-        for (int64_t p = 0; p < in_features; ++p) {
-          packed[p * kPanelColumns + c] = column < out_features ? source[p] : 0.0F;
-        }
+      const int64_t first_column = panel * kPanelColumns;
+      const int64_t columns = std::min(kPanelColumns, out_features - first_column);
+      const Value* source = weight + first_column * ld_weight;
+      for (int64_t p = 0; p < in_features; ++p) {
+        float* row = packed + p * kPanelColumns;
+        for (int64_t c = 0; c < columns; ++c) row[c] = static_cast<float>(source[c * ld_weight + p]);
+        std::fill(row + columns, row + kPanelColumns, 0.0F);
       }
     }
   });
+}
+
+}  // namespace
+
+void pack_panels(float* panels, const float* weight, int64_t ld_weight, int64_t in_features, int64_t out_features) {
+  pack_panels_of(panels, weight, ld_weight, in_features, out_features);
+}
+
+void pack_panels(float* panels, const int8_t* weight, int64_t ld_weight, int64_t in_features, int64_t out_features) {
+  pack_panels_of(panels, weight, ld_weight, in_features, out_features);
 }
 
 void panel_product(float* out, int64_t ld_out, const float* in, int64_t ld_in, const float* panels, const float* bias,

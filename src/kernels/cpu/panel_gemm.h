@@ -17,8 +17,9 @@ inline constexpr int64_t kPanelColumns = 24;
 // Floats of a [out_features, in_features] weight in panels.
 int64_t panel_floats(int64_t in_features, int64_t out_features);
 
-// weight: [out_features, in_features], rows ld_weight apart.
+// weight: [out_features, in_features], rows ld_weight apart; int8 values become the floats they are.
 void pack_panels(float* panels, const float* weight, int64_t ld_weight, int64_t in_features, int64_t out_features);
+void pack_panels(float* panels, const int8_t* weight, int64_t ld_weight, int64_t in_features, int64_t out_features);
 
 // out [rows, out_features] (rows ld_out apart) = in [rows, in_features] (ld_in apart) W^T + bias (may be null),
 // then the activation (when given) over each thread's columns while they are in its cache: activation_forward's
