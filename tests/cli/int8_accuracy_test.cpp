@@ -1,6 +1,10 @@
 // The int8 path's accuracy bound (issue 17): the default base fine-tuned with `graft train` on Financial
 // PhraseBank and on SST-2, then run in fp32 and with --int8's dynamic quantisation on their test sets: accuracy
-// within 0.5 points of fp32, and at least 99% of the predictions unchanged.
+// no more than 0.5 points below fp32's, and at least 99% of the predictions unchanged. The bound is one-sided:
+// the about 1% of predictions that quantisation changes go either way, so their net count varies by about 3 of
+// Financial PhraseBank's 970 sentences (0.3 points) from one fine-tuned model to the next, and a model whose
+// int8 run got 5 more right than its fp32 run (0.52 points, the AVX2 build of 2026-12-08) lost nothing; a
+// broken int8 path fails the 99%.
 //
 // Financial PhraseBank gets results/README.md's full fine-tune (two epochs at 1e-4, about two minutes on 2
 // cores): after one epoch more of its test sentences sit near a decision boundary, and 98.6% of the predictions
@@ -98,7 +102,7 @@ void expect_int8_within_bound(const std::string& name, const std::string& train_
             << agreement.fp32_accuracy << ", int8 " << agreement.int8_accuracy << "; " << agreement.unchanged
             << " of the predictions unchanged\n";
   EXPECT_GT(agreement.fp32_accuracy, 0.7) << name << ": the fine-tuning did not take";
-  EXPECT_LE(std::fabs(agreement.int8_accuracy - agreement.fp32_accuracy), 0.005) << name;
+  EXPECT_LE(agreement.fp32_accuracy - agreement.int8_accuracy, 0.005) << name << ": int8 costs accuracy";
   EXPECT_GE(agreement.unchanged, 0.99) << name;
   fs::remove_all(out);
 }
