@@ -396,6 +396,13 @@ std::shared_ptr<void> as_floats(const int8_t* values, int64_t count) {
   return storage;
 }
 
+// The fp32 sums of int8 products, whole numbers while below 2^24, as the int32 sums.
+void round_sums_to_int32(const float* sums, int32_t* c, int64_t count) {
+  parallel_for(0, count, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) c[i] = static_cast<int32_t>(std::lrint(sums[i]));
+  });
+}
+
 void emulated_gemm_int8(const MatmulKey& key, const int8_t* a, const int8_t* b, int32_t* c) {
   const std::shared_ptr<void> a_floats = as_floats(a, key.m * key.k);
   const std::shared_ptr<void> b_floats = as_floats(b, key.n * key.k);
@@ -404,10 +411,7 @@ void emulated_gemm_int8(const MatmulKey& key, const int8_t* a, const int8_t* b, 
   fp32.operands = memory::data_type::f32;
   fp32_gemm(fp32, static_cast<const float*>(a_floats.get()), static_cast<const float*>(b_floats.get()), nullptr,
             static_cast<float*>(sums.get()));
-  const auto* rounded = static_cast<const float*>(sums.get());
-  parallel_for(0, key.m * key.n, 1 << 14, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) c[i] = static_cast<int32_t>(std::lrint(rounded[i]));
-  });
+  round_sums_to_int32(static_cast<const float*>(sums.get()), c, key.m * key.n);
 }
 
 // Without int8 multiplies the packed weight is its values as floats in panels, which the panel product reads as
@@ -419,9 +423,7 @@ void emulated_gemm_int8_with_panels(const MatmulKey& key, const int8_t* a, const
   auto* rounded = static_cast<float*>(sums.data);
   panel_product(rounded, key.n, static_cast<const float*>(a_floats.get()), key.k, static_cast<const float*>(panels),
                 nullptr, key.m, key.k, key.n);
-  parallel_for(0, key.m * key.n, 1 << 14, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) c[i] = static_cast<int32_t>(std::lrint(rounded[i]));
-  });
+  round_sums_to_int32(rounded, c, key.m * key.n);
 }
 
 }  // namespace
@@ -446,18 +448,25 @@ void gemm_int8(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8_t* b
   }
 }
 
-int64_t packed_linear_weight_bytes(int64_t in_features, int64_t out_features, DType precision) {
+namespace {
+
+// An fp32 weight, or an int8 one on a CPU without int8 multiplies, that the panel product reads (its values as
+// floats): where oneDNN has no packed fp32 layout for it and it is not too small for the product to take it.
+bool packed_in_panels(int64_t in_features, int64_t out_features, DType precision) {
   static const bool int8 = cpu_multiplies_int8();
-  if (precision == DType::I8 && !int8 && in_features * out_features >= kLeastWeightForThePrimitive &&
-      fp32_weight_in_panels(in_features, out_features)) {
+  return (precision == DType::F32 || (precision == DType::I8 && !int8)) &&
+         in_features * out_features >= kLeastWeightForThePrimitive && fp32_weight_in_panels(in_features, out_features);
+}
+
+}  // namespace
+
+int64_t packed_linear_weight_bytes(int64_t in_features, int64_t out_features, DType precision) {
+  if (packed_in_panels(in_features, out_features, precision)) {
     return panel_floats(in_features, out_features) * static_cast<int64_t>(sizeof(float));
   }
   const std::optional<memory::data_type> operands = packed_operand_type(precision);
   if (!operands) return 0;
   if (precision == DType::F32 && in_features * out_features < kLeastWeightForThePrimitive) return 0;
-  if (precision == DType::F32 && fp32_weight_in_panels(in_features, out_features)) {
-    return panel_floats(in_features, out_features) * static_cast<int64_t>(sizeof(float));
-  }
   return static_cast<int64_t>(packed_weight_layout(in_features, out_features, *operands).get_size());
 }
 
@@ -465,13 +474,13 @@ void pack_linear_weight(void* packed, const void* weight, int64_t in_features, i
   check(packed_linear_weight_bytes(in_features, out_features, precision) > 0, "pack_linear_weight",
         "no packed layout for a " + std::to_string(out_features) + " x " + std::to_string(in_features) + " " +
             std::string(dtype_name(precision)) + " weight on this CPU");
-  if (precision == DType::F32 && fp32_weight_in_panels(in_features, out_features)) {
-    pack_panels(static_cast<float*>(packed), static_cast<const float*>(weight), in_features, in_features, out_features);
-    return;
-  }
-  if (precision == DType::I8 && !packed_operand_type(DType::I8)) {
-    pack_panels(static_cast<float*>(packed), static_cast<const int8_t*>(weight), in_features, in_features,
-                out_features);
+  if (packed_in_panels(in_features, out_features, precision)) {
+    auto* panels = static_cast<float*>(packed);
+    if (precision == DType::I8) {
+      pack_panels(panels, static_cast<const int8_t*>(weight), in_features, in_features, out_features);
+    } else {
+      pack_panels(panels, static_cast<const float*>(weight), in_features, in_features, out_features);
+    }
     return;
   }
   const memory::data_type operands = *packed_operand_type(precision);

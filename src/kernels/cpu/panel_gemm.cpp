@@ -76,7 +76,8 @@ constexpr std::array<Tile, kTileRows + 1> kTiles = {nullptr, tile<1>, tile<2>, t
 void panel_columns(float* out, int64_t ld_out, const float* in, int64_t ld_in, const float* panel, const float* bias,
                    int64_t rows, int64_t in_features, int64_t columns, const char* next_panel) {
   const int64_t tiles = (rows + kTileRows - 1) / kTileRows;
-  const int64_t panel_lines = next_panel == nullptr ? 0 : in_features * kPanelColumns * 4 / kCacheLine;
+  const int64_t panel_lines =
+      next_panel == nullptr ? 0 : in_features * kPanelColumns * static_cast<int64_t>(sizeof(float)) / kCacheLine;
   const int64_t lines_per_tile = (panel_lines + tiles - 1) / tiles;
   std::array<float, kTileRows * kPanelColumns> partial{};
   for (int64_t t = 0; t < tiles; ++t) {
@@ -97,16 +98,16 @@ void panel_columns(float* out, int64_t ld_out, const float* in, int64_t ld_in, c
 
 }  // namespace
 
-int64_t panel_floats(int64_t in_features, int64_t out_features) {
-  return (out_features + kPanelColumns - 1) / kPanelColumns * kPanelColumns * in_features;
-}
-
 namespace {
+
+int64_t panel_count(int64_t out_features) {
+  return (out_features + kPanelColumns - 1) / kPanelColumns;
+}
 
 // Row by row of the panel, so that its writes are in order and its reads are kPanelColumns forward streams.
 template <typename Value>
 void pack_panels_of(float* panels, const Value* weight, int64_t ld_weight, int64_t in_features, int64_t out_features) {
-  const int64_t count = (out_features + kPanelColumns - 1) / kPanelColumns;
+  const int64_t count = panel_count(out_features);
   parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
     for (int64_t panel = begin; panel < end; ++panel) {
       float* packed = panels + panel * in_features * kPanelColumns;
@@ -124,6 +125,10 @@ void pack_panels_of(float* panels, const Value* weight, int64_t ld_weight, int64
 
 }  // namespace
 
+int64_t panel_floats(int64_t in_features, int64_t out_features) {
+  return panel_count(out_features) * kPanelColumns * in_features;
+}
+
 void pack_panels(float* panels, const float* weight, int64_t ld_weight, int64_t in_features, int64_t out_features) {
   pack_panels_of(panels, weight, ld_weight, in_features, out_features);
 }
@@ -134,7 +139,7 @@ void pack_panels(float* panels, const int8_t* weight, int64_t ld_weight, int64_t
 
 void panel_product(float* out, int64_t ld_out, const float* in, int64_t ld_in, const float* panels, const float* bias,
                    int64_t rows, int64_t in_features, int64_t out_features, std::optional<Activation> activation) {
-  const int64_t count = (out_features + kPanelColumns - 1) / kPanelColumns;
+  const int64_t count = panel_count(out_features);
   const int64_t panel_size = in_features * kPanelColumns;
   parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
     for (int64_t panel = begin; panel < end; ++panel) {
