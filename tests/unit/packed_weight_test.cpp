@@ -274,8 +274,10 @@ std::vector<int8_t> random_int8(int64_t count, uint64_t seed) {
 // divides, and with every product at the int8 extremes.
 TEST(PackedInt8Weight, TheProductIsTheUnpackedOneAtEveryRowCount) {
   const std::vector<std::pair<int64_t, int64_t>> shapes = {{768, 768}, {768, 3072}, {3072, 768}, {37, 19}, {5, 130}};
+  int64_t shapes_packed = 0;
   for (const auto& [in, out] : shapes) {
-    if (const auto reason = no_packed_layout(in, out, DType::I8)) GTEST_SKIP() << *reason;
+    if (no_packed_layout(in, out, DType::I8)) continue;  // small weights without int8 multiplies: none
+    ++shapes_packed;
     std::vector<int8_t> weight = random_int8(in * out, 31);
     std::fill_n(weight.begin(), in, int8_t{-127});  // a column of the product at the extremes
     std::vector<uint8_t> packed(kernels::packed_linear_weight_bytes(in, out, DType::I8));
@@ -292,6 +294,7 @@ TEST(PackedInt8Weight, TheProductIsTheUnpackedOneAtEveryRowCount) {
       }
     }
   }
+  if (shapes_packed == 0) GTEST_SKIP() << *no_packed_layout(768, 768, DType::I8);
 }
 
 // An int8 weight is never trained (Linear::quantize_int8), so its packed copy is made in grad mode too: once,
